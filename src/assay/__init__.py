@@ -1,0 +1,21 @@
+"""assay: explain, audit and align machine-learning models.
+
+The main entry points are :func:`explain` (attributions for any model, as an
+:class:`Explanation`) and the ``assay audit`` command.
+"""
+
+from assay._explain import explain
+from assay._version import __version__
+from assay.attribution import Explanation
+from assay.auditing import audit
+
+__all__ = ["AuditResult", "Explanation", "__version__", "audit", "datasets", "explain"]
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in {"datasets", "model", "attribution"}:
+        return importlib.import_module(f"assay.{name}")
+    msg = f"module 'assay' has no attribute {name!r}"
+    raise AttributeError(msg)

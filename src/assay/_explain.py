@@ -1,0 +1,118 @@
+"""``assay.explain``: one entry point that picks and runs an attribution method."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assay.attribution._explanation import Explanation
+from assay.errors import InvalidInputError
+from assay.model import wrap
+
+__all__ = ["METHODS", "explain"]
+
+METHODS = (
+    "auto",
+    "tree",
+    "exact",
+    "kernel",
+    "permutation",
+    "lime",
+    "integrated_gradients",
+    "smoothgrad",
+    "saliency",
+    "input_x_gradient",
+)
+
+AUTO_EXACT_MAX_FEATURES = 12
+
+
+def _registry() -> dict[str, Any]:
+    """Explainer classes by method name; only methods that are implemented appear here."""
+    from assay.attribution import shapley
+
+    found: dict[str, Any] = {"exact": shapley.ExactShapley}
+    for method, cls_name in (
+        ("tree", "TreeShap"),
+        ("kernel", "KernelShap"),
+        ("permutation", "PermutationShap"),
+    ):
+        cls = getattr(shapley, cls_name, None)
+        if cls is not None:
+            found[method] = cls
+    return found
+
+
+def _pick_auto(adapter: Any, n_features: int, available: dict[str, Any]) -> str:
+    if "tree" in available and adapter.has_trees:
+        return "tree"
+    if n_features <= AUTO_EXACT_MAX_FEATURES:
+        return "exact"
+    if "kernel" in available:
+        return "kernel"
+    return "exact"
+
+
+def explain(
+    model: Any,
+    X: Any,
+    *,
+    method: str = "auto",
+    background: Any = None,
+    seed: int | None = None,
+    output_space: str | None = None,
+    **options: Any,
+) -> Explanation:
+    """Explain a model's predictions on ``X``.
+
+    Parameters
+    ----------
+    model : model or ModelAdapter
+        A fitted scikit-learn estimator or Pipeline, an XGBoost or LightGBM model, a PyTorch
+        module, or any callable ``f(X) -> ndarray``.
+    X : array-like of shape (n_samples, n_features)
+        Rows to explain.
+    method : str, default "auto"
+        One of ``"auto"``, ``"tree"``, ``"exact"``, ``"kernel"``, ``"permutation"``,
+        ``"lime"``, ``"integrated_gradients"``, ``"smoothgrad"``, ``"saliency"``,
+        ``"input_x_gradient"``. ``"auto"`` picks ``"tree"`` for tree ensembles, ``"exact"``
+        for up to 12 features and ``"kernel"`` beyond.
+    background : array-like, optional
+        Reference rows for interventional methods.
+    seed : int, optional
+        Seed for every random choice; recorded in ``params``. Same seed, same result.
+    output_space : str, optional
+        ``"probability"``, ``"log_odds"`` or ``"raw"``.
+    **options
+        Keyword options of the chosen explainer class.
+
+    Returns
+    -------
+    Explanation
+
+    Examples
+    --------
+    >>> import numpy as np, assay
+    >>> from sklearn.linear_model import LinearRegression
+    >>> X = np.random.default_rng(0).normal(size=(40, 3))
+    >>> model = LinearRegression().fit(X, X[:, 0])
+    >>> exp = assay.explain(model, X[:4], method="exact", background=X)
+    >>> exp.values.shape
+    (4, 3, 1)
+    """
+    if not isinstance(method, str) or method not in METHODS:
+        msg = f"method must be one of {list(METHODS)}; got {method!r}."
+        raise InvalidInputError(msg)
+    available = _registry()
+    adapter = wrap(model, output_space=output_space)
+    if method == "auto":
+        Xv, _ = adapter.prepare(X)
+        method = _pick_auto(adapter, Xv.shape[1], available)
+    if method not in available:
+        msg = (
+            f"method={method!r} is not available in this version of assay; available methods: "
+            f"{sorted(available)}."
+        )
+        raise InvalidInputError(msg)
+    cls = available[method]
+    explainer = cls(adapter, background=background, **options)
+    return explainer.explain(X, seed=seed)

@@ -1,0 +1,6 @@
+"""Feature attribution methods and their common result type, :class:`Explanation`."""
+
+from assay.attribution._explanation import Explanation
+from assay.attribution.shapley import ExactShapley
+
+__all__ = ["ExactShapley", "Explanation"]

@@ -1,0 +1,87 @@
+"""What every explainer shares: the model adapter, the background set and input checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from assay._validation import check_int, check_seed
+from assay.errors import InvalidInputError
+from assay.model import ModelAdapter, wrap
+
+__all__ = ["BaseExplainer", "default_background"]
+
+DEFAULT_BACKGROUND_ROWS = 100
+DEFAULT_MAX_MEMORY = 256 * 2**20  # bytes of model input built per batch
+
+
+def default_background(
+    X: np.ndarray, *, n_rows: int = DEFAULT_BACKGROUND_ROWS, seed: int | None
+) -> np.ndarray:
+    """A background drawn from the explained rows: all of them, or a seeded sample of ``n_rows``."""
+    if X.shape[0] <= n_rows:
+        return X
+    rng = np.random.default_rng(seed if seed is not None else 0)
+    return X[np.sort(rng.choice(X.shape[0], size=n_rows, replace=False))]
+
+
+class BaseExplainer:
+    """Holds a wrapped model and an optional background; subclasses implement ``explain``.
+
+    Parameters
+    ----------
+    model : model or ModelAdapter
+        Anything :func:`assay.model.wrap` accepts.
+    background : array-like, optional
+        Reference rows for interventional methods. When None, each ``explain`` call uses
+        up to 100 of the explained rows (a seeded sample).
+    output_space : str, optional
+        Passed to :func:`assay.model.wrap`.
+    max_memory : int
+        Upper bound in bytes on the model input built for one model call.
+    """
+
+    method: str = ""
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        background: Any = None,
+        output_space: str | None = None,
+        max_memory: int = DEFAULT_MAX_MEMORY,
+        progress: bool = False,
+    ) -> None:
+        self.adapter: ModelAdapter = wrap(model, output_space=output_space)
+        self.max_memory = check_int(max_memory, name="max_memory", minimum=2**16)
+        self.progress = bool(progress)
+        self.background: np.ndarray | None = None
+        self.background_weights: np.ndarray | None = None
+        if background is not None:
+            bg, _ = self.adapter.prepare(background, name="background")
+            self.background = bg
+
+    def _prepare(self, X: Any, seed: Any) -> tuple[np.ndarray, list[str], int | None]:
+        seed = check_seed(seed)
+        values, names = self.adapter.prepare(X)
+        return values, names, seed
+
+    def _background_for(self, X: np.ndarray, seed: int | None) -> tuple[np.ndarray, str]:
+        if self.background is not None:
+            if self.background.shape[1] != X.shape[1]:
+                msg = (
+                    f"background has {self.background.shape[1]} columns but X has {X.shape[1]}; "
+                    "pass the same features for both."
+                )
+                raise InvalidInputError(msg)
+            return self.background, f"given ({self.background.shape[0]} rows)"
+        bg = default_background(X, seed=seed)
+        return bg, f"sample of X ({bg.shape[0]} rows)"
+
+    def explain(self, X: Any, *, seed: int | None = None) -> Any:
+        raise NotImplementedError
+
+
+def ensure_2d_output(out: np.ndarray) -> np.ndarray:
+    return out[:, None] if out.ndim == 1 else out

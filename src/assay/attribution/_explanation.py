@@ -1,0 +1,290 @@
+"""The :class:`Explanation` result: attributions of every method, in one fixed shape."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assay.errors import InvalidInputError
+
+__all__ = ["Explanation"]
+
+SCHEMA_VERSION = 1
+
+
+def _json_safe(obj: Any) -> Any:
+    """Turn params into JSON-serializable values (numpy scalars/arrays, tuples, paths)."""
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    return repr(obj)
+
+
+@dataclass(frozen=True, eq=False)
+class Explanation:
+    """Feature attributions for a set of rows.
+
+    Attributes
+    ----------
+    values : ndarray of float64, shape (n_samples, n_features, n_outputs)
+        Attribution of each feature to each output, always 3-D.
+    base_values : ndarray of float64, shape (n_samples, n_outputs)
+        The reference output; for exact Shapley methods
+        ``values.sum(axis=1) + base_values`` equals the model output.
+    stderr : ndarray of float64 with the shape of ``values``, or None
+        Standard error of each value for sampled methods; None where the method is exact.
+    data : ndarray of float64, shape (n_samples, n_features)
+        The explained rows.
+    feature_names, output_names : list of str
+    method : str
+        The method that produced the values (e.g. ``"exact"``).
+    output_space : str
+        ``"probability"``, ``"log_odds"`` or ``"raw"``.
+    params : dict
+        Every option used, including the seed, for reproducibility.
+    schema_version : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> exp = Explanation(values=np.zeros((2, 3, 1)), base_values=np.ones((2, 1)),
+    ...                   data=np.zeros((2, 3)), feature_names=["a", "b", "c"],
+    ...                   output_names=["y"], method="exact", output_space="raw")
+    >>> exp[:, "b"].values.shape
+    (2, 1, 1)
+    """
+
+    values: np.ndarray
+    base_values: np.ndarray
+    data: np.ndarray
+    feature_names: list[str]
+    output_names: list[str]
+    method: str
+    output_space: str
+    stderr: np.ndarray | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        values = np.asarray(self.values, dtype=np.float64)
+        base = np.asarray(self.base_values, dtype=np.float64)
+        data = np.asarray(self.data, dtype=np.float64)
+        if values.ndim != 3:
+            msg = (
+                f"values must be 3-D (n_samples, n_features, n_outputs); got shape {values.shape}."
+            )
+            raise InvalidInputError(msg)
+        n, d, k = values.shape
+        if base.shape != (n, k):
+            msg = f"base_values must have shape {(n, k)}; got {base.shape}."
+            raise InvalidInputError(msg)
+        if data.shape != (n, d):
+            msg = f"data must have shape {(n, d)}; got {data.shape}."
+            raise InvalidInputError(msg)
+        if len(self.feature_names) != d or len(self.output_names) != k:
+            msg = (
+                f"need {d} feature names and {k} output names; got {len(self.feature_names)} "
+                f"and {len(self.output_names)}."
+            )
+            raise InvalidInputError(msg)
+        stderr = self.stderr
+        if stderr is not None:
+            stderr = np.asarray(stderr, dtype=np.float64)
+            if stderr.shape != values.shape:
+                msg = f"stderr must have the shape of values {values.shape}; got {stderr.shape}."
+                raise InvalidInputError(msg)
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "base_values", base)
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "stderr", stderr)
+        object.__setattr__(self, "feature_names", [str(f) for f in self.feature_names])
+        object.__setattr__(self, "output_names", [str(o) for o in self.output_names])
+        object.__setattr__(self, "params", dict(self.params))
+
+    # -- shape helpers -------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.values.shape  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return self.values.shape[0]
+
+    def _feature_index(self, key: Any) -> np.ndarray:
+        names = self.feature_names
+        if isinstance(key, slice):
+            return np.arange(len(names))[key]
+        keys = [key] if isinstance(key, (str, int, np.integer)) else list(key)
+        idx = []
+        for k in keys:
+            if isinstance(k, str):
+                if k not in names:
+                    msg = f"unknown feature {k!r}; known features: {names[:20]}."
+                    raise InvalidInputError(msg)
+                idx.append(names.index(k))
+            else:
+                idx.append(int(k))
+        return np.asarray(idx, dtype=np.int64)
+
+    def __getitem__(self, key: Any) -> Explanation:
+        """Slice by rows, or by ``(rows, features)`` where features may be names."""
+        if isinstance(key, tuple):
+            rows, feats = key
+        else:
+            rows, feats = key, slice(None)
+        if isinstance(rows, (int, np.integer)):
+            rows = [int(rows)]
+        fidx = self._feature_index(feats)
+        values = self.values[rows][:, fidx]
+        stderr = None if self.stderr is None else self.stderr[rows][:, fidx]
+        return Explanation(
+            values=values,
+            base_values=self.base_values[rows],
+            data=self.data[rows][:, fidx],
+            feature_names=[self.feature_names[i] for i in fidx],
+            output_names=self.output_names,
+            method=self.method,
+            output_space=self.output_space,
+            stderr=stderr,
+            params=self.params,
+            schema_version=self.schema_version,
+        )
+
+    # -- summaries -----------------------------------------------------------------------------
+    def importance(self) -> np.ndarray:
+        """Mean absolute attribution per feature and output, shape (n_features, n_outputs)."""
+        return np.abs(self.values).mean(axis=0)
+
+    def additivity_error(self, model_output: np.ndarray) -> np.ndarray:
+        """Per-row max abs gap between ``values.sum(axis=1) + base_values`` and the model output."""
+        out = np.asarray(model_output, dtype=np.float64).reshape(self.base_values.shape)
+        return np.abs(self.values.sum(axis=1) + self.base_values - out).max(axis=1)
+
+    def to_frame(self) -> Any:
+        """Long-format pandas DataFrame: one row per (row, feature, output).
+
+        Columns: ``row, feature, output, value, stderr, feature_value``.
+        """
+        import pandas as pd
+
+        n, d, k = self.values.shape
+        rows = np.repeat(np.arange(n), d * k)
+        feats = np.tile(np.repeat(np.asarray(self.feature_names, dtype=object), k), n)
+        outs = np.tile(np.asarray(self.output_names, dtype=object), n * d)
+        stderr = np.full(n * d * k, np.nan) if self.stderr is None else self.stderr.reshape(-1)
+        return pd.DataFrame(
+            {
+                "row": rows,
+                "feature": feats,
+                "output": outs,
+                "value": self.values.reshape(-1),
+                "stderr": stderr,
+                "feature_value": np.repeat(self.data.reshape(-1), k),
+            }
+        )
+
+    def _meta(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "kind": "Explanation",
+            "method": self.method,
+            "output_space": self.output_space,
+            "feature_names": self.feature_names,
+            "output_names": self.output_names,
+            "params": _json_safe(self.params),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serializable dict (arrays as nested lists); inverse of :meth:`from_dict`."""
+        out = self._meta()
+        out["values"] = self.values.tolist()
+        out["base_values"] = self.base_values.tolist()
+        out["data"] = np.where(np.isnan(self.data), None, self.data).tolist()
+        out["stderr"] = None if self.stderr is None else self.stderr.tolist()
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Explanation:
+        """Rebuild an Explanation from :meth:`to_dict` output."""
+        data = np.array(d["data"], dtype=np.float64)  # None -> nan
+        return cls(
+            values=np.array(d["values"], dtype=np.float64),
+            base_values=np.array(d["base_values"], dtype=np.float64),
+            data=data,
+            feature_names=d["feature_names"],
+            output_names=d["output_names"],
+            method=d["method"],
+            output_space=d["output_space"],
+            stderr=None if d.get("stderr") is None else np.array(d["stderr"], dtype=np.float64),
+            params=d.get("params", {}),
+            schema_version=d.get("schema_version", SCHEMA_VERSION),
+        )
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save to a ``.npz`` file (arrays plus JSON metadata); round-trips exactly."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = (
+                path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
+            )
+        arrays = {
+            "values": self.values,
+            "base_values": self.base_values,
+            "data": self.data,
+            "meta": np.array(json.dumps(self._meta())),
+        }
+        if self.stderr is not None:
+            arrays["stderr"] = self.stderr
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Explanation:
+        """Load an Explanation written by :meth:`save` (no pickle involved)."""
+        path = Path(path)
+        if not path.exists():
+            msg = f"no explanation file at {str(path)!r}; check the path."
+            raise InvalidInputError(msg)
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                meta = json.loads(str(npz["meta"]))
+                stderr = npz["stderr"] if "stderr" in npz.files else None
+                values, base, data = npz["values"], npz["base_values"], npz["data"]
+        except (OSError, ValueError, KeyError) as exc:
+            msg = f"{str(path)!r} is not an assay Explanation file ({exc})."
+            raise InvalidInputError(msg) from exc
+        if meta.get("kind") != "Explanation":
+            msg = f"{str(path)!r} does not hold an Explanation (kind={meta.get('kind')!r})."
+            raise InvalidInputError(msg)
+        return cls(
+            values=values,
+            base_values=base,
+            data=data,
+            feature_names=meta["feature_names"],
+            output_names=meta["output_names"],
+            method=meta["method"],
+            output_space=meta["output_space"],
+            stderr=stderr,
+            params=meta["params"],
+            schema_version=meta["schema_version"],
+        )
+
+    def __repr__(self) -> str:
+        n, d, k = self.values.shape
+        se = "exact" if self.stderr is None else "with stderr"
+        return (
+            f"Explanation(method={self.method!r}, rows={n}, features={d}, outputs={k}, "
+            f"output_space={self.output_space!r}, {se})"
+        )

@@ -1,0 +1,40 @@
+"""Exceptions raised by assay.
+
+Every error assay raises on purpose derives from :class:`AssayError`, so callers can catch
+everything from this library in one place. Messages say what was wrong, what was seen and how
+to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AssayError",
+    "InvalidInputError",
+    "MissingDependencyError",
+    "ModelError",
+    "NotFittedError",
+]
+
+
+class AssayError(Exception):
+    """Root of every exception raised by assay."""
+
+
+class InvalidInputError(AssayError, ValueError):
+    """The data or arguments passed in cannot be used as they are.
+
+    Raised for NaN/inf where unsupported, empty data, wrong shapes, unknown or missing columns,
+    non-numeric columns without an encoding and arguments of the wrong type or value.
+    """
+
+
+class NotFittedError(AssayError, ValueError):
+    """A model or estimator was used before it was fitted."""
+
+
+class ModelError(AssayError, RuntimeError):
+    """A model could not be wrapped, called, or returned output of an unexpected form."""
+
+
+class MissingDependencyError(AssayError, ImportError):
+    """An optional dependency is needed for this feature but is not installed."""

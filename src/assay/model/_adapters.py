@@ -1,0 +1,510 @@
+"""Model adapters: one interface over scikit-learn, XGBoost, LightGBM, PyTorch and callables.
+
+Every method in assay talks to a model through :class:`ModelAdapter`:
+``predict(X) -> ndarray (n_samples, n_outputs)`` in a declared ``output_space``
+(``"probability"``, ``"log_odds"`` or ``"raw"``), plus optional capabilities such as
+:meth:`ModelAdapter.tree_ensemble`. Methods ask for a capability; they never inspect model types.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from assay._validation import align_columns, as_matrix, check_fitted
+from assay.errors import InvalidInputError, ModelError
+
+__all__ = ["CallableAdapter", "ModelAdapter", "wrap"]
+
+OUTPUT_SPACES = ("probability", "log_odds", "raw")
+
+
+class ModelAdapter:
+    """A model seen through assay's uniform interface.
+
+    Subclasses implement :meth:`_predict_raw`. Use :func:`wrap` to build one.
+
+    Attributes
+    ----------
+    model : object
+        The wrapped model.
+    output_space : {"probability", "log_odds", "raw"}
+    feature_names : list of str or None
+        Names of the input columns, when the model knows them.
+    n_features : int or None
+        Number of input columns, when known.
+    is_classifier : bool
+    supports_missing : bool
+        Whether NaN inputs are meaningful to the model (tree libraries with native missing
+        value handling).
+    n_rows_evaluated : int
+        Running count of rows passed to the model (the evaluation budget used so far).
+    n_calls : int
+        Running count of calls to the model.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        output_space: str,
+        feature_names: Sequence[str] | None,
+        n_features: int | None,
+        output_names: Sequence[str] | None = None,
+        is_classifier: bool = False,
+        supports_missing: bool = False,
+    ) -> None:
+        if output_space not in OUTPUT_SPACES:
+            msg = f"output_space must be one of {OUTPUT_SPACES}; got {output_space!r}."
+            raise InvalidInputError(msg)
+        self.model = model
+        self.output_space = output_space
+        self.feature_names = None if feature_names is None else [str(f) for f in feature_names]
+        self.n_features = (
+            n_features
+            if n_features is not None
+            else (None if feature_names is None else len(feature_names))
+        )
+        self._output_names = None if output_names is None else [str(o) for o in output_names]
+        self.is_classifier = is_classifier
+        self.supports_missing = supports_missing
+        self.n_rows_evaluated = 0
+        self.n_calls = 0
+
+    # -- the interface -----------------------------------------------------------------------
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Model output for already-validated rows, always float64 of shape (n, n_outputs)."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2:
+            msg = f"predict expects a 2-D array; got shape {X.shape}."
+            raise InvalidInputError(msg)
+        self.n_calls += 1
+        self.n_rows_evaluated += X.shape[0]
+        try:
+            out = self._predict_raw(X)
+        except (InvalidInputError, ModelError):
+            raise
+        except Exception as exc:
+            msg = (
+                f"Calling the model ({type(self.model).__name__}) on an array of shape {X.shape} "
+                f"failed: {type(exc).__name__}: {exc}"
+            )
+            raise ModelError(msg) from exc
+        out = np.asarray(out, dtype=np.float64)
+        if out.ndim == 1:
+            out = out[:, None]
+        if out.ndim != 2 or out.shape[0] != X.shape[0]:
+            msg = (
+                f"The model returned shape {out.shape} for {X.shape[0]} rows; expected "
+                "(n_samples,) or (n_samples, n_outputs)."
+            )
+            raise ModelError(msg)
+        if self._output_names is None:
+            self._output_names = [f"output_{k}" for k in range(out.shape[1])]
+        return out
+
+    def _predict_raw(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def output_names(self) -> list[str]:
+        """Names of the output columns (class labels for classifiers)."""
+        if self._output_names is None:
+            msg = "output names are only known after the first predict call for this model."
+            raise ModelError(msg)
+        return list(self._output_names)
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.output_names)
+
+    @property
+    def has_trees(self) -> bool:
+        """Whether :meth:`tree_ensemble` can extract the model's trees."""
+        return False
+
+    def tree_ensemble(self) -> Any:
+        """Return the model's trees as a :class:`~assay.model.TreeEnsemble`."""
+        msg = f"{type(self.model).__name__} is not a supported tree ensemble."
+        raise ModelError(msg)
+
+    def prepare(
+        self, X: Any, *, name: str = "X", allow_nan: bool | None = None
+    ) -> tuple[np.ndarray, list[str]]:
+        """Validate user data for this model: convert, check finiteness and align columns."""
+        if allow_nan is None:
+            allow_nan = self.supports_missing
+        values, names = as_matrix(X, name=name, allow_nan=allow_nan, feature_names=None)
+        from_frame = hasattr(X, "columns")
+        values = align_columns(
+            values, names, self.feature_names, self.n_features, from_frame=from_frame, name=name
+        )
+        if self.feature_names is not None:
+            names = list(self.feature_names)
+        elif self.n_features is None:
+            self.n_features = values.shape[1]
+        return values, names
+
+    def __repr__(self) -> str:
+        model = type(self.model).__name__
+        return f"{type(self).__name__}({model}, output_space={self.output_space!r})"
+
+
+class CallableAdapter(ModelAdapter):
+    """Any function ``f(X: ndarray) -> ndarray`` (1-D or 2-D output)."""
+
+    def __init__(self, fn: Callable[[np.ndarray], Any], **kwargs: Any) -> None:
+        super().__init__(fn, **kwargs)
+        self._fn = fn
+
+    def _predict_raw(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self._fn(X))
+
+
+def _class_names(classes: Any) -> list[str]:
+    return [str(c) for c in classes]
+
+
+class SklearnAdapter(ModelAdapter):
+    """scikit-learn estimators and Pipelines (classifier -> probabilities, regressor -> predict)."""
+
+    def __init__(
+        self, model: Any, *, output_space: str | None, feature_names: Sequence[str] | None
+    ) -> None:
+        from sklearn.base import is_classifier
+
+        check_fitted(model)
+        names_in = getattr(model, "feature_names_in_", None)
+        n_in = getattr(model, "n_features_in_", None)
+        self._frame_columns = None if names_in is None else list(names_in)
+        clf = is_classifier(model)
+        if clf:
+            if output_space is None:
+                output_space = "probability"
+            if output_space == "probability" and not hasattr(model, "predict_proba"):
+                msg = (
+                    f"{type(model).__name__} has no predict_proba; pass output_space='raw' to "
+                    "explain its decision_function instead."
+                )
+                raise ModelError(msg)
+            classes = list(getattr(model, "classes_", []))
+            if output_space == "probability":
+                out_names = _class_names(classes)
+            elif len(classes) == 2:
+                out_names = [str(classes[1])]
+            else:
+                out_names = _class_names(classes)
+        else:
+            if output_space is None:
+                output_space = "raw"
+            n_out = getattr(model, "n_outputs_", 1) or 1
+            out_names = ["prediction"] if n_out == 1 else [f"output_{k}" for k in range(n_out)]
+        fnames = feature_names if feature_names is not None else names_in
+        supports_missing = _sklearn_supports_missing(model)
+        super().__init__(
+            model,
+            output_space=output_space,
+            feature_names=None if fnames is None else list(fnames),
+            n_features=n_in,
+            output_names=out_names,
+            is_classifier=clf,
+            supports_missing=supports_missing,
+        )
+
+    def _as_input(self, X: np.ndarray) -> Any:
+        if self._frame_columns is None:
+            return X
+        import pandas as pd
+
+        return pd.DataFrame(X, columns=self._frame_columns, copy=False)
+
+    def _predict_raw(self, X: np.ndarray) -> np.ndarray:
+        Xin = self._as_input(X)
+        if not self.is_classifier:
+            return self.model.predict(Xin)
+        if self.output_space == "probability":
+            return self.model.predict_proba(Xin)
+        return self.model.decision_function(Xin)
+
+    @property
+    def has_trees(self) -> bool:
+        return _tree_kind(self.model)
+
+    def tree_ensemble(self) -> Any:
+        from assay.model._tree_extract import extract_tree_ensemble
+
+        return extract_tree_ensemble(self.model)
+
+
+def _sklearn_supports_missing(model: Any) -> bool:
+    name = type(model).__name__
+    return name.startswith("HistGradientBoosting")
+
+
+def _tree_kind(model: Any) -> bool:
+    name = type(model).__name__
+    return name in {
+        "DecisionTreeClassifier",
+        "DecisionTreeRegressor",
+        "ExtraTreeClassifier",
+        "ExtraTreeRegressor",
+        "RandomForestClassifier",
+        "RandomForestRegressor",
+        "ExtraTreesClassifier",
+        "ExtraTreesRegressor",
+        "GradientBoostingClassifier",
+        "GradientBoostingRegressor",
+        "HistGradientBoostingClassifier",
+        "HistGradientBoostingRegressor",
+        "XGBClassifier",
+        "XGBRegressor",
+        "Booster",
+        "LGBMClassifier",
+        "LGBMRegressor",
+    }
+
+
+class XGBoostAdapter(ModelAdapter):
+    """XGBoost models: the scikit-learn API or a native ``xgboost.Booster``."""
+
+    def __init__(
+        self, model: Any, *, output_space: str | None, feature_names: Sequence[str] | None
+    ) -> None:
+        booster = model.get_booster() if hasattr(model, "get_booster") else model
+        try:
+            config = json.loads(booster.save_config())
+        except Exception as exc:
+            msg = f"The XGBoost model is not fitted or unreadable ({exc}); fit it first."
+            raise ModelError(msg) from exc
+        objective = config["learner"]["objective"]["name"]
+        self._objective = objective
+        self._booster = booster
+        n_class = int(config["learner"]["learner_model_param"].get("num_class", "0") or 0)
+        clf = objective.startswith(("binary:", "multi:"))
+        if clf:
+            classes = list(getattr(model, "classes_", range(max(n_class, 2))))
+            if output_space is None:
+                output_space = "probability"
+            if output_space == "probability":
+                out_names = _class_names(classes)
+            else:
+                out_names = [str(classes[1])] if len(classes) == 2 else _class_names(classes)
+        else:
+            if output_space is None:
+                output_space = "raw"
+            out_names = ["prediction"]
+        self._n_class = max(n_class, 2) if clf else 1
+        fnames = feature_names if feature_names is not None else booster.feature_names
+        n_feat = booster.num_features()
+        super().__init__(
+            model,
+            output_space=output_space,
+            feature_names=fnames,
+            n_features=n_feat,
+            output_names=out_names,
+            is_classifier=clf,
+            supports_missing=True,
+        )
+
+    def _predict_raw(self, X: np.ndarray) -> np.ndarray:
+        margin = self.output_space != "probability" or not self.is_classifier
+        out = self._booster.inplace_predict(X, predict_type="margin" if margin else "value")
+        out = np.asarray(out, dtype=np.float64)
+        if self.is_classifier and self.output_space == "probability":
+            if self._objective.startswith("binary:"):
+                out = np.column_stack([1.0 - out, out])
+            elif out.ndim == 1:  # multi:softmax returns labels; use margins instead
+                raw = np.asarray(self._booster.inplace_predict(X, predict_type="margin"))
+                out = _softmax(raw)
+        return out
+
+    @property
+    def has_trees(self) -> bool:
+        return True
+
+    def tree_ensemble(self) -> Any:
+        from assay.model._tree_extract import extract_tree_ensemble
+
+        return extract_tree_ensemble(self.model)
+
+
+class LightGBMAdapter(ModelAdapter):
+    """LightGBM models: the scikit-learn API or a native ``lightgbm.Booster``."""
+
+    def __init__(
+        self, model: Any, *, output_space: str | None, feature_names: Sequence[str] | None
+    ) -> None:
+        booster = getattr(model, "booster_", None) if hasattr(model, "fit") else model
+        if booster is None:
+            msg = f"The {type(model).__name__} is not fitted yet; call .fit(X, y) first."
+            from assay.errors import NotFittedError
+
+            raise NotFittedError(msg)
+        self._booster = booster
+        params = booster.params or {}
+        objective = str(
+            params.get("objective", booster.dump_model().get("objective", "regression"))
+        )
+        self._objective = objective
+        clf = objective.startswith(
+            ("binary", "multiclass", "softmax", "multiclassova", "cross_entropy")
+        )
+        n_class = int(booster.dump_model().get("num_class", 1))
+        if clf:
+            classes = list(getattr(model, "classes_", range(max(n_class, 2))))
+            if output_space is None:
+                output_space = "probability"
+            if output_space == "probability":
+                out_names = _class_names(classes)
+            else:
+                out_names = [str(classes[1])] if len(classes) == 2 else _class_names(classes)
+        else:
+            if output_space is None:
+                output_space = "raw"
+            out_names = ["prediction"]
+        fnames = feature_names if feature_names is not None else booster.feature_name()
+        super().__init__(
+            model,
+            output_space=output_space,
+            feature_names=fnames,
+            n_features=booster.num_feature(),
+            output_names=out_names,
+            is_classifier=clf,
+            supports_missing=True,
+        )
+
+    def _predict_raw(self, X: np.ndarray) -> np.ndarray:
+        raw = self.output_space != "probability" or not self.is_classifier
+        out = np.asarray(self._booster.predict(X, raw_score=raw), dtype=np.float64)
+        if self.is_classifier and not raw and out.ndim == 1:
+            out = np.column_stack([1.0 - out, out])
+        return out
+
+    @property
+    def has_trees(self) -> bool:
+        return True
+
+    def tree_ensemble(self) -> Any:
+        from assay.model._tree_extract import extract_tree_ensemble
+
+        return extract_tree_ensemble(self.model)
+
+
+class TorchAdapter(ModelAdapter):
+    """A PyTorch ``nn.Module`` whose forward takes a float tensor (n_samples, n_features)."""
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        output_space: str | None,
+        feature_names: Sequence[str] | None,
+        n_features: int | None = None,
+        batch_size: int = 65536,
+    ) -> None:
+        super().__init__(
+            model,
+            output_space=output_space or "raw",
+            feature_names=feature_names,
+            n_features=n_features,
+        )
+        self.batch_size = batch_size
+
+    @property
+    def has_gradients(self) -> bool:
+        return True
+
+    def _predict_raw(self, X: np.ndarray) -> np.ndarray:
+        import torch
+
+        param = next(self.model.parameters(), None)
+        dtype = param.dtype if param is not None else torch.float32
+        device = param.device if param is not None else "cpu"
+        outs = []
+        with torch.no_grad():
+            for start in range(0, X.shape[0], self.batch_size):
+                batch = torch.as_tensor(
+                    X[start : start + self.batch_size], dtype=dtype, device=device
+                )
+                outs.append(self.model(batch).detach().cpu().double().numpy())
+        return np.concatenate(outs, axis=0)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _module_root(obj: Any) -> str:
+    return type(obj).__module__.split(".")[0]
+
+
+def wrap(
+    model: Any,
+    *,
+    output_space: str | None = None,
+    feature_names: Sequence[str] | None = None,
+    n_features: int | None = None,
+) -> ModelAdapter:
+    """Wrap a model into a :class:`ModelAdapter`.
+
+    Parameters
+    ----------
+    model : estimator, Booster, nn.Module, callable or ModelAdapter
+        scikit-learn estimators and Pipelines, XGBoost and LightGBM (scikit-learn API or native
+        Booster), PyTorch modules, or any callable ``f(X) -> ndarray``.
+    output_space : {"probability", "log_odds", "raw"}, optional
+        The space to explain. Classifiers default to ``"probability"`` (one column per class);
+        ``"log_odds"`` gives the margin (one column for binary models). Regressors and
+        callables default to ``"raw"``.
+    feature_names : sequence of str, optional
+        Column names, when the model does not record them.
+    n_features : int, optional
+        Number of input columns, for callables.
+
+    Returns
+    -------
+    ModelAdapter
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5], [0.9, 0.1]])
+    >>> adapter = wrap(LogisticRegression().fit(X, [0, 1, 0, 1]))
+    >>> adapter.predict(X).shape, adapter.output_space
+    ((4, 2), 'probability')
+    """
+    if isinstance(model, ModelAdapter):
+        return model
+    if output_space is not None and output_space not in OUTPUT_SPACES:
+        msg = f"output_space must be one of {OUTPUT_SPACES}; got {output_space!r}."
+        raise InvalidInputError(msg)
+    root = _module_root(model)
+    if root == "xgboost":
+        return XGBoostAdapter(model, output_space=output_space, feature_names=feature_names)
+    if root == "lightgbm":
+        return LightGBMAdapter(model, output_space=output_space, feature_names=feature_names)
+    if root == "torch" or any(c.__module__.startswith("torch.nn") for c in type(model).__mro__):
+        return TorchAdapter(
+            model, output_space=output_space, feature_names=feature_names, n_features=n_features
+        )
+    if hasattr(model, "fit") and (hasattr(model, "predict") or hasattr(model, "predict_proba")):
+        return SklearnAdapter(model, output_space=output_space, feature_names=feature_names)
+    if callable(model):
+        return CallableAdapter(
+            model,
+            output_space=output_space or "raw",
+            feature_names=feature_names,
+            n_features=n_features,
+        )
+    msg = (
+        f"Cannot use an object of type {type(model).__name__} as a model. Pass a fitted "
+        "scikit-learn estimator, an XGBoost/LightGBM model, a torch.nn.Module, or a callable "
+        "f(X) -> ndarray."
+    )
+    raise ModelError(msg)
