@@ -34,8 +34,10 @@ def _svg(fig: Any) -> str:
     import matplotlib.pyplot as plt
 
     buf = io.StringIO()
-    with plt.rc_context({"svg.fonttype": "path"}):
-        fig.savefig(buf, format="svg", bbox_inches="tight")
+    # paths instead of text (no fonts, no user text in SVG); fixed ids and no date so that
+    # the same results always give the same report
+    with plt.rc_context({"svg.fonttype": "path", "svg.hashsalt": "assay"}):
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = buf.getvalue()
     return text[text.index("<svg") :]
