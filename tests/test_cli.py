@@ -57,7 +57,7 @@ def test_audit_user_model_writes_results_and_report(user_files, tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert results["kind"] == "AuditResult"
     assert results["meta"]["feature_names"] == ["a", "b", "c"]
-    assert results["sections"]["performance"]["auc"] > 0.8
+    assert results["sections"]["performance"]["data"]["auc"] > 0.8
     html = (out / "report.html").read_text()
     assert "<html" in html and "Performance" in html
     # the report is rebuilt from results.json alone

@@ -58,6 +58,12 @@ def _demo_model(seed: int, quiet: bool) -> tuple[Any, Any, Any, Any]:
     "--sensitive", multiple=True, help="Sensitive column (not a model input); repeatable."
 )
 @click.option(
+    "--expect",
+    multiple=True,
+    metavar="FEATURE=DIRECTION",
+    help="Declared direction of an effect, e.g. creatinine=increasing; repeatable.",
+)
+@click.option(
     "--trust-model",
     is_flag=True,
     help="Allow loading pickle/joblib model files (runs code from the file).",
@@ -74,6 +80,7 @@ def audit(
     target: str | None,
     model_path: str | None,
     sensitive: tuple[str, ...],
+    expect: tuple[str, ...],
     trust_model: bool,
     out_dir: str,
     seed: int,
@@ -100,14 +107,38 @@ def audit(
                 idx = X.sample(n=sample, random_state=seed).index if hasattr(X, "sample") else None
                 X, y = X.loc[idx], y.loc[idx]
                 sens = None if sens is None else sens.loc[idx]
+        directions = _parse_expect(expect)
+        if demo and not directions:
+            directions = {"creatinine": "increasing", "age": "increasing"}
         _echo(quiet, f"auditing {len(X):,} rows x {X.shape[1]} features...")
-        result = run_audit(model, X, y, sensitive=sens, seed=seed)
+        result = run_audit(
+            model,
+            X,
+            y,
+            sensitive=sens,
+            expected_directions=directions,
+            seed=seed,
+            progress=None if quiet else (lambda msg: click.echo(f"  {msg}...", err=True)),
+        )
         out = Path(out_dir)
         result.save(out / "results.json")
         write_report(result, out / "report.html")
     except AssayError as exc:
         _fail(str(exc))
     _echo(quiet, f"wrote {out / 'results.json'} and {out / 'report.html'}")
+
+
+def _parse_expect(items: tuple[str, ...]) -> dict[str, str]:
+    directions = {}
+    for item in items:
+        feature, sep, direction = item.partition("=")
+        if not sep or direction not in ("increasing", "decreasing") or not feature:
+            _fail(
+                f"--expect {item!r} is not FEATURE=increasing or FEATURE=decreasing "
+                "(e.g. --expect creatinine=increasing)."
+            )
+        directions[feature] = direction
+    return directions
 
 
 def _load_user_inputs(
