@@ -27,7 +27,7 @@ def attribution_section(exp: Any, names: list[str]) -> dict[str, Any]:
     imp_se = np.abs(vals).std(axis=0, ddof=1) / np.sqrt(max(len(vals) - 1, 1))
     order = np.argsort(-imp)
     top = [names[i] for i in order[:3]]
-    exactness = "exact" if exp.stderr is None else "estimated, with standard errors"
+    exactness = "no sampling error" if exp.stderr is None else "estimated, with standard errors"
     verdict = (
         f"The strongest drivers of the predicted {exp.output_space} are {', '.join(top)} "
         f"({exp.method} Shapley values, {exactness}, on {len(vals)} sampled rows)."
