@@ -69,6 +69,9 @@ class ModelAdapter:
             else (None if feature_names is None else len(feature_names))
         )
         self._output_names = None if output_names is None else [str(o) for o in output_names]
+        # names guessed before seeing any output (regressors without n_outputs_) are replaced
+        # when the model returns a different number of columns
+        self._output_names_guessed = False
         self.is_classifier = is_classifier
         self.supports_missing = supports_missing
         self.n_rows_evaluated = 0
@@ -102,9 +105,15 @@ class ModelAdapter:
                 "(n_samples,) or (n_samples, n_outputs)."
             )
             raise ModelError(msg)
-        if self._output_names is None:
-            self._output_names = [f"output_{k}" for k in range(out.shape[1])]
+        if self._output_names is None or (
+            self._output_names_guessed and len(self._output_names) != out.shape[1]
+        ):
+            self._output_names = self._default_output_names(out.shape[1])
+            self._output_names_guessed = False
         return out
+
+    def _default_output_names(self, n_outputs: int) -> list[str]:
+        return [f"output_{k}" for k in range(n_outputs)]
 
     def _predict_raw(self, X: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -190,6 +199,13 @@ class SklearnAdapter(ModelAdapter):
                     "explain its decision_function instead."
                 )
                 raise ModelError(msg)
+            if output_space != "probability" and not hasattr(model, "decision_function"):
+                msg = (
+                    f"{type(model).__name__} has no decision_function, so output_space="
+                    f"{output_space!r} (the margin) is not available; use "
+                    "output_space='probability'."
+                )
+                raise ModelError(msg)
             classes = list(getattr(model, "classes_", []))
             if output_space == "probability":
                 out_names = _class_names(classes)
@@ -200,8 +216,10 @@ class SklearnAdapter(ModelAdapter):
         else:
             if output_space is None:
                 output_space = "raw"
-            n_out = getattr(model, "n_outputs_", 1) or 1
-            out_names = ["prediction"] if n_out == 1 else [f"output_{k}" for k in range(n_out)]
+            n_out = getattr(model, "n_outputs_", None)
+            out_names = ["prediction"] if not n_out or n_out == 1 else [
+                f"output_{k}" for k in range(n_out)
+            ]
         fnames = feature_names if feature_names is not None else names_in
         supports_missing = _sklearn_supports_missing(model)
         super().__init__(
@@ -213,6 +231,13 @@ class SklearnAdapter(ModelAdapter):
             is_classifier=clf,
             supports_missing=supports_missing,
         )
+        # regressors without n_outputs_ (e.g. LinearRegression) may be multi-output
+        self._output_names_guessed = not clf and getattr(model, "n_outputs_", None) is None
+
+    def _default_output_names(self, n_outputs: int) -> list[str]:
+        if n_outputs == 1 and not self.is_classifier:
+            return ["prediction"]
+        return super()._default_output_names(n_outputs)
 
     def _as_input(self, X: np.ndarray) -> Any:
         if self._frame_columns is None:
@@ -273,12 +298,32 @@ class XGBoostAdapter(ModelAdapter):
     def __init__(
         self, model: Any, *, output_space: str | None, feature_names: Sequence[str] | None
     ) -> None:
-        booster = model.get_booster() if hasattr(model, "get_booster") else model
+        from assay.errors import NotFittedError
+
+        not_fitted = (
+            f"The {type(model).__name__} is not fitted yet; call .fit(X, y) (or load a trained "
+            "model) before explaining or auditing it."
+        )
+        try:
+            booster = model.get_booster() if hasattr(model, "get_booster") else model
+        except Exception as exc:  # xgboost raises sklearn's NotFittedError here
+            raise NotFittedError(not_fitted) from exc
         try:
             config = json.loads(booster.save_config())
+            if booster.num_features() == 0:
+                raise NotFittedError(not_fitted)
+        except NotFittedError:
+            raise
         except Exception as exc:
             msg = f"The XGBoost model is not fitted or unreadable ({exc}); fit it first."
-            raise ModelError(msg) from exc
+            raise NotFittedError(msg) from exc
+        # the scikit-learn API predicts with the best iteration after early stopping
+        self._iteration_range = (0, 0)
+        if hasattr(model, "get_booster"):
+            try:
+                self._iteration_range = (0, int(model.best_iteration) + 1)
+            except AttributeError:
+                pass
         objective = config["learner"]["objective"]["name"]
         self._objective = objective
         self._booster = booster
@@ -311,15 +356,26 @@ class XGBoostAdapter(ModelAdapter):
 
     def _predict_raw(self, X: np.ndarray) -> np.ndarray:
         margin = self.output_space != "probability" or not self.is_classifier
-        out = self._booster.inplace_predict(X, predict_type="margin" if margin else "value")
-        out = np.asarray(out, dtype=np.float64)
+        out = np.asarray(
+            self._booster.inplace_predict(
+                X,
+                predict_type="margin" if margin else "value",
+                iteration_range=self._iteration_range,
+            )
+        )
         if self.is_classifier and self.output_space == "probability":
             if self._objective.startswith("binary:"):
+                # complement in the model's own dtype, as XGBClassifier.predict_proba does
                 out = np.column_stack([1.0 - out, out])
             elif out.ndim == 1:  # multi:softmax returns labels; use margins instead
-                raw = np.asarray(self._booster.inplace_predict(X, predict_type="margin"))
+                raw = np.asarray(
+                    self._booster.inplace_predict(
+                        X, predict_type="margin", iteration_range=self._iteration_range
+                    ),
+                    dtype=np.float64,
+                )
                 out = _softmax(raw)
-        return out
+        return np.asarray(out, dtype=np.float64)
 
     @property
     def has_trees(self) -> bool:
@@ -366,6 +422,8 @@ class LightGBMAdapter(ModelAdapter):
                 output_space = "raw"
             out_names = ["prediction"]
         fnames = feature_names if feature_names is not None else booster.feature_name()
+        if feature_names is None and fnames == [f"Column_{i}" for i in range(len(fnames))]:
+            fnames = None  # fitted without names (a numpy array): LightGBM's placeholders
         super().__init__(
             model,
             output_space=output_space,

@@ -6,13 +6,29 @@ A :class:`TreeEnsemble` holds all trees of a model in one set of arrays. Node in
 Split semantics (numerical node ``n``, feature ``j = feature[n]``, threshold ``t``):
 
 * ``x[j]`` is NaN            -> go to ``default_left[n] ? left : right``
+* ``zero_as_missing[n]`` and ``|x[j]| <= ZERO_THRESHOLD`` -> also go the ``default_left`` way
+  (LightGBM's ``missing_type="Zero"``; ``ZERO_THRESHOLD`` is ``float32(1e-35)``)
 * ``split_le`` is True       -> go left when ``x[j] <= t`` (scikit-learn, LightGBM)
 * ``split_le`` is False      -> go left when ``x[j] <  t`` (XGBoost)
 
-Categorical node (``is_categorical[n]``): the category code is ``int(x[j])``; the node's
-category set is ``cat_values[cat_offsets[n]:cat_offsets[n + 1]]``. A code in the set goes
-to ``left`` when ``cat_in_set_left[n]`` is True and to ``right`` otherwise; a code outside
-the set goes the other way. NaN follows ``default_left``.
+Thresholds are stated for float64 inputs. Libraries that round inputs to float32 before
+comparing (scikit-learn trees, XGBoost) have their thresholds moved by the extractor so that
+``x <= threshold`` (or ``<``) on the float64 value routes every input exactly as the library
+routes ``float32(x)``; consumers never need to cast. LightGBM reads ``|x| <= ZERO_THRESHOLD``
+as 0.0, and NaN as 0.0 under ``missing_type="None"``; both are folded into ``threshold`` and
+``default_left``.
+
+Categorical node (``is_categorical[n]``): the category code is ``int(x[j])`` for
+``x[j] >= 0``; negative values are in no set (LightGBM itself reads ``-1 < x < 0`` as category
+0; such inputs are not valid codes). The node's category set is
+``cat_values[cat_offsets[n]:cat_offsets[n + 1]]`` (sorted). A code in the set goes to ``left``
+when ``cat_in_set_left[n]`` is True and to ``right`` otherwise; a code outside the set goes the
+other way. NaN follows ``default_left``.
+
+How a column's categories map to codes: when ``categories`` has an entry for feature ``j``, the
+code of a value is its position in ``categories[j]`` (the categories seen in training, in the
+model's order; a value not in the list should be passed as NaN). Without an entry, the input
+value itself is the code (integer-coded numpy input).
 
 The model's raw output for a row is ``base_offset + sum over trees of value[leaf]`` where
 ``value`` already contains any learning rate and any averaging over trees.
@@ -24,7 +40,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["TreeEnsemble"]
+__all__ = ["ZERO_THRESHOLD", "TreeEnsemble"]
+
+#: LightGBM's ``kZeroThreshold``: with ``missing_type="Zero"`` values this close to 0 are missing.
+ZERO_THRESHOLD = float(np.float32(1e-35))
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +83,15 @@ class TreeEnsemble:
         Categorical split sets (see module docstring); empty when no categorical splits.
     n_features : int
         Number of input features of the model.
+    zero_as_missing : bool array (n_nodes,)
+        Values with ``|x| <= ZERO_THRESHOLD`` follow ``default_left`` (LightGBM
+        ``missing_type="Zero"``); all False for other libraries.
+    categories : dict or None
+        ``{feature index: tuple of category labels}`` for categorical features whose codes
+        are positions in the training categories: pandas ``category`` columns of XGBoost and
+        LightGBM models, every categorical feature of scikit-learn's HistGradientBoosting
+        (which encodes categories in sorted order). Encode a value by its position in the
+        tuple (NaN if absent). None or a missing entry means the input value is the code.
     """
 
     children_left: np.ndarray
@@ -83,9 +111,13 @@ class TreeEnsemble:
     cat_in_set_left: np.ndarray = field(default=None)  # type: ignore[assignment]
     cat_offsets: np.ndarray = field(default=None)  # type: ignore[assignment]
     cat_values: np.ndarray = field(default=None)  # type: ignore[assignment]
+    zero_as_missing: np.ndarray = field(default=None)  # type: ignore[assignment]
+    categories: dict | None = None
 
     def __post_init__(self) -> None:
         n = len(self.children_left)
+        if self.zero_as_missing is None:
+            object.__setattr__(self, "zero_as_missing", np.zeros(n, dtype=bool))
         if self.is_categorical is None:
             object.__setattr__(self, "is_categorical", np.zeros(n, dtype=bool))
         if self.cat_in_set_left is None:
