@@ -39,6 +39,16 @@ def _registry() -> dict[str, Any]:
         cls = getattr(shapley, cls_name, None)
         if cls is not None:
             found[method] = cls
+    from assay.attribution._lime import LimeTabular
+
+    found["lime"] = LimeTabular
+    # gradient methods import torch lazily (only when an explainer is built)
+    from assay.attribution import gradients
+
+    found["integrated_gradients"] = gradients.IntegratedGradients
+    found["smoothgrad"] = gradients.SmoothGrad
+    found["saliency"] = gradients.Saliency
+    found["input_x_gradient"] = gradients.InputXGradient
     return found
 
 

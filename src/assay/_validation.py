@@ -33,7 +33,7 @@ _EXTRA_FOR = {
     "xgboost": "xgboost",
     "lightgbm": "lightgbm",
     "pyarrow": "all",
-    "transformers": "all",
+    "transformers": "text",
 }
 
 
@@ -78,7 +78,9 @@ def _frame_to_array(frame: Any, name: str) -> tuple[np.ndarray, list[str]]:
         msg = (
             f"{name} has non-numeric columns without an encoding: {', '.join(bad)}. "
             "Encode them as numbers first (for example integer category codes, or one-hot "
-            "columns via pandas.get_dummies) or pass a Pipeline that encodes them."
+            "columns via pandas.get_dummies) and fit the model on the encoded columns; assay "
+            "perturbs numeric matrices, so string columns cannot be passed through a "
+            "Pipeline's own encoder."
         )
         raise InvalidInputError(msg)
     values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
