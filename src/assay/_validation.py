@@ -83,7 +83,8 @@ def _frame_to_array(frame: Any, name: str) -> tuple[np.ndarray, list[str]]:
             "Pipeline's own encoder."
         )
         raise InvalidInputError(msg)
-    values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    # C order, like arrays: row-major data gives the same model output whatever its source
+    values = np.ascontiguousarray(frame.to_numpy(dtype=np.float64, na_value=np.nan))
     return values, columns
 
 
@@ -249,7 +250,7 @@ def align_columns(
             raise InvalidInputError(msg)
         if list(names) != expected:
             order = [list(names).index(e) for e in expected]
-            values = values[:, order]
+            values = np.ascontiguousarray(values[:, order])  # fancy indexing gives F order
         return values
     if n_expected is not None and n_cols != n_expected:
         msg = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "AssayError",
+    "AssayWarning",
     "InvalidInputError",
     "MissingDependencyError",
     "ModelError",
@@ -38,3 +39,7 @@ class ModelError(AssayError, RuntimeError):
 
 class MissingDependencyError(AssayError, ImportError):
     """An optional dependency is needed for this feature but is not installed."""
+
+
+class AssayWarning(UserWarning):
+    """A result is usable but something about the request deserves attention (e.g. cost)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,9 @@ from assay.errors import InvalidInputError
 __all__ = ["Explanation"]
 
 SCHEMA_VERSION = 1
+
+# what np.load raises on files that are not (intact) .npz archives
+_UNREADABLE = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 def _json_safe(obj: Any) -> Any:
@@ -134,7 +139,11 @@ class Explanation:
                     raise InvalidInputError(msg)
                 idx.append(names.index(k))
             else:
-                idx.append(int(k))
+                i = int(k)
+                if not -len(names) <= i < len(names):
+                    msg = f"feature index {i} is out of range for {len(names)} features."
+                    raise InvalidInputError(msg)
+                idx.append(i % len(names))
         return np.asarray(idx, dtype=np.int64)
 
     def __getitem__(self, key: Any) -> Explanation:
@@ -257,16 +266,28 @@ class Explanation:
         if not path.exists():
             msg = f"no explanation file at {str(path)!r}; check the path."
             raise InvalidInputError(msg)
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                meta = json.loads(str(npz["meta"]))
-                stderr = npz["stderr"] if "stderr" in npz.files else None
-                values, base, data = npz["values"], npz["base_values"], npz["data"]
-        except (OSError, ValueError, KeyError) as exc:
-            msg = f"{str(path)!r} is not an assay Explanation file ({exc})."
-            raise InvalidInputError(msg) from exc
-        if meta.get("kind") != "Explanation":
-            msg = f"{str(path)!r} does not hold an Explanation (kind={meta.get('kind')!r})."
+        not_ours = f"{str(path)!r} is not an assay Explanation file"
+        # the file is opened here so that it is closed whatever np.load makes of it
+        with open(path, "rb") as fh:
+            try:
+                loaded = np.load(fh, allow_pickle=False)
+            except _UNREADABLE as exc:
+                msg = f"{not_ours} ({exc})."
+                raise InvalidInputError(msg) from exc
+            if not isinstance(loaded, np.lib.npyio.NpzFile):  # a plain .npy array
+                msg = f"{not_ours} (it holds a single array, not the .npz written by save)."
+                raise InvalidInputError(msg)
+            try:
+                with loaded as npz:
+                    meta = json.loads(str(npz["meta"]))
+                    stderr = npz["stderr"] if "stderr" in npz.files else None
+                    values, base, data = npz["values"], npz["base_values"], npz["data"]
+            except (*_UNREADABLE, KeyError) as exc:
+                msg = f"{not_ours} ({exc})."
+                raise InvalidInputError(msg) from exc
+        if not isinstance(meta, dict) or meta.get("kind") != "Explanation":
+            kind = meta.get("kind") if isinstance(meta, dict) else None
+            msg = f"{str(path)!r} does not hold an Explanation (kind={kind!r})."
             raise InvalidInputError(msg)
         return cls(
             values=values,

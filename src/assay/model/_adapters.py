@@ -97,11 +97,12 @@ class ModelAdapter:
             )
             raise ModelError(msg) from exc
         out = np.asarray(out, dtype=np.float64)
+        returned = out.shape
         if out.ndim == 1:
             out = out[:, None]
         if out.ndim != 2 or out.shape[0] != X.shape[0]:
             msg = (
-                f"The model returned shape {out.shape} for {X.shape[0]} rows; expected "
+                f"The model returned shape {returned} for {X.shape[0]} rows; expected "
                 "(n_samples,) or (n_samples, n_outputs)."
             )
             raise ModelError(msg)
@@ -217,9 +218,9 @@ class SklearnAdapter(ModelAdapter):
             if output_space is None:
                 output_space = "raw"
             n_out = getattr(model, "n_outputs_", None)
-            out_names = ["prediction"] if not n_out or n_out == 1 else [
-                f"output_{k}" for k in range(n_out)
-            ]
+            out_names = (
+                ["prediction"] if not n_out or n_out == 1 else [f"output_{k}" for k in range(n_out)]
+            )
         fnames = feature_names if feature_names is not None else names_in
         supports_missing = _sklearn_supports_missing(model)
         super().__init__(

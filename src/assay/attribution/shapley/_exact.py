@@ -8,7 +8,9 @@ All ``2^d`` coalitions are evaluated; the Shapley values are then a fixed linear
 ``W[i, S] = -|S|!(d-|S|-1)!/d!`` where not.
 
 Every (row, coalition, background row) combination of a chunk of rows goes to the model in one
-call, chunked so that no call builds more than ``max_memory`` bytes of input.
+call, chunked so that no call builds more than ``max_memory`` bytes of input. The model input is
+built by a compiled copy kernel into one reused buffer, and the background average by a
+compiled sum in a fixed order, so the values do not depend on how the work was chunked.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from math import factorial
 from typing import Any
 
+import numba
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -23,9 +26,19 @@ from assay.attribution._base import BaseExplainer
 from assay.attribution._explanation import Explanation
 from assay.errors import InvalidInputError
 
-__all__ = ["MAX_EXACT_FEATURES", "ExactShapley", "coalition_masks", "shapley_weight_matrix"]
+__all__ = [
+    "MAX_EXACT_FEATURES",
+    "ExactShapley",
+    "coalition_masks",
+    "shapley_from_coalition_values",
+    "shapley_weight_matrix",
+]
 
 MAX_EXACT_FEATURES = 20
+# Model input built per call by default. ~200k rows of 10 features: enough to amortize any
+# per-call overhead of the model, small enough that the reused input buffer stays warm
+# (measured: less time outside the model than with 256 MiB calls, same model time).
+DEFAULT_EXACT_MAX_MEMORY = 16 * 2**20
 
 
 def coalition_masks(d: int) -> np.ndarray:
@@ -49,6 +62,27 @@ def shapley_weight_matrix(d: int) -> np.ndarray:
     return np.ascontiguousarray(W)
 
 
+def shapley_from_coalition_values(v: np.ndarray, d: int) -> np.ndarray:
+    """Shapley values (n, d, k) from coalition values ``v`` (n, 2^d, k) indexed as in
+    :func:`coalition_masks`.
+
+    This is ``W @ v`` (:func:`shapley_weight_matrix`) written as a weighted sum of marginal
+    contributions ``v(S + i) - v(S)``: the differences are taken first, so a feature the model
+    ignores gets exactly 0 and near-equal coalition values cancel without rounding error.
+    """
+    n, n_coal, k = v.shape
+    idx = np.arange(n_coal, dtype=np.int64)
+    sizes = coalition_masks(d).sum(axis=1)
+    d_fact = factorial(d)
+    w = np.array([factorial(s) * factorial(d - s - 1) / d_fact for s in range(d)])
+    values = np.empty((n, d, k))
+    for i in range(d):
+        without = idx[((idx >> i) & 1) == 0]
+        diff = v[:, without | (1 << i), :] - v[:, without, :]
+        values[:, i, :] = np.einsum("nck,c->nk", diff, w[sizes[without]])
+    return values
+
+
 class ExactShapley(BaseExplainer):
     """Exact Shapley values of the interventional game over a background set.
 
@@ -65,8 +99,9 @@ class ExactShapley(BaseExplainer):
         Weights of the background rows (for a summarized background); normalized to sum to 1.
     output_space : str, optional
         ``"probability"``, ``"log_odds"`` or ``"raw"``; see :func:`assay.model.wrap`.
-    max_memory : int, default 256 MiB
-        Largest model input, in bytes, built for one model call.
+    max_memory : int, default 16 MiB
+        Largest model input, in bytes, built for one model call. The smallest call is one
+        coalition of one row (``n_background`` inputs), whatever the limit.
     progress : bool, default False
         Show a progress bar over chunks.
 
@@ -91,7 +126,7 @@ class ExactShapley(BaseExplainer):
         background: Any = None,
         background_weights: Any = None,
         output_space: str | None = None,
-        max_memory: int = 256 * 2**20,
+        max_memory: int = DEFAULT_EXACT_MAX_MEMORY,
         progress: bool = False,
     ) -> None:
         super().__init__(
@@ -145,8 +180,7 @@ class ExactShapley(BaseExplainer):
         if weights is None:
             weights = np.full(bg.shape[0], 1.0 / bg.shape[0])
         v = self._coalition_values(Xv, bg, weights)  # (n, 2^d, k)
-        W = shapley_weight_matrix(d)
-        values = np.einsum("fc,nck->nfk", W, v, optimize=True)
+        values = shapley_from_coalition_values(v, d)
         base = v[:, 0, :]
         return Explanation(
             values=values,
@@ -174,36 +208,64 @@ class ExactShapley(BaseExplainer):
         masks = coalition_masks(d)
         bytes_per_combo = d * 8
         combos_per_call = max(1, self.max_memory // bytes_per_combo)
-        # Chunk over rows when a whole row fits; otherwise over coalitions of one row.
+        # Chunk over rows when a whole row fits; otherwise over coalitions of one row. One input
+        # buffer is allocated up front and refilled for every call.
         per_row = n_coal * m
-        out: np.ndarray | None = None
         if per_row <= combos_per_call:
-            rows_per_call = max(1, combos_per_call // per_row)
-            starts = range(0, n, rows_per_call)
-            for start in tqdm(
-                starts, disable=not self.progress, desc="exact Shapley", unit="chunk"
-            ):
-                x = X[start : start + rows_per_call]
-                batch = np.where(masks[None, :, None, :], x[:, None, None, :], bg[None, None, :, :])
-                f = self.adapter.predict(batch.reshape(-1, d))
-                k = f.shape[1]
-                if out is None:
-                    out = np.empty((n, n_coal, k))
-                out[start : start + len(x)] = np.einsum(
-                    "rcmk,m->rck", f.reshape(len(x), n_coal, m, k), weights
-                )
+            rows_per_call = min(n, max(1, combos_per_call // per_row))
+            coal_per_call = n_coal
         else:
-            coal_per_call = max(1, combos_per_call // m)
-            for i in tqdm(range(n), disable=not self.progress, desc="exact Shapley", unit="row"):
-                for cstart in range(0, n_coal, coal_per_call):
-                    mk = masks[cstart : cstart + coal_per_call]
-                    batch = np.where(mk[:, None, :], X[i][None, None, :], bg[None, :, :])
-                    f = self.adapter.predict(batch.reshape(-1, d))
-                    k = f.shape[1]
-                    if out is None:
-                        out = np.empty((n, n_coal, k))
-                    out[i, cstart : cstart + len(mk)] = np.einsum(
-                        "cmk,m->ck", f.reshape(len(mk), m, k), weights
-                    )
+            rows_per_call = 1
+            coal_per_call = min(n_coal, max(1, combos_per_call // m))
+        buffer = np.empty((rows_per_call, coal_per_call, m, d))
+        chunks = [
+            (start, cstart)
+            for start in range(0, n, rows_per_call)
+            for cstart in range(0, n_coal, coal_per_call)
+        ]
+        out: np.ndarray | None = None
+        for start, cstart in tqdm(
+            chunks, disable=not self.progress, desc="exact Shapley", unit="call"
+        ):
+            x = X[start : start + rows_per_call]
+            mk = masks[cstart : cstart + coal_per_call]
+            batch = buffer[: len(x), : len(mk)]
+            _fill_coalitions(x, bg, mk, batch)
+            f = self.adapter.predict(batch.reshape(-1, d))
+            k = f.shape[1]
+            if out is None:
+                out = np.empty((n, n_coal, k))
+            v = _weighted_background_mean(np.ascontiguousarray(f), weights, m)
+            out[start : start + len(x), cstart : cstart + len(mk)] = v.reshape(len(x), len(mk), k)
         assert out is not None
         return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill_coalitions(x: np.ndarray, bg: np.ndarray, masks: np.ndarray, out: np.ndarray) -> None:
+    """``out[i, c, b, j] = x[i, j] if masks[c, j] else bg[b, j]`` (a copy, no arithmetic)."""
+    n_rows, d = x.shape
+    n_coal = masks.shape[0]
+    m = bg.shape[0]
+    for t in range(n_rows * n_coal):
+        i = t // n_coal
+        c = t - i * n_coal
+        for b in range(m):
+            for j in range(d):
+                out[i, c, b, j] = x[i, j] if masks[c, j] else bg[b, j]
+
+
+@numba.njit(cache=True, nogil=True)
+def _weighted_background_mean(f: np.ndarray, w: np.ndarray, m: int) -> np.ndarray:
+    """Rows of ``f`` come in consecutive groups of ``m`` (one per background row); returns
+    ``sum_b w[b] * f[g * m + b]`` per group, summed in background order."""
+    n_groups = f.shape[0] // m
+    k = f.shape[1]
+    out = np.empty((n_groups, k))
+    for g in range(n_groups):
+        for kk in range(k):
+            acc = 0.0
+            for b in range(m):
+                acc += w[b] * f[g * m + b, kk]
+            out[g, kk] = acc
+    return out
