@@ -1,0 +1,438 @@
+"""KernelSHAP: Shapley values as a constrained weighted least-squares fit, with standard errors.
+
+For a row ``x`` with game ``v`` (see :mod:`._sampling`), the Shapley values solve
+
+    minimize   sum_S k(S) (v(S) - v(∅) - sum_{i in S} phi_i)^2
+    subject to sum_i phi_i = v(N) - v(∅)                                  (efficiency)
+
+over the coalitions ``0 < |S| < d``, with the Shapley kernel ``k(S) = m_s / C(d, s)``,
+``m_s ∝ (d - 1) / (s (d - s))`` (Charnes et al. 1988; Lundberg & Lee 2017). The constraint is
+imposed exactly by writing ``phi = c/d 1 + N beta`` with ``N`` an orthonormal basis of the
+vectors summing to zero, so ``sum(phi) = v(N) - v(∅)`` for every budget (to rounding).
+
+Which coalitions enter the sum:
+
+- **Enumerated sizes.** Like shap, sizes are paired ``(s, d - s)`` and visited from the
+  outside in; a pair is enumerated completely when the budget share the sampling distribution
+  would give it covers all its coalitions. These terms are exact.
+- **Sampled sizes.** The rest of the sum is estimated by importance sampling: a size ``s``
+  is drawn from ``q`` (``sampling="kernel"``: ``q_s ∝ m_s``, the Shapley kernel;
+  ``sampling="leverage"``: ``q_s`` uniform over sizes, the leverage scores of Musco & Witter
+  2024), then a uniform subset of that size, and always its complement too (paired, antithetic
+  sampling). Each sample carries weight ``m_s / q_s``.
+
+With a budget of ``2^d - 2`` coalitions every size is enumerated and the result is the exact
+Shapley value (``stderr`` is 0).
+
+Standard errors (the sandwich / delta-method variance of the regression estimator; Covert &
+Lee 2021 use the same CLT argument): the estimate solves ``A phi + lambda 1 = b`` with
+``A = A_enum + mean_p a_p`` and ``b = b_enum + mean_p b_p`` over independent coalition pairs
+``p``. Linearizing, ``phi_hat - phi ≈ P mean_p (b_p - a_p phi)`` with ``P = N G^+ N^T``,
+``G = N^T A N``, so ``Cov(phi_hat) ≈ P Cov(psi) P^T / n_pairs`` with the residual terms
+``psi_p = b_p - a_p phi_hat``. Only the sampled pairs contribute. The benchmark and a test check
+that 95% intervals ``phi ± 1.96 stderr`` cover the exact values at the nominal rate.
+
+Convergence mode (``tol``): sample in rounds until, for every row, the largest standard error
+is at most ``tol`` times the spread of that row's values (``max_j phi_j - min_j phi_j``, the
+largest over outputs), or until ``budget`` coalitions; ``params["converged"]`` says which rows
+made it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import comb
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+
+from assay._validation import check_int
+from assay.attribution._base import DEFAULT_MAX_MEMORY
+from assay.attribution._explanation import Explanation
+from assay.attribution.shapley._sampling import (
+    Game,
+    SamplingExplainer,
+    base_value,
+    coalition_values,
+    random_subsets,
+    rows_per_chunk,
+)
+from assay.errors import InvalidInputError
+from assay.parallel import row_chunks, row_rng, run_batches, seed_entropy
+
+__all__ = ["KernelShap", "default_budget"]
+
+SAMPLINGS = ("leverage", "kernel")
+MIN_PAIRS = 8  # fewest sampled pairs when sampling at all (the variance needs several)
+
+
+def default_budget(d: int) -> int:
+    """``budget="auto"``: ``2d + 2048`` coalitions (shap's default), at most all ``2^d - 2``."""
+    return int(min(2**d - 2, 2 * d + 2048)) if d < 62 else 2 * d + 2048
+
+
+def _size_masses(d: int) -> np.ndarray:
+    """Shapley-kernel mass of each size 1..d-1 (index s), normalized; index 0 and d unused."""
+    m = np.zeros(d + 1)
+    s = np.arange(1, d)
+    m[1:d] = (d - 1) / (s * (d - s))
+    return m / m.sum()
+
+
+@dataclass(frozen=True)
+class _Plan:
+    d: int
+    enum_masks: np.ndarray  # (E, d) bool
+    enum_weights: np.ndarray  # (E,)
+    sample_sizes: np.ndarray  # sizes to sample from (each s with its partner d - s)
+    sample_probs: np.ndarray  # q over sample_sizes
+    size_weight: np.ndarray  # (d + 1,) m_s / q_s, weight of a sampled coalition of size s
+    pairs_per_round: int
+    max_pairs: int
+    tol: float | None
+    basis: np.ndarray  # (d, d - 1) orthonormal basis of {sum = 0}
+    v0: np.ndarray  # (k,) value of the empty coalition
+
+    @property
+    def n_enum(self) -> int:
+        return int(self.enum_masks.shape[0])
+
+
+def _enumerate_sizes(d: int, q: np.ndarray, budget: int) -> tuple[list[int], int]:
+    """Sizes to enumerate (shap's rule) and the budget left for sampling."""
+    if budget >= 2**d - 2:
+        return list(range(1, d)), budget - (2**d - 2)
+    enum: list[int] = []
+    left = budget
+    mass_left = 1.0
+    for s in range(1, (d - 1) // 2 + 2):
+        partner = d - s
+        if partner < s:
+            break
+        n_sub = comb(d, s) * (1 if partner == s else 2)
+        mass = q[s] + (q[partner] if partner != s else 0.0)
+        rest_after = left - n_sub
+        others_left = partner - s > 1  # sizes strictly between s and d - s remain
+        if left * mass / mass_left < n_sub - 1e-8:
+            break
+        if others_left and rest_after < 2 * MIN_PAIRS:
+            break
+        enum.extend([s] if partner == s else [s, partner])
+        left = rest_after
+        mass_left -= mass
+        if mass_left <= 1e-12:
+            break
+    return sorted(enum), left
+
+
+def _masks_of_size(d: int, s: int) -> np.ndarray:
+    from itertools import combinations
+
+    out = np.zeros((comb(d, s), d), dtype=bool)
+    for row, idx in enumerate(combinations(range(d), s)):
+        out[row, list(idx)] = True
+    return out
+
+
+def make_plan(d: int, *, budget: int, sampling: str, tol: float | None, v0: np.ndarray) -> _Plan:
+    """Decide enumerated sizes, the sampling distribution and the rounds for ``d`` features."""
+    m = _size_masses(d)
+    q_all = m.copy() if sampling == "kernel" else np.r_[0.0, np.full(d - 1, 1.0 / (d - 1)), 0.0]
+    first = budget if tol is None else min(budget, max(16 * d, 256))
+    enum_sizes, left = _enumerate_sizes(d, q_all, first)
+    if enum_sizes:
+        enum_masks = np.concatenate([_masks_of_size(d, s) for s in enum_sizes])
+        enum_weights = np.concatenate([np.full(comb(d, s), m[s] / comb(d, s)) for s in enum_sizes])
+    else:
+        enum_masks, enum_weights = np.zeros((0, d), dtype=bool), np.zeros(0)
+    rest = np.array([s for s in range(1, d) if s not in enum_sizes], dtype=np.int64)
+    if rest.size:
+        q = q_all[rest] / q_all[rest].sum()
+        size_weight = np.zeros(d + 1)
+        size_weight[rest] = m[rest] / q
+        pairs = max(MIN_PAIRS, left // 2)
+        max_pairs = max(pairs, (budget - enum_masks.shape[0]) // 2)
+    else:
+        q, size_weight, pairs, max_pairs = np.zeros(0), np.zeros(d + 1), 0, 0
+    basis = scipy.linalg.null_space(np.ones((1, d))) if d > 1 else np.zeros((1, 0))
+    return _Plan(
+        d=d,
+        enum_masks=enum_masks,
+        enum_weights=enum_weights,
+        sample_sizes=rest,
+        sample_probs=q,
+        size_weight=size_weight,
+        pairs_per_round=int(pairs),
+        max_pairs=int(max_pairs),
+        tol=tol,
+        basis=np.ascontiguousarray(basis),
+        v0=v0,
+    )
+
+
+def _draw_pairs(rng: np.random.Generator, plan: _Plan, n_pairs: int) -> np.ndarray:
+    """``2 n_pairs`` coalitions: each sampled subset followed by its complement."""
+    sizes = rng.choice(plan.sample_sizes, size=n_pairs, p=plan.sample_probs)
+    z = random_subsets(rng, sizes, plan.d)
+    out = np.empty((2 * n_pairs, plan.d), dtype=bool)
+    out[0::2] = z
+    out[1::2] = ~z
+    return out
+
+
+def _solve(
+    plan: _Plan, bE: np.ndarray, Z: np.ndarray, y: np.ndarray, c: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Constrained WLS for ``r`` rows sharing the enumerated part.
+
+    ``bE`` (r, d, k) enumerated ``Z^T W y``; ``Z`` (r, S, d) sampled coalitions in pairs;
+    ``y`` (r, S, k) their centred values; ``c`` (r, k) = f(x) - v(∅).
+    Returns values and standard errors, both (r, d, k).
+    """
+    r, S, d = Z.shape
+    k = c.shape[1]
+    if d == 1:
+        return c[:, None, :].copy(), np.zeros((r, 1, k))
+    n_pairs = S // 2
+    ZE = plan.enum_masks.astype(np.float64)
+    A = np.broadcast_to((ZE.T * plan.enum_weights) @ ZE, (r, d, d)).copy()
+    b = bE.copy()
+    Zf = Z.astype(np.float64)
+    if n_pairs:
+        ws = plan.size_weight[Z.sum(axis=2)] / S  # (r, S)
+        Zw = Zf * ws[:, :, None]
+        A += np.matmul(Zw.transpose(0, 2, 1), Zf)
+        b += np.matmul(Zw.transpose(0, 2, 1), y)
+    N = plan.basis
+    c0 = c / d  # (r, k)
+    t = b - A.sum(axis=2)[:, :, None] * c0[:, None, :]
+    G = np.matmul(np.matmul(N.T, A), N)
+    Ginv = np.linalg.pinv(G, hermitian=True)
+    beta = np.matmul(Ginv, np.matmul(N.T, t))
+    phi = c0[:, None, :] + np.matmul(N, beta)
+    if n_pairs < 2:
+        return phi, np.zeros_like(phi) if n_pairs == 0 else np.full_like(phi, np.nan)
+    res = y - np.matmul(Zf, phi)  # (r, S, k)
+    # psi_p = n_pairs * sum over the pair of w z res; u_p = P psi_p with P = N G^+ N^T
+    g = (Zw * n_pairs)[:, :, :, None] * res[:, :, None, :]  # (r, S, d, k)
+    psi = g[:, 0::2] + g[:, 1::2]  # (r, P, d, k)
+    Pm = np.matmul(np.matmul(N, Ginv), N.T)  # (r, d, d)
+    u = np.einsum("rij,rpjk->rpik", Pm, psi)
+    # HC1 small-sample factor: d - 1 free coefficients are fitted to the pairs
+    dof = max(1, n_pairs - (d - 1))
+    var = u.var(axis=1) / dof
+    return phi, np.sqrt(var)
+
+
+def _kernel_batch(shared: tuple[Game, _Plan, int], batch: tuple[np.ndarray, np.ndarray]) -> dict:
+    """Explain one batch of rows (runs on a worker)."""
+    game, plan, entropy = shared
+    idx, X = batch
+    r, d = X.shape
+    fx = game.adapter.predict(X)
+    k = fx.shape[1]
+    c = fx - plan.v0[None, :]
+    E = plan.n_enum
+    if E:
+        vE = coalition_values(
+            game, X, np.tile(plan.enum_masks, (r, 1)), np.repeat(np.arange(r), E)
+        ).reshape(r, E, k)
+        ZE = plan.enum_masks.astype(np.float64)
+        bE = np.matmul((ZE.T * plan.enum_weights)[None], vE - plan.v0)
+    else:
+        bE = np.zeros((r, d, k))
+    phi = np.zeros((r, d, k))
+    se = np.zeros((r, d, k))
+    n_pairs = np.zeros(r, dtype=np.int64)
+    converged = np.ones(r, dtype=bool)
+    if plan.pairs_per_round == 0:
+        phi, se = _solve(plan, bE, np.zeros((r, 0, d), dtype=bool), np.zeros((r, 0, k)), c)
+        return {"idx": idx, "phi": phi, "se": se, "n_pairs": n_pairs, "converged": converged}
+    rngs = [row_rng(entropy, int(i)) for i in idx]
+    active = np.arange(r)
+    Z = np.zeros((r, 0, d), dtype=bool)
+    Y = np.zeros((r, 0, k))
+    while active.size:
+        step = min(plan.pairs_per_round, plan.max_pairs - int(n_pairs[active[0]]))
+        new = np.stack([_draw_pairs(rngs[i], plan, step) for i in active])  # (a, 2 step, d)
+        v = coalition_values(game, X, new.reshape(-1, d), np.repeat(active, 2 * step)).reshape(
+            active.size, 2 * step, k
+        )
+        Z = np.concatenate([Z, new], axis=1)
+        Y = np.concatenate([Y, v - plan.v0], axis=1)
+        n_pairs[active] += step
+        p, s = _solve(plan, bE[active], Z, Y, c[active])
+        phi[active], se[active] = p, s
+        if plan.tol is None:
+            break
+        spread = (p.max(axis=1) - p.min(axis=1)).max(axis=1)
+        done = s.max(axis=(1, 2)) <= plan.tol * spread
+        converged[active] = done
+        keep = ~done & (n_pairs[active] < plan.max_pairs)
+        active, Z, Y = active[keep], Z[keep], Y[keep]
+    return {"idx": idx, "phi": phi, "se": se, "n_pairs": n_pairs, "converged": converged}
+
+
+class KernelShap(SamplingExplainer):
+    """Interventional KernelSHAP with exact efficiency, paired sampling and standard errors.
+
+    Parameters
+    ----------
+    model : model or ModelAdapter
+        Anything :func:`assay.model.wrap` accepts.
+    background : array-like (n_background, n_features) or BackgroundSummary, optional
+        Reference rows. When None, up to 100 rows of ``X`` are sampled (seeded).
+    background_weights : array-like (n_background,), optional
+        Weights of the background rows; normalized to sum to 1.
+    budget : int or "auto", default "auto"
+        Coalitions evaluated per row (each costs ``n_background`` model rows), besides the
+        empty and the full one. ``"auto"`` is ``2d + 2048`` (shap's default) capped at
+        ``2^d - 2``; at ``2^d - 2`` the values are exact. With ``tol`` it is the cap.
+    sampling : {"leverage", "kernel"}, default "leverage"
+        Distribution of the sampled coalition sizes: uniform over sizes (leverage scores,
+        Musco & Witter 2024) or proportional to the Shapley kernel. The benchmark measures
+        both (benchmarks/RESULTS.md).
+    tol : float, optional
+        Convergence mode: sample in rounds until every row's largest standard error is at most
+        ``tol`` times the spread of its values (``max phi - min phi``), or the budget is spent.
+    n_jobs : int, optional
+        Local worker processes (``-1``: all cores).
+    client : dask.distributed.Client, optional
+        Spread the rows over a Dask cluster; the values are identical to a local run.
+    output_space : str, optional
+        ``"probability"``, ``"log_odds"`` or ``"raw"``; see :func:`assay.model.wrap`.
+    max_memory : int, default 256 MiB
+        Largest model input, in bytes, built for one model call.
+    progress : bool, default False
+        Progress bar over batches of rows (local serial runs).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 4))
+    >>> model = LinearRegression().fit(X, X @ [1.0, -2.0, 0.5, 0.0])
+    >>> exp = KernelShap(model, background=X, budget=14).explain(X[:3], seed=0)
+    >>> np.allclose(exp.values[..., 0], (X[:3] - X.mean(0)) * model.coef_)
+    True
+    >>> float(exp.stderr.max())  # all 2^4 - 2 coalitions: exact
+    0.0
+    """
+
+    method = "kernel"
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        background: Any = None,
+        background_weights: Any = None,
+        budget: int | str = "auto",
+        sampling: str = "leverage",
+        tol: float | None = None,
+        n_jobs: int | None = None,
+        client: Any = None,
+        output_space: str | None = None,
+        max_memory: int = DEFAULT_MAX_MEMORY,
+        progress: bool = False,
+    ) -> None:
+        super().__init__(
+            model,
+            background=background,
+            background_weights=background_weights,
+            output_space=output_space,
+            n_jobs=n_jobs,
+            client=client,
+            max_memory=max_memory,
+            progress=progress,
+        )
+        if budget != "auto":
+            budget = check_int(budget, name="budget", minimum=2)
+        self.budget = budget
+        if sampling not in SAMPLINGS:
+            msg = f"sampling must be one of {SAMPLINGS}; got {sampling!r}."
+            raise InvalidInputError(msg)
+        self.sampling = sampling
+        if tol is not None:
+            if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
+                msg = f"tol must be a number in (0, 1) (e.g. 0.01) or None; got {tol!r}."
+                raise InvalidInputError(msg)
+            tol = float(tol)
+        self.tol = tol
+
+    def explain(self, X: Any, *, seed: int | None = None) -> Explanation:
+        """KernelSHAP values and standard errors for every row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features)
+        seed : int, optional
+            Seed of the coalition sampling (and of the background drawn from ``X`` when none
+            was given). Each row's draws depend only on the seed and the row's position, so
+            batching, ``n_jobs`` and ``client`` do not change the result.
+
+        Returns
+        -------
+        Explanation
+            ``stderr`` holds the standard errors (0 where every coalition was enumerated).
+            ``params`` records the seed, budget, enumerated sizes, pairs sampled per row and,
+            with ``tol``, which rows converged.
+        """
+        Xv, names, seed = self._prepare(X, seed)
+        n, d = Xv.shape
+        game, note = self._game(Xv, seed)
+        budget = default_budget(d) if self.budget == "auto" else int(self.budget)
+        budget = min(budget, 2**d - 2) if d < 62 else budget
+        if budget < 2 * MIN_PAIRS and (d >= 62 or budget < 2**d - 2):
+            msg = (
+                f"budget={budget} coalitions is too small to estimate values and standard "
+                f"errors for d={d} features; use at least {2 * MIN_PAIRS} (or 'auto')."
+            )
+            raise InvalidInputError(msg)
+        v0 = base_value(game)
+        plan = make_plan(d, budget=budget, sampling=self.sampling, tol=self.tol, v0=v0)
+        entropy = seed_entropy(seed)
+        per_row = plan.n_enum + 2 * plan.pairs_per_round
+        chunk = rows_per_chunk(n, per_row, game.n_background, d, self.max_memory)
+        batches = [(idx, Xv[idx]) for idx in row_chunks(n, chunk)]
+        results = run_batches(
+            _kernel_batch,
+            batches,
+            shared=(game, plan, entropy),
+            n_jobs=self.n_jobs,
+            client=self.client,
+            progress=self.progress,
+            desc="KernelSHAP",
+        )
+        phi = np.concatenate([res["phi"] for res in results])
+        se = np.concatenate([res["se"] for res in results])
+        n_pairs = np.concatenate([res["n_pairs"] for res in results])
+        converged = np.concatenate([res["converged"] for res in results])
+        n_coal = plan.n_enum + 2 * n_pairs
+        k = phi.shape[2]
+        params = {
+            **self._background_params(game, note),
+            "seed": seed,
+            "seed_entropy": entropy,
+            "budget": budget,
+            "sampling": self.sampling,
+            "tol": self.tol,
+            "exact": plan.pairs_per_round == 0,
+            "enumerated_sizes": sorted({int(s) for s in plan.enum_masks.sum(axis=1)}),
+            "n_coalitions": n_coal.tolist(),
+            "converged": converged.tolist() if self.tol is not None else None,
+            "model_rows_evaluated": int(n_coal.sum() * game.n_background + n + game.n_background),
+        }
+        return Explanation(
+            values=phi,
+            base_values=np.broadcast_to(v0, (n, k)).copy(),
+            data=Xv,
+            feature_names=names,
+            output_names=self.adapter.output_names,
+            method=self.method,
+            output_space=self.adapter.output_space,
+            stderr=se,
+            params=params,
+        )

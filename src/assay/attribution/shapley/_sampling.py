@@ -1,0 +1,206 @@
+"""Shared machinery of the sampling Shapley estimators: masked model evaluation in large batches.
+
+The interventional game of a row ``x`` is ``v(S) = sum_b w_b f(x_S, b_{-S})`` over background
+rows ``b`` with weights ``w_b``. :func:`coalition_values` evaluates it for many (row, coalition)
+pairs at once: every pair expands to ``n_background`` model inputs, all pairs of a batch go to
+the model in as few calls as ``max_memory`` allows, the inputs are built by a compiled copy
+kernel into one reused buffer, and the background average is a compiled sum in a fixed order.
+A pair's value therefore does not depend on which other pairs shared its model call (as long as
+the model itself predicts row by row).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numba
+import numpy as np
+
+from assay.attribution._background import (
+    check_background_weights,
+    resolve_background,
+    warn_large_background,
+)
+from assay.attribution._base import DEFAULT_MAX_MEMORY, BaseExplainer
+from assay.errors import InvalidInputError
+from assay.parallel import check_executor
+
+__all__ = [
+    "Game",
+    "SamplingExplainer",
+    "base_value",
+    "coalition_values",
+    "random_subsets",
+    "rows_per_chunk",
+]
+
+
+@dataclass(frozen=True)
+class Game:
+    """What a worker needs to evaluate coalitions: the model, the background and its weights."""
+
+    adapter: Any
+    background: np.ndarray
+    weights: np.ndarray
+    max_memory: int
+
+    @property
+    def n_background(self) -> int:
+        return int(self.background.shape[0])
+
+
+def rows_per_chunk(
+    n_rows: int, n_coalitions: int, n_background: int, n_features: int, max_memory: int
+) -> int:
+    """Rows per batch: as many as fit in ``max_memory`` bytes of model input, at most n/16.
+
+    The cap of ``ceil(n / 16)`` gives a cluster enough batches to spread; it depends only on
+    the data and options, so local and distributed runs use the same batches.
+    """
+    per_row = max(1, n_coalitions) * n_background * n_features * 8
+    by_memory = max(1, max_memory // per_row)
+    spread = max(1, -(-n_rows // 16))
+    return int(max(1, min(by_memory, spread, n_rows)))
+
+
+def coalition_values(
+    game: Game, X: np.ndarray, masks: np.ndarray, row_of: np.ndarray
+) -> np.ndarray:
+    """Values ``v(S)`` of many (row, coalition) pairs.
+
+    Parameters
+    ----------
+    game : Game
+    X : ndarray (r, d)
+        The rows.
+    masks : ndarray of bool (n_items, d)
+        Coalition of each item (True = the feature takes the row's value).
+    row_of : ndarray of int (n_items,)
+        Row of ``X`` each item belongs to.
+
+    Returns
+    -------
+    ndarray (n_items, n_outputs)
+    """
+    n_items, d = masks.shape
+    m = game.n_background
+    if n_items == 0:
+        return np.empty((0, 0))
+    items_per_call = int(max(1, min(n_items, game.max_memory // (m * d * 8))))
+    buffer = np.empty((items_per_call, m, d))
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    masks = np.ascontiguousarray(masks, dtype=np.bool_)
+    row_of = np.ascontiguousarray(row_of, dtype=np.int64)
+    out: np.ndarray | None = None
+    for start in range(0, n_items, items_per_call):
+        stop = min(n_items, start + items_per_call)
+        batch = buffer[: stop - start]
+        _fill_masked(X, game.background, masks[start:stop], row_of[start:stop], batch)
+        f = game.adapter.predict(batch.reshape(-1, d))
+        if out is None:
+            out = np.empty((n_items, f.shape[1]))
+        out[start:stop] = _weighted_mean(np.ascontiguousarray(f), game.weights, m)
+    assert out is not None
+    return out
+
+
+def model_output(game: Game, X: np.ndarray) -> np.ndarray:
+    """``f(x)`` for every row (the value of the full coalition)."""
+    return game.adapter.predict(X)
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill_masked(
+    x: np.ndarray, bg: np.ndarray, masks: np.ndarray, rows: np.ndarray, out: np.ndarray
+) -> None:
+    """``out[t, b, j] = x[rows[t], j] if masks[t, j] else bg[b, j]`` (a copy, no arithmetic)."""
+    n_items, d = masks.shape
+    m = bg.shape[0]
+    for t in range(n_items):
+        i = rows[t]
+        for b in range(m):
+            for j in range(d):
+                out[t, b, j] = x[i, j] if masks[t, j] else bg[b, j]
+
+
+@numba.njit(cache=True, nogil=True)
+def _weighted_mean(f: np.ndarray, w: np.ndarray, m: int) -> np.ndarray:
+    """``sum_b w[b] * f[g * m + b]`` for each group ``g`` of ``m`` consecutive rows, in order."""
+    n_groups = f.shape[0] // m
+    k = f.shape[1]
+    out = np.empty((n_groups, k))
+    for g in range(n_groups):
+        for kk in range(k):
+            acc = 0.0
+            for b in range(m):
+                acc += w[b] * f[g * m + b, kk]
+            out[g, kk] = acc
+    return out
+
+
+def random_subsets(rng: np.random.Generator, sizes: np.ndarray, d: int) -> np.ndarray:
+    """One uniformly random subset of each given size, as a bool array (len(sizes), d)."""
+    keys = rng.random((sizes.shape[0], d))
+    ranks = np.argsort(np.argsort(keys, axis=1, kind="stable"), axis=1, kind="stable")
+    return ranks < sizes[:, None]
+
+
+class SamplingExplainer(BaseExplainer):
+    """Common constructor of the sampling explainers: weighted background and executor options."""
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        background: Any = None,
+        background_weights: Any = None,
+        output_space: str | None = None,
+        n_jobs: int | None = None,
+        client: Any = None,
+        max_memory: int = DEFAULT_MAX_MEMORY,
+        progress: bool = False,
+    ) -> None:
+        background, background_weights = resolve_background(background, background_weights)
+        super().__init__(
+            model,
+            background=background,
+            output_space=output_space,
+            max_memory=max_memory,
+            progress=progress,
+        )
+        if background_weights is not None:
+            if self.background is None:
+                msg = "background_weights were given without a background; pass both."
+                raise InvalidInputError(msg)
+            self.background_weights = check_background_weights(
+                background_weights, self.background.shape[0]
+            )
+        if self.background is not None:
+            warn_large_background(self.background.shape[0], explainer=type(self).__name__)
+        self.n_jobs, self.client = check_executor(n_jobs, client)
+
+    def _game(self, X: np.ndarray, seed: int | None) -> tuple[Game, str]:
+        bg, note = self._background_for(X, seed)
+        if self.background is not None and self.background_weights is not None:
+            w = self.background_weights
+        else:
+            w = np.full(bg.shape[0], 1.0 / bg.shape[0])
+        game = Game(self.adapter, np.ascontiguousarray(bg), w, self.max_memory)
+        return game, note
+
+    def _background_params(self, game: Game, note: str) -> dict[str, Any]:
+        return {
+            "background": note,
+            "n_background": game.n_background,
+            "weighted_background": self.background_weights is not None,
+            "n_jobs": self.n_jobs,
+            "distributed": self.client is not None,
+            "max_memory": self.max_memory,
+        }
+
+
+def base_value(game: Game) -> np.ndarray:
+    """``E_w f(b)``: the value of the empty coalition, shape (n_outputs,)."""
+    f = game.adapter.predict(game.background)
+    return _weighted_mean(np.ascontiguousarray(f), game.weights, game.n_background)[0]
