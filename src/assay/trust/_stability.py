@@ -1,0 +1,291 @@
+"""Stability: do explanations stay put across random seeds and under tiny input changes?
+
+- :func:`seed_stability` — for sampled methods (KernelSHAP, permutation Shapley, LIME,
+  SmoothGrad): the same rows explained with different seeds. Per row and seed pair: the
+  Jaccard index of the top-k feature sets (by absolute value) and the Spearman correlation of
+  the signed values; averaged over pairs. The chance level of the Jaccard index (two random
+  top-k sets) is reported next to it.
+- :func:`input_sensitivity` — each row is moved ``n_perturbations`` times uniformly within
+  ``radius`` standard deviations per feature (an L-infinity box, as captum's
+  ``sensitivity_max``) and re-explained. Reported per row:
+
+  * max-sensitivity (Yeh et al. 2019): ``max_p ||phi(x_p) - phi(x)||_2``;
+  * relative sensitivity: the same divided by ``||phi(x)||_2``;
+  * relative input stability (Agarwal et al. 2022):
+    ``max_p (||phi(x_p) - phi(x)||_2 / ||phi(x)||_2) / ||(x_p - x) / sigma||_2``. The paper
+    divides element-wise by ``phi(x)`` and ``x``; tabular data have zero-valued features and
+    attributions (binary columns, dummy features), so both changes are measured as norms,
+    the input one in standard-deviation units.
+
+  The perturbed rows are explained with the explanation's own seed (common random numbers),
+  so for a sampled method the sensitivity also contains that method's sampling noise at a
+  different input; compare it with :func:`seed_stability`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+
+from assay._validation import as_matrix, check_int, check_seed
+from assay.attribution._explanation import Explanation
+from assay.errors import InvalidInputError
+from assay.trust._common import (
+    check_explanation,
+    check_top_k,
+    expected_random_jaccard,
+    resolve_output,
+    row_spearman,
+    top_k_order,
+)
+from assay.trust._result import SeedStabilityResult, SensitivityResult
+
+__all__ = ["explain_seeds", "input_sensitivity", "seed_stability"]
+
+
+def explain_seeds(
+    model: Any,
+    X: Any,
+    *,
+    method: str,
+    seeds: Sequence[int] = (0, 1, 2),
+    background: Any = None,
+    **options: Any,
+) -> list[Explanation]:
+    """Explain the same rows once per seed with :func:`assay.explain`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(20, 3))
+    >>> exps = explain_seeds(lambda Z: Z[:, 0], X[:2], method="exact", seeds=(0, 1),
+    ...                      background=X)
+    >>> len(exps)
+    2
+    """
+    from assay._explain import explain
+
+    seeds = [check_seed(s) for s in seeds]
+    if len(seeds) < 2:
+        msg = f"pass at least two seeds to compare; got {seeds}."
+        raise InvalidInputError(msg)
+    return [
+        explain(model, X, method=method, background=background, seed=s, **options) for s in seeds
+    ]
+
+
+def seed_stability(
+    explanations: Sequence[Any],
+    *,
+    top_k: int | None = None,
+    output: Any = None,
+    min_jaccard: float = 0.7,
+    min_spearman: float = 0.8,
+) -> SeedStabilityResult:
+    """Top-k Jaccard and rank correlation of one method's explanations across seeds.
+
+    Parameters
+    ----------
+    explanations : sequence of Explanation
+        Two or more explanations of the same rows, differing only in the seed (see
+        :func:`explain_seeds`).
+    top_k : int, optional
+        Default a quarter of the features, rounded up.
+    output : int or str, optional
+        Output column (see :func:`assay.trust.faithfulness`).
+    min_jaccard, min_spearman : float, default 0.7 and 0.8
+        Means below these are a warning; below half of them, an alert.
+
+    Returns
+    -------
+    SeedStabilityResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from assay.attribution import Explanation
+    >>> def make(v):
+    ...     return Explanation(values=np.asarray(v, float)[:, :, None],
+    ...                        base_values=np.zeros((1, 1)),
+    ...                        data=np.zeros((1, 4)), feature_names=list("abcd"),
+    ...                        output_names=["y"], method="kernel", output_space="raw")
+    >>> res = seed_stability([make([[4, 3, 2, 1]]), make([[4, 2, 3, 1]])], top_k=2)
+    >>> float(res.jaccard[0]), float(res.spearman[0])
+    (0.3333333333333333, 0.8)
+    """
+    exps = [check_explanation(e) for e in explanations]
+    if len(exps) < 2:
+        msg = f"pass at least two explanations (one per seed); got {len(exps)}."
+        raise InvalidInputError(msg)
+    shape = exps[0].values.shape
+    for e in exps[1:]:
+        if e.values.shape != shape:
+            msg = (
+                f"the explanations have different shapes ({shape} and {e.values.shape}); "
+                "explain the same rows with each seed."
+            )
+            raise InvalidInputError(msg)
+    n, d, _ = shape
+    k = check_top_k(top_k, d)
+    mats = [e.values[:, :, resolve_output(e, output)] for e in exps]
+    tops = []
+    for A in mats:
+        mask = np.zeros((n, d), dtype=bool)
+        mask[np.arange(n)[:, None], top_k_order(A, k)] = True
+        tops.append(mask)
+    jac, rho = [], []
+    for i, j in combinations(range(len(mats)), 2):
+        inter = (tops[i] & tops[j]).sum(axis=1)
+        union = (tops[i] | tops[j]).sum(axis=1)
+        jac.append(inter / union)
+        rho.append(row_spearman(mats[i], mats[j]))
+    rho_arr = np.asarray(rho)
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(rho_arr)
+        spearman = np.where(
+            finite.any(axis=0),
+            np.nansum(rho_arr, axis=0) / np.maximum(finite.sum(axis=0), 1),
+            np.nan,
+        )
+    return SeedStabilityResult(
+        seeds=tuple(e.params.get("seed") for e in exps),
+        top_k=k,
+        jaccard=np.mean(jac, axis=0),
+        spearman=spearman,
+        chance_jaccard=expected_random_jaccard(d, k),
+        min_jaccard=float(min_jaccard),
+        min_spearman=float(min_spearman),
+        method=exps[0].method,
+        params={"n_explanations": len(exps)},
+    )
+
+
+def _values_of(result: Any, n: int, d: int, o: int) -> np.ndarray:
+    if isinstance(result, Explanation):
+        v = result.values[:, :, o]
+    else:
+        v = np.asarray(result, dtype=np.float64)
+        if v.ndim == 3:
+            v = v[:, :, o]
+    if v.shape != (n, d):
+        msg = (
+            f"explain_fn returned attributions of shape {np.shape(v)}; expected ({n}, {d}) "
+            "(or an Explanation of those rows)."
+        )
+        raise InvalidInputError(msg)
+    return v
+
+
+def input_sensitivity(
+    explanation: Any,
+    model: Any = None,
+    *,
+    explain_fn: Callable[[np.ndarray], Any] | None = None,
+    background: Any = None,
+    radius: float = 0.05,
+    n_perturbations: int = 8,
+    scale: Any = None,
+    output: Any = None,
+    max_relative_change: float = 0.25,
+    seed: int | None = 0,
+    **options: Any,
+) -> SensitivityResult:
+    """Max-sensitivity and relative input stability under small uniform input perturbations.
+
+    Parameters
+    ----------
+    explanation : Explanation
+        The explanation to check (its rows are perturbed).
+    model : model, optional
+        The explained model; needed unless ``explain_fn`` is given.
+    explain_fn : callable, optional
+        ``explain_fn(X) -> Explanation or ndarray (n, d[, k])`` that re-explains rows. Default:
+        :func:`assay.explain` with the explanation's method and seed, ``background`` and
+        ``**options``.
+    background : array-like, optional
+        Passed to the explainer; its standard deviation sets ``scale`` when that is None
+        (else the explained rows' standard deviation is used).
+    radius : float, default 0.05
+        Half-width of the perturbation box in standard deviations.
+    n_perturbations : int, default 8
+    scale : array-like of shape (n_features,), optional
+        Per-feature unit of the perturbation.
+    output : int or str, optional
+    max_relative_change : float, default 0.25
+        Mean relative sensitivity above which the result is a warning (twice: alert).
+    seed : int or None, default 0
+        Seed of the perturbations.
+
+    Returns
+    -------
+    SensitivityResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from assay.trust import linear_shapley
+    >>> X = np.random.default_rng(0).normal(size=(30, 2))
+    >>> exp = linear_shapley([1.0, 2.0], X[:5], background=X)
+    >>> fn = lambda Z: linear_shapley([1.0, 2.0], Z, background=X)
+    >>> res = input_sensitivity(exp, explain_fn=fn, radius=0.01, seed=0)
+    >>> bool(res.max_sensitivity.max() < 0.1)
+    True
+    """
+    exp = check_explanation(explanation)
+    o = resolve_output(exp, output)
+    n_perturbations = check_int(n_perturbations, name="n_perturbations", minimum=1)
+    seed = check_seed(seed)
+    if not (np.isfinite(radius) and radius > 0):
+        msg = f"radius must be a positive number of standard deviations; got {radius!r}."
+        raise InvalidInputError(msg)
+    X = exp.data
+    n, d = X.shape
+    if scale is None:
+        ref = X if background is None else as_matrix(background, name="background")[0]
+        sigma = np.nanstd(ref, axis=0) if ref.shape[0] > 1 else np.ones(d)
+    else:
+        sigma = np.broadcast_to(np.asarray(scale, dtype=np.float64), (d,)).copy()
+    if not np.isfinite(sigma).all():
+        msg = "scale must be finite; impute missing values or pass scale= explicitly."
+        raise InvalidInputError(msg)
+    if explain_fn is None:
+        if model is None:
+            msg = "pass the explained model (or explain_fn) to re-explain perturbed rows."
+            raise InvalidInputError(msg)
+        from assay._explain import explain
+
+        def explain_fn(Z: np.ndarray) -> Any:
+            return explain(
+                model,
+                Z,
+                method=exp.method,
+                background=background,
+                seed=exp.params.get("seed"),
+                output_space=exp.output_space,
+                **options,
+            )
+
+    rng = np.random.default_rng(seed)
+    delta = rng.uniform(-1.0, 1.0, size=(n_perturbations, n, d)) * radius * sigma
+    Z = (X[None] + delta).reshape(-1, d)
+    phi_p = _values_of(explain_fn(Z), n_perturbations * n, d, o).reshape(n_perturbations, n, d)
+    phi = exp.values[:, :, o]
+    change = np.linalg.norm(phi_p - phi[None], axis=2)  # (P, n)
+    norm = np.linalg.norm(phi, axis=1)
+    tiny = 1e-12 * max(1.0, float(norm.max()) if norm.size else 1.0)
+    rel = change / np.maximum(norm, tiny)[None]
+    moved = sigma > 0
+    dx = np.linalg.norm(delta[:, :, moved] / sigma[moved], axis=2)
+    ris = (rel / np.maximum(dx, 1e-12)).max(axis=0)
+    return SensitivityResult(
+        radius=float(radius),
+        max_sensitivity=change.max(axis=0),
+        relative_sensitivity=rel.max(axis=0),
+        relative_input_stability=ris,
+        max_relative_change=float(max_relative_change),
+        method=exp.method,
+        params={"n_perturbations": n_perturbations, "seed": seed},
+    )
