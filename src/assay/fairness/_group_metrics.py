@@ -1,0 +1,647 @@
+"""Per-group metrics with counts, denominators, differences, ratios and bootstrap intervals."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay._validation import as_vector, check_int, check_seed
+from assay.errors import AssayWarning, InvalidInputError
+from assay.fairness._metrics import resolve_metrics
+
+__all__ = [
+    "GroupMetrics",
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equal_opportunity_difference",
+    "equal_opportunity_ratio",
+    "equalized_odds_difference",
+    "equalized_odds_ratio",
+]
+
+SCHEMA_VERSION = 1
+_METHODS = ("between_groups", "to_overall")
+_OVERALL_LABEL = "overall"
+
+
+def as_group_frame(features: Any, *, name: str, n_rows: int) -> pd.DataFrame:
+    """Convert sensitive/control features to a DataFrame; raise on missing values.
+
+    Accepts a Series, DataFrame, dict of columns, 1-D or 2-D array or list. Missing values
+    (None, NaN, pandas NA) raise :class:`InvalidInputError`: dropping those rows silently would
+    change every group's metric.
+    """
+    if features is None:
+        msg = f"{name} is None; pass one group label per row (a Series, array or DataFrame)."
+        raise InvalidInputError(msg)
+    if isinstance(features, pd.DataFrame):
+        frame = features.reset_index(drop=True).copy()
+    elif isinstance(features, pd.Series):
+        frame = features.reset_index(drop=True).to_frame(
+            name=features.name if features.name is not None else f"{name}0"
+        )
+    elif isinstance(features, Mapping):
+        frame = pd.DataFrame({str(k): np.asarray(v) for k, v in features.items()})
+    else:
+        arr = np.asarray(features, dtype=object)
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2:
+            msg = f"{name} must be 1-D or 2-D; got shape {arr.shape}."
+            raise InvalidInputError(msg)
+        frame = pd.DataFrame(arr, columns=[f"{name}{j}" for j in range(arr.shape[1])])
+    frame.columns = [str(c) for c in frame.columns]
+    if frame.shape[1] == 0:
+        msg = f"{name} has no columns; pass at least one group label column."
+        raise InvalidInputError(msg)
+    if frame.shape[0] != n_rows:
+        msg = f"{name} has {frame.shape[0]} rows but y_true has {n_rows}; they must match."
+        raise InvalidInputError(msg)
+    for col in frame.columns:
+        missing = pd.isna(frame[col]).to_numpy()
+        if missing.any():
+            rows = np.flatnonzero(missing)[:5].tolist()
+            msg = (
+                f"{name} column {col!r} has {int(missing.sum())} missing value(s) (rows "
+                f"{rows}...). Rows with a missing group cannot be silently dropped, since that "
+                "would change every group's metric; fill them with an explicit label such as "
+                "'unknown' (to keep them as their own group) or drop those rows from all inputs."
+            )
+            raise InvalidInputError(msg)
+    return frame
+
+
+def _cells(frame: pd.DataFrame) -> tuple[np.ndarray, pd.MultiIndex]:
+    """Integer cell code per row and the MultiIndex of observed cells (sorted)."""
+    grouped = frame.groupby(list(frame.columns), sort=True, observed=True)
+    codes = grouped.ngroup().to_numpy()
+    size_index = grouped.size().index
+    index = pd.MultiIndex.from_frame(size_index.to_frame(index=False), names=list(frame.columns))
+    return codes, index
+
+
+class GroupMetrics:
+    """Metrics per group of one or more sensitive features, computed eagerly.
+
+    Like fairlearn's ``MetricFrame`` but with fixed return types: ``by_group`` is always a
+    DataFrame indexed by a :class:`pandas.MultiIndex` of (control..., sensitive...) groups with
+    one column per metric, and every difference or ratio is a DataFrame indexed by control group
+    (a single row labelled ``"overall"`` when there are no control features).
+
+    Parameters
+    ----------
+    metrics : str, callable, list or dict
+        Built-in rate names (``"selection_rate"``, ``"true_positive_rate"``,
+        ``"false_positive_rate"``, ``"true_negative_rate"``, ``"false_negative_rate"``,
+        ``"precision"``, ``"accuracy"``, ``"base_rate"``, ``"mean_prediction"``) or callables
+        ``f(y_true, y_pred) -> float``; a dict gives them names.
+    y_true, y_pred : array-like of shape (n_samples,)
+        Labels and predictions (``mean_prediction`` also accepts scores).
+    sensitive_features : Series, DataFrame, dict, or array-like
+        One or more columns; several columns give intersectional groups (only combinations that
+        occur in the data are listed). Missing values raise an error.
+    control_features : same types, optional
+        Features within whose levels differences and ratios are computed.
+    pos_label : scalar, default 1
+        The positive label for the rate metrics.
+    n_bootstrap : int, default 0
+        Bootstrap resamples for confidence intervals (0 = none). Rows are resampled within each
+        group (stratified), with :func:`scipy.stats.bootstrap`.
+    confidence_level : float, default 0.95
+    ci_method : {"percentile", "basic", "BCa"}, default "percentile"
+    seed : int, optional
+        Seed for the bootstrap; recorded in ``params``.
+
+    Attributes
+    ----------
+    by_group : DataFrame (n_groups, n_metrics)
+        Metric values; NaN (with an :class:`~assay.errors.AssayWarning`) where a rate is
+        undefined because its denominator is zero.
+    denominators : DataFrame (n_groups, n_metrics)
+        The number of rows each value is a share of (e.g. actual positives for the TPR).
+    counts : Series (n_groups,)
+        Rows per group.
+    overall : DataFrame (n_control_groups, n_metrics)
+    overall_denominators : DataFrame (n_control_groups, n_metrics)
+    by_group_ci_low, by_group_ci_high, overall_ci_low, overall_ci_high : DataFrame or None
+        Bootstrap bounds (None when ``n_bootstrap=0``).
+    sensitive_names, control_names : list of str
+    params : dict
+
+    Examples
+    --------
+    >>> gm = GroupMetrics(
+    ...     metrics=["selection_rate", "true_positive_rate"],
+    ...     y_true=[1, 0, 1, 1, 0, 1],
+    ...     y_pred=[1, 0, 0, 1, 1, 1],
+    ...     sensitive_features=["a", "a", "a", "b", "b", "b"],
+    ... )
+    >>> gm.by_group["selection_rate"].round(3).tolist()
+    [0.333, 1.0]
+    >>> gm.difference()["selection_rate"].round(3).tolist()
+    [0.667]
+    >>> gm.denominators["true_positive_rate"].tolist()
+    [2, 2]
+    """
+
+    def __init__(
+        self,
+        *,
+        metrics: Any,
+        y_true: Any,
+        y_pred: Any,
+        sensitive_features: Any,
+        control_features: Any = None,
+        pos_label: Any = 1,
+        n_bootstrap: int = 0,
+        confidence_level: float = 0.95,
+        ci_method: str = "percentile",
+        seed: int | None = None,
+    ) -> None:
+        specs = resolve_metrics(metrics)
+        yt = as_vector(y_true, name="y_true", numeric=False)
+        n = yt.shape[0]
+        yp = as_vector(y_pred, name="y_pred", n_rows=n, numeric=False)
+        n_bootstrap = check_int(n_bootstrap, name="n_bootstrap", minimum=0)
+        seed = check_seed(seed)
+        if not 0.0 < float(confidence_level) < 1.0:
+            msg = f"confidence_level must be in (0, 1); got {confidence_level!r}."
+            raise InvalidInputError(msg)
+        if ci_method not in ("percentile", "basic", "BCa"):
+            msg = f"ci_method must be 'percentile', 'basic' or 'BCa'; got {ci_method!r}."
+            raise InvalidInputError(msg)
+        sens = as_group_frame(sensitive_features, name="sensitive_features", n_rows=n)
+        ctrl = (
+            None
+            if control_features is None
+            else as_group_frame(control_features, name="control_features", n_rows=n)
+        )
+        if ctrl is not None:
+            clash = sorted(set(ctrl.columns) & set(sens.columns))
+            if clash:
+                msg = f"control_features and sensitive_features share column names {clash}."
+                raise InvalidInputError(msg)
+        full = sens if ctrl is None else pd.concat([ctrl, sens], axis=1)
+        cell, cell_index = _cells(full)
+        if ctrl is None:
+            ctrl_code = np.zeros(n, dtype=np.int64)
+            ctrl_index = pd.Index([_OVERALL_LABEL], name=_OVERALL_LABEL)
+        else:
+            ctrl_code, ctrl_index = _cells(ctrl)
+        n_cells = len(cell_index)
+        # control group of each cell
+        cell_ctrl = np.zeros(n_cells, dtype=np.int64)
+        cell_ctrl[cell] = ctrl_code
+
+        self._specs = specs
+        self._yt, self._yp = yt, yp
+        self._t = (yt == pos_label).astype(np.float64)
+        self._p = (yp == pos_label).astype(np.float64)
+        if any(s.is_rate and s.scores for s in specs):
+            self._scores = as_vector(yp, name="y_pred")
+        else:
+            self._scores = None
+        self._cell, self._ctrl = cell, ctrl_code
+        self._cell_ctrl = cell_ctrl
+        self._n_cells, self._n_ctrl = n_cells, len(ctrl_index)
+        self._rows = [np.flatnonzero(cell == g) for g in range(n_cells)]
+
+        names = [s.name for s in specs]
+        idx = np.arange(n)[None, :]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            vals, dens, ovals, odens = self._evaluate(idx, stratified=False)
+        self.by_group = pd.DataFrame(vals[:, :, 0].T, index=cell_index, columns=names)
+        self.denominators = pd.DataFrame(
+            dens[:, :, 0].T.astype(np.int64), index=cell_index, columns=names
+        )
+        self.counts = pd.Series(
+            np.bincount(cell, minlength=n_cells), index=cell_index, name="count"
+        )
+        self.overall = pd.DataFrame(ovals[:, :, 0].T, index=ctrl_index, columns=names)
+        self.overall_denominators = pd.DataFrame(
+            odens[:, :, 0].T.astype(np.int64), index=ctrl_index, columns=names
+        )
+        self.sensitive_names = list(sens.columns)
+        self.control_names = [] if ctrl is None else list(ctrl.columns)
+        self._warn_undefined()
+        self._derived = self._derive(vals, ovals)
+        self.params = {
+            "pos_label": pos_label if np.isscalar(pos_label) else str(pos_label),
+            "n_bootstrap": n_bootstrap,
+            "confidence_level": float(confidence_level),
+            "ci_method": ci_method,
+            "seed": seed,
+            "bootstrap": "rows resampled within each group (stratified)",
+        }
+        self.by_group_ci_low = self.by_group_ci_high = None
+        self.overall_ci_low = self.overall_ci_high = None
+        self._derived_ci: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+        if n_bootstrap > 0:
+            self._bootstrap(n_bootstrap, float(confidence_level), ci_method, seed)
+        self._frozen = True
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        if getattr(self, "_frozen", False):
+            msg = f"GroupMetrics is read-only; cannot set {key!r}. Build a new one instead."
+            raise AttributeError(msg)
+        object.__setattr__(self, key, value)
+
+    # -- computation -------------------------------------------------------------------------
+    def _evaluate(
+        self, idx: np.ndarray | list[np.ndarray], *, stratified: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Metric values for a batch of index sets.
+
+        ``idx`` is either one (B, n) array of row indices (``stratified=False``) or a list with
+        one (B, n_g) array per cell (``stratified=True``). Returns values and denominators per
+        cell (M, G, B) and per control group (M, C, B).
+        """
+        if stratified:
+            cells = [np.broadcast_to(np.full(1, g), r.shape) for g, r in enumerate(idx)]
+            rows = np.concatenate(idx, axis=-1)
+            cell_of = np.concatenate(cells, axis=-1)
+        else:
+            rows = idx
+            cell_of = self._cell[rows]
+        B = rows.shape[0]
+        G, C, M = self._n_cells, self._n_ctrl, len(self._specs)
+        flat_cell = (cell_of + G * np.arange(B)[:, None]).ravel()
+        ctrl_of_cell = self._cell_ctrl
+        vals = np.full((M, G, B), np.nan)
+        dens = np.zeros((M, G, B))
+        ovals = np.full((M, C, B), np.nan)
+        odens = np.zeros((M, C, B))
+        t, p = self._t[rows], self._p[rows]
+        for m, spec in enumerate(self._specs):
+            if spec.is_rate:
+                pp = self._scores[rows] if spec.scores else p
+                num_r, den_r = spec.masks(t, pp)
+                num = np.bincount(flat_cell, num_r.ravel(), minlength=G * B).reshape(B, G).T
+                den = np.bincount(flat_cell, den_r.ravel(), minlength=G * B).reshape(B, G).T
+                onum = np.zeros((C, B))
+                oden = np.zeros((C, B))
+                np.add.at(onum, ctrl_of_cell, num)
+                np.add.at(oden, ctrl_of_cell, den)
+                vals[m] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+                dens[m] = den
+                ovals[m] = np.where(oden > 0, onum / np.where(oden > 0, oden, 1.0), np.nan)
+                odens[m] = oden
+            else:
+                for b in range(B):
+                    r, co = rows[b], cell_of[b]
+                    for g in range(G):
+                        rg = r[co == g]
+                        dens[m, g, b] = rg.size
+                        if rg.size:
+                            vals[m, g, b] = float(spec.function(self._yt[rg], self._yp[rg]))
+                    for c in range(C):
+                        rc = r[ctrl_of_cell[co] == c]
+                        odens[m, c, b] = rc.size
+                        if rc.size:
+                            ovals[m, c, b] = float(spec.function(self._yt[rc], self._yp[rc]))
+        return vals, dens, ovals, odens
+
+    def _derive(self, vals: np.ndarray, ovals: np.ndarray) -> dict[str, np.ndarray]:
+        """Min, max, differences and ratios per control group: arrays (M, C, B)."""
+        M, _, B = vals.shape
+        C = ovals.shape[1]
+        out = {k: np.full((M, C, B), np.nan) for k in (
+            "group_min", "group_max", "difference_between_groups", "ratio_between_groups",
+            "difference_to_overall", "ratio_to_overall")}  # fmt: skip
+        with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for c in range(C):
+                sel = self._cell_ctrl == c
+                v = vals[:, sel, :]  # (M, g, B)
+                o = ovals[:, c, :][:, None, :]
+                vmin, vmax = np.nanmin(v, axis=1), np.nanmax(v, axis=1)
+                few = (~np.isnan(v)).sum(axis=1) < 2  # a comparison needs two defined groups
+                out["group_min"][:, c] = vmin
+                out["group_max"][:, c] = vmax
+                diff = np.where(few, np.nan, vmax - vmin)
+                ratio = np.where(vmax != 0, vmin / np.where(vmax != 0, vmax, 1.0), np.nan)
+                out["difference_between_groups"][:, c] = diff
+                out["ratio_between_groups"][:, c] = np.where(few, np.nan, ratio)
+                out["difference_to_overall"][:, c] = np.nanmax(np.abs(v - o), axis=1)
+                r = np.fmin(v / o, o / v)
+                r = np.where((v == 0) & (o == 0), 1.0, r)
+                out["ratio_to_overall"][:, c] = np.nanmin(r, axis=1)
+        return out
+
+    def _bootstrap(self, n_boot: int, level: float, method: str, seed: int | None) -> None:
+        from scipy import stats
+
+        keys = list(self._derived)
+        M, G, C = len(self._specs), self._n_cells, self._n_ctrl
+        sizes = [M * G, M * C] + [M * C] * len(keys)
+
+        def statistic(*idx: np.ndarray, axis: int = -1) -> np.ndarray:
+            arrs = [np.atleast_2d(np.asarray(a, dtype=np.int64)) for a in idx]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                vals, _, ovals, _ = self._evaluate(arrs, stratified=True)
+            derived = self._derive(vals, ovals)
+            B = vals.shape[-1]
+            parts = [vals.reshape(-1, B), ovals.reshape(-1, B)]
+            parts += [derived[k].reshape(-1, B) for k in keys]
+            out = np.concatenate(parts, axis=0)
+            return out if np.ndim(idx[0]) > 1 else out[:, 0]
+
+        data = tuple(self._rows)
+        with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+            warnings.simplefilter("ignore")  # degenerate resamples give NaN bounds, documented
+            res = stats.bootstrap(
+                data,
+                statistic,
+                n_resamples=n_boot,
+                batch=max(1, min(n_boot, 200)),
+                vectorized=True,
+                paired=False,
+                confidence_level=level,
+                method=method,
+                rng=np.random.default_rng(seed),
+            )
+        lo = np.asarray(res.confidence_interval.low, dtype=np.float64)
+        hi = np.asarray(res.confidence_interval.high, dtype=np.float64)
+        bounds = np.cumsum([0, *sizes])
+        names = [s.name for s in self._specs]
+
+        def piece(arr: np.ndarray, i: int, k: int) -> np.ndarray:
+            return arr[bounds[i] : bounds[i + 1]].reshape(M, k)
+
+        object.__setattr__(
+            self, "by_group_ci_low", pd.DataFrame(piece(lo, 0, G).T, self.by_group.index, names)
+        )
+        object.__setattr__(
+            self, "by_group_ci_high", pd.DataFrame(piece(hi, 0, G).T, self.by_group.index, names)
+        )
+        object.__setattr__(
+            self, "overall_ci_low", pd.DataFrame(piece(lo, 1, C).T, self.overall.index, names)
+        )
+        object.__setattr__(
+            self, "overall_ci_high", pd.DataFrame(piece(hi, 1, C).T, self.overall.index, names)
+        )
+        object.__setattr__(
+            self,
+            "_derived_ci",
+            {k: (piece(lo, 2 + j, C), piece(hi, 2 + j, C)) for j, k in enumerate(keys)},
+        )
+
+    def _warn_undefined(self) -> None:
+        bad = []
+        for name in self.by_group.columns:
+            col = self.by_group[name]
+            if col.isna().any():
+                groups = [str(g) for g in col.index[col.isna().to_numpy()][:5]]
+                bad.append(f"{name} for group(s) {', '.join(groups)}")
+        if bad:
+            msg = (
+                "Some metrics are undefined (their denominator is zero) and are reported as "
+                f"NaN: {'; '.join(bad)}. For example the true positive rate of a group with no "
+                "actual positives. Differences and ratios ignore those groups (and are NaN "
+                "when fewer than two groups remain)."
+            )
+            warnings.warn(msg, AssayWarning, stacklevel=3)
+
+    # -- accessors ---------------------------------------------------------------------------
+    def _frame(self, key: str) -> pd.DataFrame:
+        arr = self._derived[key][:, :, 0]
+        return pd.DataFrame(arr.T, index=self.overall.index, columns=self.by_group.columns)
+
+    def _check_method(self, method: str) -> None:
+        if method not in _METHODS:
+            msg = f"method must be one of {_METHODS}; got {method!r}."
+            raise InvalidInputError(msg)
+
+    def group_min(self) -> pd.DataFrame:
+        """Smallest group value per metric (NaN groups ignored), one row per control group."""
+        return self._frame("group_min")
+
+    def group_max(self) -> pd.DataFrame:
+        """Largest group value per metric (NaN groups ignored), one row per control group."""
+        return self._frame("group_max")
+
+    def difference(self, method: str = "between_groups") -> pd.DataFrame:
+        """``max - min`` over groups, or the largest ``|group - overall|`` (``"to_overall"``)."""
+        self._check_method(method)
+        return self._frame(f"difference_{method}")
+
+    def ratio(self, method: str = "between_groups") -> pd.DataFrame:
+        """``min / max`` over groups, or the smallest ``min(g/o, o/g)`` (``"to_overall"``)."""
+        self._check_method(method)
+        return self._frame(f"ratio_{method}")
+
+    def ci(self, quantity: str, method: str = "between_groups") -> tuple[pd.DataFrame, ...]:
+        """Bootstrap bounds ``(low, high)`` of ``"difference"``, ``"ratio"``, ``"group_min"``
+        or ``"group_max"`` (the latter two ignore ``method``)."""
+        if self._derived_ci is None:
+            msg = "No bootstrap was run; build GroupMetrics with n_bootstrap=1000 (say)."
+            raise InvalidInputError(msg)
+        if quantity in ("difference", "ratio"):
+            self._check_method(method)
+            key = f"{quantity}_{method}"
+        elif quantity in ("group_min", "group_max"):
+            key = quantity
+        else:
+            msg = (
+                "quantity must be 'difference', 'ratio', 'group_min' or 'group_max'; "
+                f"got {quantity!r}."
+            )
+            raise InvalidInputError(msg)
+        lo, hi = self._derived_ci[key]
+        cols = self.by_group.columns
+        return (
+            pd.DataFrame(lo.T, index=self.overall.index, columns=cols),
+            pd.DataFrame(hi.T, index=self.overall.index, columns=cols),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (NaN as None)."""
+
+        def records(df: pd.DataFrame | None) -> list[dict[str, Any]] | None:
+            if df is None:
+                return None
+            out = []
+            for key, row in df.iterrows():
+                key = key if isinstance(key, tuple) else (key,)
+                entry = {"group": [_plain(k) for k in key]}
+                entry.update({c: _plain(v) for c, v in row.items()})
+                out.append(entry)
+            return out
+
+        d: dict[str, Any] = {
+            "kind": "GroupMetrics",
+            "schema_version": SCHEMA_VERSION,
+            "metrics": list(self.by_group.columns),
+            "sensitive_names": self.sensitive_names,
+            "control_names": self.control_names,
+            "by_group": records(self.by_group),
+            "denominators": records(self.denominators),
+            "counts": [int(c) for c in self.counts],
+            "overall": records(self.overall),
+            "overall_denominators": records(self.overall_denominators),
+            "by_group_ci_low": records(self.by_group_ci_low),
+            "by_group_ci_high": records(self.by_group_ci_high),
+            "params": dict(self.params),
+        }
+        for method in _METHODS:
+            d[f"difference_{method}"] = records(self.difference(method))
+            d[f"ratio_{method}"] = records(self.ratio(method))
+        return d
+
+    def __repr__(self) -> str:
+        return (
+            f"GroupMetrics(metrics={list(self.by_group.columns)}, groups={len(self.by_group)}, "
+            f"sensitive={self.sensitive_names}, control={self.control_names})"
+        )
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, (np.generic,)):
+        v = v.item()
+    if isinstance(v, float) and np.isnan(v):
+        return None
+    return v
+
+
+# -- the usual fairness summaries ------------------------------------------------------------
+def _summary(
+    metric_names: list[str],
+    y_true: Any,
+    y_pred: Any,
+    sensitive_features: Any,
+    method: str,
+    kind: str,
+    pos_label: Any,
+) -> float:
+    gm = GroupMetrics(
+        metrics=metric_names,
+        y_true=y_true,
+        y_pred=y_pred,
+        sensitive_features=sensitive_features,
+        pos_label=pos_label,
+    )
+    frame = gm.difference(method) if kind == "difference" else gm.ratio(method)
+    row = frame.iloc[0].to_numpy(dtype=np.float64)
+    if np.isnan(row).all():
+        return float("nan")
+    return float(np.nanmax(row) if kind == "difference" else np.nanmin(row))
+
+
+def demographic_parity_difference(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    sensitive_features: Any,
+    method: str = "between_groups",
+    pos_label: Any = 1,
+) -> float:
+    """Largest gap in selection rate between groups (0 = parity).
+
+    Examples
+    --------
+    >>> demographic_parity_difference([0, 1, 0, 1], [1, 1, 0, 1], sensitive_features=list("aabb"))
+    0.5
+    """
+    args = (y_true, y_pred, sensitive_features, method)
+    return _summary(["selection_rate"], *args, "difference", pos_label)
+
+
+def demographic_parity_ratio(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    sensitive_features: Any,
+    method: str = "between_groups",
+    pos_label: Any = 1,
+) -> float:
+    """Smallest over largest group selection rate (1 = parity).
+
+    Examples
+    --------
+    >>> demographic_parity_ratio([0, 1, 0, 1], [1, 1, 0, 1], sensitive_features=list("aabb"))
+    0.5
+    """
+    args = (y_true, y_pred, sensitive_features, method)
+    return _summary(["selection_rate"], *args, "ratio", pos_label)
+
+
+def equalized_odds_difference(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    sensitive_features: Any,
+    method: str = "between_groups",
+    pos_label: Any = 1,
+) -> float:
+    """The larger of the true- and false-positive-rate differences (fairlearn's worst case).
+
+    Examples
+    --------
+    >>> equalized_odds_difference([0, 1, 0, 1], [1, 1, 0, 1], sensitive_features=list("aabb"))
+    1.0
+    """
+    args = (y_true, y_pred, sensitive_features, method)
+    names = ["true_positive_rate", "false_positive_rate"]
+    return _summary(names, *args, "difference", pos_label)
+
+
+def equalized_odds_ratio(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    sensitive_features: Any,
+    method: str = "between_groups",
+    pos_label: Any = 1,
+) -> float:
+    """The smaller of the true- and false-positive-rate ratios.
+
+    Examples
+    --------
+    >>> equalized_odds_ratio([0, 1, 0, 1], [1, 1, 0, 1], sensitive_features=list("aabb"))
+    0.0
+    """
+    args = (y_true, y_pred, sensitive_features, method)
+    names = ["true_positive_rate", "false_positive_rate"]
+    return _summary(names, *args, "ratio", pos_label)
+
+
+def equal_opportunity_difference(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    sensitive_features: Any,
+    method: str = "between_groups",
+    pos_label: Any = 1,
+) -> float:
+    """Largest gap in true positive rate between groups.
+
+    Examples
+    --------
+    >>> equal_opportunity_difference([0, 1, 0, 1], [1, 1, 0, 1], sensitive_features=list("aabb"))
+    0.0
+    """
+    args = (y_true, y_pred, sensitive_features, method)
+    return _summary(["true_positive_rate"], *args, "difference", pos_label)
+
+
+def equal_opportunity_ratio(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    sensitive_features: Any,
+    method: str = "between_groups",
+    pos_label: Any = 1,
+) -> float:
+    """Smallest over largest group true positive rate.
+
+    Examples
+    --------
+    >>> equal_opportunity_ratio([0, 1, 0, 1], [1, 1, 0, 1], sensitive_features=list("aabb"))
+    1.0
+    """
+    args = (y_true, y_pred, sensitive_features, method)
+    return _summary(["true_positive_rate"], *args, "ratio", pos_label)
