@@ -1,0 +1,508 @@
+"""``find_slices``: discover failure slices on one part of the data, confirm them on the other."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from assay._validation import as_vector, check_int, check_seed
+from assay.errors import InvalidInputError
+from assay.slices import _stats
+from assay.slices._binning import Binned, bin_features
+from assay.slices._result import Slice, SliceReport
+from assay.slices._search import lattice_search
+
+__all__ = ["find_slices"]
+
+_METRICS = ("error", "log_loss", "squared_error", "absolute_error")
+_FAIR_METRICS = ("fpr", "fnr", "selection_rate", "error")
+
+
+def _check_float(value: Any, *, name: str, low: float, high: float, hint: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        msg = f"{name} must be a number; got {type(value).__name__} {value!r}. {hint}"
+        raise InvalidInputError(msg)
+    if not low < float(value) < high:
+        msg = f"{name} must lie strictly between {low:g} and {high:g}; got {value!r}. {hint}"
+        raise InvalidInputError(msg)
+    return float(value)
+
+
+def _per_row_metric(metric: Any, y_true: Any, y_pred: Any, n: int) -> tuple[np.ndarray, str]:
+    if y_true is None or y_pred is None:
+        msg = (
+            f"metric={metric!r} needs both y_true and y_pred (one value per row); pass them, "
+            "or pass per-row losses directly with errors=."
+        )
+        raise InvalidInputError(msg)
+    if callable(metric):
+        yt = as_vector(y_true, name="y_true", n_rows=n, numeric=False)
+        yp = np.asarray(y_pred)
+        if yp.shape[0] != n:
+            msg = f"y_pred has {yp.shape[0]} rows but X has {n}; they must match."
+            raise InvalidInputError(msg)
+        values = np.asarray(metric(yt, yp), dtype=np.float64)
+        name = getattr(metric, "__name__", "metric")
+        if values.shape != (n,):
+            msg = (
+                f"metric {name} returned shape {values.shape}; a per-row metric must return "
+                f"one value per row, shape ({n},)."
+            )
+            raise InvalidInputError(msg)
+        return values, name
+    if metric not in _METRICS:
+        msg = (
+            f"metric must be one of {_METRICS} or a callable (y_true, y_pred) -> per-row "
+            f"losses; got {metric!r}."
+        )
+        raise InvalidInputError(msg)
+    if metric == "error":
+        yt = as_vector(y_true, name="y_true", n_rows=n, numeric=False)
+        yp = np.asarray(y_pred.to_numpy() if hasattr(y_pred, "to_numpy") else y_pred)
+        if yp.ndim == 2 and yp.shape[1] > 1:
+            if yp.shape[0] != n:
+                msg = f"y_pred has {yp.shape[0]} rows but X has {n}; they must match."
+                raise InvalidInputError(msg)
+            yp = yp.argmax(axis=1)  # columns are classes 0..K-1
+        yp = as_vector(yp, name="y_pred", n_rows=n, numeric=False)
+        return (yt != yp).astype(np.float64), "error"
+    yt = as_vector(y_true, name="y_true", n_rows=n)
+    yp = np.asarray(y_pred.to_numpy() if hasattr(y_pred, "to_numpy") else y_pred, dtype=float)
+    if metric == "log_loss":
+        if yp.ndim == 2 and yp.shape[1] > 1:
+            if yp.shape[0] != n:
+                msg = f"y_pred has {yp.shape[0]} rows but X has {n}; they must match."
+                raise InvalidInputError(msg)
+            cls = yt.astype(np.int64)
+            if np.any(cls != yt) or cls.min() < 0 or cls.max() >= yp.shape[1]:
+                msg = (
+                    f"log_loss with {yp.shape[1]} probability columns needs y_true coded "
+                    f"0..{yp.shape[1] - 1}; got values {np.unique(yt)[:10]}."
+                )
+                raise InvalidInputError(msg)
+            p = yp[np.arange(n), cls]
+        else:
+            yp = as_vector(yp, name="y_pred", n_rows=n)
+            if not np.isin(yt, (0.0, 1.0)).all():
+                msg = "log_loss with 1-D y_pred (P(y = 1)) needs y_true in {0, 1}."
+                raise InvalidInputError(msg)
+            p = np.where(yt == 1.0, yp, 1.0 - yp)
+        if np.any(p < 0) or np.any(p > 1):
+            msg = "log_loss needs probabilities in [0, 1] in y_pred; got values outside."
+            raise InvalidInputError(msg)
+        return -np.log(np.clip(p, 1e-15, 1.0)), "log_loss"
+    yp = as_vector(yp, name="y_pred", n_rows=n)
+    diff = yt - yp
+    if metric == "squared_error":
+        return diff**2, "squared_error"
+    return np.abs(diff), "absolute_error"
+
+
+def _split(
+    n: int, strata: np.ndarray, fraction: float, seed: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded split, stratified by ``strata`` (each stratum split in the same proportion)."""
+    rng = np.random.default_rng(seed)
+    disc = np.zeros(n, dtype=bool)
+    for value in np.unique(strata):
+        idx = np.flatnonzero(strata == value)
+        idx = idx[rng.permutation(idx.size)]
+        disc[idx[: round(fraction * idx.size)]] = True
+    return np.flatnonzero(disc), np.flatnonzero(~disc)
+
+
+def _binary_01(v: Any, *, name: str, n: int) -> np.ndarray:
+    arr = as_vector(v, name=name, n_rows=n, numeric=False)
+    try:
+        arr = arr.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        msg = f"{name} must hold 0/1 labels in fairness mode; got dtype {arr.dtype}."
+        raise InvalidInputError(msg) from exc
+    if not np.isin(arr, (0.0, 1.0)).all():
+        msg = (
+            f"{name} must hold 0/1 labels in fairness mode; got values "
+            f"{np.unique(arr)[:10].tolist()}. Threshold probabilities first."
+        )
+        raise InvalidInputError(msg)
+    return arr
+
+
+def find_slices(
+    X: Any,
+    y_true: Any = None,
+    y_pred: Any = None,
+    *,
+    errors: Any = None,
+    metric: str | Callable = "error",
+    max_level: int = 3,
+    min_support: int | float = 0.01,
+    alpha: float = 0.05,
+    k: int = 10,
+    n_bins: int = 10,
+    max_categories: int = 12,
+    ranges: bool = True,
+    discovery_fraction: float = 0.5,
+    score: str = "zscore",
+    sliceline_alpha: float = 0.95,
+    redundancy: bool = True,
+    fairness: Any = None,
+    fairness_metric: str = "fpr",
+    pool: int = 20,
+    max_overlap: float = 0.5,
+    seed: int | None = None,
+) -> SliceReport:
+    """Find subgroups where a model does markedly worse, with held-out confirmation.
+
+    The rows are split (seeded, stratified by the error indicator when errors are 0/1) into a
+    discovery part and a confirmation part. An exact lattice search over conjunctions of up to
+    ``max_level`` predicates finds the ``k`` best-scoring slices on the discovery part; each is
+    then tested on the confirmation part (Fisher's exact test for 0/1 errors, Welch's t-test for
+    continuous losses, one-sided: inside worse than outside), and Benjamini–Hochberg runs over
+    all ``k`` tests. A confirmed slice contained in a coarser confirmed slice whose rest is not
+    significantly better is dropped as redundant, and so is a confirmed slice that is only bad
+    because it contains a better confirmed one (``redundancy=False`` keeps both).
+
+    Parameters
+    ----------
+    X : DataFrame or array-like (n_rows, n_features)
+        The features to slice on. Numeric columns with more than ``max_categories`` distinct
+        values are cut at ``n_bins`` quantiles with readable boundaries; other columns
+        (strings, pandas ``category``, booleans, few distinct numbers) keep their values.
+        Missing values (NaN/None) form a value of their own.
+    y_true, y_pred : array-like (n_rows,), optional
+        Labels and predictions (``y_pred`` may be probabilities ``(n_rows, n_classes)`` for
+        ``"log_loss"``, or for ``"error"`` where the argmax is the predicted class 0..K-1).
+    errors : array-like (n_rows,), optional
+        Per-row non-negative losses, instead of ``y_true``/``y_pred`` and ``metric``.
+    metric : {"error", "log_loss", "squared_error", "absolute_error"} or callable
+        Per-row metric; a callable ``metric(y_true, y_pred)`` must return one non-negative
+        value per row.
+    max_level : int, default 3
+        Largest number of predicates in a slice.
+    min_support : int or float, default 0.01
+        Smallest slice: a count of discovery rows, or a share of them if below 1 (at least 10
+        rows either way).
+    alpha : float, default 0.05
+        False discovery rate over the tested slices.
+    k : int, default 10
+        Number of candidate slices taken from the search to the confirmation tests.
+    n_bins : int, default 10
+        Quantile bins per continuous feature.
+    max_categories : int, default 12
+        Numeric columns with at most this many distinct values are categorical.
+    ranges : bool, default True
+        Also offer one-sided ranges (``age < 45``) of continuous features that cover at most
+        half of the rows, besides single bins.
+    discovery_fraction : float, default 0.5
+        Share of rows used to search.
+    score : {"zscore", "sliceline"}, default "zscore"
+        Search score: the slice's excess error in standard errors, or SliceLine's size-aware
+        score with weight ``sliceline_alpha``.
+    sliceline_alpha : float, default 0.95
+        SliceLine's weight of the error term (only with ``score="sliceline"``).
+    redundancy : bool, default True
+        Drop confirmed slices explained by a better confirmed slice nested with them.
+    fairness : array-like (n_rows,), optional
+        A sensitive attribute with exactly two groups. Then the search looks for slices with a
+        large gap of ``fairness_metric`` between the groups; ``y_true`` and ``y_pred`` must be
+        0/1 labels.
+    fairness_metric : {"fpr", "fnr", "selection_rate", "error"}, default "fpr"
+        The rate compared between groups (false-positive rate, false-negative rate, share
+        predicted positive, error rate). The gap is rate(first group) - rate(second group),
+        groups in sorted order.
+    pool : int, default 20
+        The search keeps the ``pool * k`` best slices, from which ``k`` diverse ones are tested.
+    max_overlap : float, default 0.5
+        A candidate sharing more than this share of its (or the other's, if smaller) discovery
+        rows with a better candidate is skipped, so that one region does not fill every slot.
+    seed : int, optional
+        Seed of the split; the same seed gives the same report.
+
+    Returns
+    -------
+    SliceReport
+
+    Raises
+    ------
+    InvalidInputError
+        On inconsistent lengths, non-finite or negative losses, bad arguments.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from assay.slices import find_slices
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.column_stack([rng.integers(0, 5, 4000), rng.normal(size=4000)])
+    >>> bad = (X[:, 0] == 3) & (X[:, 1] > 0.5)
+    >>> errors = (rng.random(4000) < np.where(bad, 0.6, 0.1)).astype(float)
+    >>> report = find_slices(X, errors=errors, seed=0)
+    >>> report.slices[0].description
+    'x0 = 3 AND x1 >= 0.5'
+    """
+    max_level = check_int(max_level, name="max_level", minimum=1, maximum=8)
+    k = check_int(k, name="k", minimum=1, maximum=10_000)
+    n_bins = check_int(n_bins, name="n_bins", minimum=2, maximum=1000)
+    max_categories = check_int(max_categories, name="max_categories", minimum=1)
+    seed = check_seed(seed)
+    alpha = _check_float(alpha, name="alpha", low=0, high=1, hint="Use e.g. alpha=0.05.")
+    discovery_fraction = _check_float(
+        discovery_fraction, name="discovery_fraction", low=0, high=1, hint="Use e.g. 0.5."
+    )
+    if score not in ("zscore", "sliceline"):
+        msg = f"score must be 'zscore' or 'sliceline'; got {score!r}."
+        raise InvalidInputError(msg)
+    sliceline_alpha = _check_float(
+        sliceline_alpha, name="sliceline_alpha", low=0, high=1.0000001, hint="Use e.g. 0.95."
+    )
+    params: dict[str, Any] = {
+        "metric": metric if isinstance(metric, str) else getattr(metric, "__name__", "callable"),
+        "max_level": max_level,
+        "min_support": min_support,
+        "alpha": alpha,
+        "k": k,
+        "n_bins": n_bins,
+        "max_categories": max_categories,
+        "ranges": bool(ranges),
+        "discovery_fraction": discovery_fraction,
+        "score": score,
+        "sliceline_alpha": sliceline_alpha,
+        "redundancy": bool(redundancy),
+        "pool": check_int(pool, name="pool", minimum=1),
+        "max_overlap": _check_float(
+            max_overlap, name="max_overlap", low=0, high=1.0000001, hint="Use e.g. 0.5."
+        ),
+        "fairness_metric": fairness_metric if fairness is not None else None,
+        "seed": seed,
+    }
+    n = _n_rows(X)
+    if fairness is not None:
+        from assay.slices._fairness import fairness_slices
+
+        return fairness_slices(
+            X, y_true, y_pred, fairness, fairness_metric=fairness_metric, n=n, params=params,
+            max_level=max_level, min_support=min_support, alpha=alpha, k=k, n_bins=n_bins,
+            max_categories=max_categories, ranges=ranges, fraction=discovery_fraction,
+            redundancy=redundancy, seed=seed,
+        )  # fmt: skip
+    if errors is not None:
+        if y_pred is not None:
+            msg = "pass either errors= or y_true/y_pred with metric=, not both."
+            raise InvalidInputError(msg)
+        e = as_vector(errors, name="errors", n_rows=n)
+        metric_name = metric if isinstance(metric, str) and metric in _METRICS else "error"
+        if not np.isin(e, (0.0, 1.0)).all() and metric_name == "error":
+            metric_name = "loss"
+        params["metric"] = metric_name
+    else:
+        e, metric_name = _per_row_metric(metric, y_true, y_pred, n)
+    if not np.isfinite(e).all():
+        n_bad = int((~np.isfinite(e)).sum())
+        msg = f"the per-row {metric_name} has {n_bad} NaN/inf values; remove those rows."
+        raise InvalidInputError(msg)
+    if (e < 0).any():
+        msg = (
+            f"the per-row {metric_name} has {int((e < 0).sum())} negative values; slice search "
+            "needs non-negative losses (shift or clip them, e.g. errors - errors.min())."
+        )
+        raise InvalidInputError(msg)
+    binary = bool(np.isin(e, (0.0, 1.0)).all())
+    strata = e if binary else np.zeros(n)
+    disc, conf = _split(n, strata, discovery_fraction, seed)
+    ms = _min_support(min_support, disc.size)
+    binned = bin_features(X, n_bins=n_bins, max_categories=max_categories, ranges=ranges,
+                          min_count=ms)  # fmt: skip
+    params.update(min_support_rows=ms, n_items=len(binned.labels), edges=binned.edges)
+    ed = e[disc]
+    ebar, sigma = float(ed.mean()), float(ed.std())
+    if sigma > 0 and ebar > 0:
+        if score == "zscore":
+            sp = np.array([ebar, sigma])
+        else:
+            sp = np.array([ebar, sliceline_alpha, float(disc.size)])
+        found = lattice_search(binned, e[:, None], rows=disc, max_level=max_level,
+                               min_support=ms, k=pool * k, mode=score, params=sp)  # fmt: skip
+        found = _diverse(found, binned, disc, k=k, max_overlap=max_overlap)
+    else:
+        found = {"items": [], "score": np.zeros(0), "n_evaluated": 0}
+    params["n_evaluated"] = found["n_evaluated"]
+    ec = e[conf]
+    overall = float(ec.mean()) if ec.size else float("nan")
+
+    masks, pvals = [], []
+    for items in found["items"]:
+        mask = binned.mask(items)
+        inside = mask[conf]
+        masks.append(mask)
+        pvals.append(_stats.test_greater(ec[inside], ec[~inside], binary=binary))
+    padj = _stats.benjamini_hochberg(np.array(pvals))
+    confirmed = [j for j in range(len(pvals)) if padj[j] <= alpha]
+    level = _stats.fcr_level(alpha, len(confirmed), len(pvals))
+    candidates = [
+        {
+            "description": _describe(binned, items),
+            "discovery_score": float(found["score"][j]),
+            "discovery_support": int(masks[j][disc].sum()),
+            "p_value": float(pvals[j]),
+            "p_adjusted": float(padj[j]),
+            "confirmed": bool(padj[j] <= alpha),
+        }
+        for j, items in enumerate(found["items"])
+    ]
+    slices = []
+    for j in confirmed:
+        mask = masks[j]
+        inside = mask[conf]
+        x_in, x_out = ec[inside], ec[~inside]
+        if binary:
+            ci_eff = _stats.newcombe_interval(
+                int(x_in.sum()), x_in.size, int(x_out.sum()), x_out.size, level
+            )
+        else:
+            ci_eff = _stats.welch_interval(x_in, x_out, level)
+        m_in = float(x_in.mean())
+        slices.append(
+            Slice(
+                predicates=[binned.predicates[i] for i in found["items"][j]],
+                description=_describe(binned, found["items"][j]),
+                rows=mask,
+                support=int(mask.sum()),
+                support_share=float(mask.mean()),
+                n_confirmation=int(inside.sum()),
+                metric_inside=m_in,
+                metric_outside=float(x_out.mean()) if x_out.size else float("nan"),
+                metric_overall=overall,
+                inside_ci=_stats.mean_interval(x_in, level, binary=binary),
+                effect=m_in - float(x_out.mean()),
+                effect_ci=ci_eff,
+                lift=m_in / overall if overall > 0 else float("nan"),
+                p_value=float(pvals[j]),
+                p_adjusted=float(padj[j]),
+                discovery_score=float(found["score"][j]),
+                ci_level=level,
+            )
+        )
+
+    def worse_p(inside: np.ndarray, reference: np.ndarray, _c: Slice) -> float:
+        return _stats.test_greater(ec[inside[conf]], ec[reference[conf]], binary=binary)
+
+    kept, redundant = _remove_redundant(slices, worse_p, alpha=alpha, drop=redundancy)
+    return SliceReport(
+        slices=kept,
+        redundant=redundant,
+        candidates=candidates,
+        metric=metric_name,
+        metric_overall=overall,
+        n_rows=n,
+        n_discovery=int(disc.size),
+        n_confirmation=int(conf.size),
+        alpha=alpha,
+        ci_level=level,
+        mode="error",
+        params=params,
+    )
+
+
+def _diverse(found: dict, binned: Binned, disc: np.ndarray, *, k: int, max_overlap: float) -> dict:
+    """Keep the best ``k`` candidates none of which shares more than ``max_overlap`` of the
+    smaller one's discovery rows with a better one (overlap coefficient), so that one strong
+    region does not fill every test slot."""
+    chosen: list[int] = []
+    masks: list[np.ndarray] = []
+    for j, items in enumerate(found["items"]):
+        m = binned.mask(items)[disc]
+        size = m.sum()
+        if all((m & o).sum() <= max_overlap * min(size, o.sum()) for o in masks):
+            chosen.append(j)
+            masks.append(m)
+            if len(chosen) == k:
+                break
+    out = dict(found)
+    out["items"] = [found["items"][j] for j in chosen]
+    for key in ("score", "size", "max_error", "sums"):
+        out[key] = found[key][chosen]
+    return out
+
+
+def _n_rows(X: Any) -> int:
+    if X is None:
+        msg = "X is None; pass a 2-D array or DataFrame of shape (n_rows, n_features)."
+        raise InvalidInputError(msg)
+    shape = getattr(X, "shape", None)
+    if shape is None:
+        shape = np.shape(X)
+    if len(shape) != 2:
+        msg = f"X must be 2-D (n_rows, n_features); got shape {tuple(shape)}."
+        raise InvalidInputError(msg)
+    if shape[0] < 4:
+        msg = f"X has {shape[0]} rows; slice finding needs at least 4 (two per part)."
+        raise InvalidInputError(msg)
+    return int(shape[0])
+
+
+def _min_support(min_support: Any, n_disc: int) -> int:
+    if isinstance(min_support, bool) or not isinstance(min_support, numbers.Real):
+        msg = f"min_support must be a count or a share below 1; got {min_support!r}."
+        raise InvalidInputError(msg)
+    if not math.isfinite(min_support) or min_support <= 0:
+        msg = f"min_support must be positive; got {min_support!r}. Use e.g. 0.01 (1% of rows)."
+        raise InvalidInputError(msg)
+    if min_support < 1:
+        return max(10, math.ceil(min_support * n_disc))
+    return max(10, math.ceil(min_support))
+
+
+def _describe(binned: Binned, items: tuple[int, ...]) -> str:
+    return " AND ".join(binned.labels[i] for i in items) if items else "all rows"
+
+
+def _remove_redundant(
+    slices: list[Slice],
+    worse_p: Callable[[np.ndarray, np.ndarray, Slice], float],
+    *,
+    alpha: float,
+    drop: bool,
+) -> tuple[list[Slice], list[Slice]]:
+    """Remove nested confirmed slices that add nothing over a better kept one.
+
+    Slices are visited best (smallest p-value) first. Against each kept slice ``s`` nested with
+    the visited ``c``: if ``c`` lies inside ``s`` and its rows are not significantly worse than
+    the rest of ``s`` (one-sided test on the confirmation rows at ``alpha``), ``c`` is redundant
+    (``contained_in``); if ``c`` contains ``s`` and the rest of ``c`` is not significantly
+    worse than the rows outside ``c``, ``c`` is only bad because of ``s`` and is redundant too
+    (``details["explained_by"]``). Kept slices are annotated with their smallest kept container.
+    ``worse_p(inside, reference, c)`` returns the p-value that rows ``inside`` do worse than rows
+    ``reference``.
+    """
+    import dataclasses
+
+    key = lambda s: (s.p_value, -s.discovery_score, s.level)  # noqa: E731
+    kept: list[Slice] = []
+    redundant: list[Slice] = []
+    for c in sorted(slices, key=key):
+        verdict = None
+        for s in kept:
+            if not np.any(c.rows & ~s.rows):  # c inside s
+                if c.support == s.support or worse_p(c.rows, s.rows & ~c.rows, c) > alpha:
+                    verdict = dataclasses.replace(c, contained_in=s.description)
+                    break
+            elif not np.any(s.rows & ~c.rows):  # s inside c
+                if worse_p(c.rows & ~s.rows, ~c.rows, c) > alpha:
+                    details = {**c.details, "explained_by": s.description}
+                    verdict = dataclasses.replace(c, details=details)
+                    break
+        if verdict is not None and drop:
+            redundant.append(verdict)
+        else:
+            kept.append(c)
+    out = []
+    for c in kept:
+        containers = [s for s in kept if s is not c and not np.any(c.rows & ~s.rows)]
+        if containers:
+            smallest = min(containers, key=lambda s: s.support)
+            c = dataclasses.replace(c, contained_in=smallest.description)
+        out.append(c)
+    return out, redundant
