@@ -1,0 +1,18 @@
+"""Matplotlib plots; every function takes a result object and ``ax=``."""
+
+from assay.plot._fairness import plot_group_metrics, plot_proxy_influence, plot_tradeoff
+from assay.plot._gam import plot_gam_importances, plot_gam_pair, plot_gam_shape
+from assay.plot._probe import plot_layer_accuracy, plot_transfer
+from assay.plot._trust import plot_faithfulness_curves
+
+__all__ = [
+    "plot_faithfulness_curves",
+    "plot_gam_importances",
+    "plot_gam_pair",
+    "plot_gam_shape",
+    "plot_group_metrics",
+    "plot_layer_accuracy",
+    "plot_proxy_influence",
+    "plot_tradeoff",
+    "plot_transfer",
+]

@@ -1,0 +1,83 @@
+"""Plots for probing results: accuracy per layer with intervals, and the transfer heatmap."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from assay.errors import InvalidInputError
+
+__all__ = ["plot_layer_accuracy", "plot_transfer"]
+
+
+def _axes(ax: Any) -> Any:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(6, 3.5))[1]
+
+
+def plot_layer_accuracy(sweeps: Any, *, ax: Any = None) -> Any:
+    """Accuracy per layer with its interval band, one line per :class:`LayerSweep`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from assay.probe import probe_layers
+    >>> rng = np.random.default_rng(0); y = rng.integers(0, 2, 60)
+    >>> sweep = probe_layers({"a": rng.normal(size=(60, 2)), "b": rng.normal(size=(60, 2))}, y)
+    >>> ax = plot_layer_accuracy(sweep)
+    """
+    from assay.probe._layers import LayerSweep
+
+    if isinstance(sweeps, LayerSweep):
+        sweeps = [sweeps]
+    sweeps = list(sweeps.values()) if isinstance(sweeps, dict) else list(sweeps)
+    if not sweeps or not all(isinstance(s, LayerSweep) for s in sweeps):
+        msg = "plot_layer_accuracy needs LayerSweep results (from assay.probe.probe_layers)."
+        raise InvalidInputError(msg)
+    ax = _axes(ax)
+    for sw in sweeps:
+        x = np.arange(len(sw.layers))
+        (line,) = ax.plot(x, sw.accuracy, "o-", label=sw.dataset or sw.probe)
+        ax.fill_between(x, sw.ci_low, sw.ci_high, color=line.get_color(), alpha=0.2)
+    ax.axhline(sweeps[0].chance, color="grey", lw=1, ls="--")
+    ax.set_xticks(np.arange(len(sweeps[0].layers)), sweeps[0].layers, rotation=45, ha="right")
+    ax.set_ylabel("out-of-fold accuracy")
+    ax.set_ylim(0, 1)
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_transfer(result: Any, *, ax: Any = None) -> Any:
+    """Heatmap of a transfer matrix (rows: trained on; columns: tested on).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from assay.probe import transfer_matrix
+    >>> rng = np.random.default_rng(0); y = rng.integers(0, 2, 100)
+    >>> X = rng.normal(size=(100, 3)) + y[:, None]
+    >>> ax = plot_transfer(transfer_matrix({"a": (X, y), "b": (X, 1 - y)}))
+    """
+    data = getattr(result, "data", None) or {}
+    if "accuracy" not in data or "names" not in data:
+        msg = "plot_transfer needs the CheckResult of assay.probe.transfer_matrix."
+        raise InvalidInputError(msg)
+    acc = np.asarray(data["accuracy"], dtype=float)
+    names = list(data["names"])
+    ax = _axes(ax)
+    im = ax.imshow(acc, cmap="RdBu_r", vmin=0.0, vmax=1.0)
+    for i in range(acc.shape[0]):
+        for j in range(acc.shape[1]):
+            ax.text(j, i, f"{acc[i, j]:.2f}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("tested on")
+    ax.set_ylabel("trained on")
+    ax.figure.colorbar(im, ax=ax, label="accuracy")
+    return ax

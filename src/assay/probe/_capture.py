@@ -1,0 +1,435 @@
+"""Capture activations of any PyTorch module with forward hooks, and patch them.
+
+:func:`capture` registers a forward hook on each requested submodule (by name, as in
+``model.named_modules()``, or by the module object), runs the inputs through the model in
+batches under ``torch.no_grad()`` and pools each layer's output to one float32 vector per
+input:
+
+- a layer output that is a tuple or list (Hugging Face blocks return ``(hidden, ...)``) or a
+  ``ModelOutput`` contributes its first tensor;
+- a ``(batch, features)`` output is kept as is; a ``(batch, tokens, features)`` output is pooled
+  over tokens with the attention mask: ``"last_token"`` (the last non-padding token, for left
+  or right padding), ``"mean"`` (masked mean) or ``"cls"`` (the first non-padding token);
+- ``(tokens, batch, features)`` outputs (``batch_first=False`` layers) are transposed when
+  their second dimension, and not their first, matches the batch.
+
+With ``out=DIR`` each layer streams into ``DIR/<layer>.npy`` (``np.lib.format.open_memmap``)
+so sets larger than memory can be captured; the result then holds read-only memmaps.
+
+:func:`patch` is a context manager that replaces a layer's output with ``fn(output)`` for
+activation patching (causal checks of what a direction does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assay._validation import check_int, import_optional
+from assay.errors import InvalidInputError, ModelError
+
+__all__ = ["Activations", "capture", "find_layers", "patch"]
+
+POOLINGS = ("last_token", "mean", "cls")
+
+
+@dataclass(frozen=True, eq=False)
+class Activations:
+    """Pooled activations, one ``(n_inputs, n_features)`` float32 array per layer.
+
+    Attributes
+    ----------
+    layers : tuple of str
+        Layer names, in the order requested.
+    values : dict of str -> ndarray of float32, shape (n_inputs, n_features)
+        In-memory arrays, or read-only memmaps when captured with ``out=``.
+    pooling : str
+    params : dict
+        Batch size, number of inputs, where the arrays were streamed to.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> acts = Activations(layers=("h",), values={"h": np.zeros((2, 3), np.float32)},
+    ...                    pooling="mean")
+    >>> acts["h"].shape
+    (2, 3)
+    """
+
+    layers: tuple[str, ...]
+    values: dict[str, np.ndarray]
+    pooling: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, layer: str | int) -> np.ndarray:
+        if isinstance(layer, int):
+            layer = self.layers[layer]
+        try:
+            return self.values[layer]
+        except KeyError:
+            msg = f"no layer {layer!r} was captured; captured: {list(self.layers)}."
+            raise InvalidInputError(msg) from None
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def items(self) -> Iterator[tuple[str, np.ndarray]]:
+        for name in self.layers:
+            yield name, self.values[name]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Shapes and parameters (not the arrays: save those with numpy)."""
+        return {
+            "kind": "Activations",
+            "layers": list(self.layers),
+            "shapes": {k: list(v.shape) for k, v in self.values.items()},
+            "pooling": self.pooling,
+            "params": self.params,
+        }
+
+
+def find_layers(model: Any) -> list[str]:
+    """Names of the repeated blocks of a transformer-like model (its longest ModuleList).
+
+    For a Hugging Face BERT this is ``["encoder.layer.0", ..., "encoder.layer.5"]``, for GPT-2
+    ``["transformer.h.0", ...]``, for ``torch.nn.TransformerEncoder`` ``["layers.0", ...]``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> block = torch.nn.TransformerEncoderLayer(8, 2, batch_first=True)
+    >>> enc = torch.nn.TransformerEncoder(block, 3)
+    >>> find_layers(enc)
+    ['layers.0', 'layers.1', 'layers.2']
+    """
+    torch = import_optional("torch", purpose="activation capture")
+    best: tuple[int, str] = (0, "")
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.ModuleList) and len(module) > best[0]:
+            best = (len(module), name)
+    if best[0] == 0:
+        msg = (
+            f"{type(model).__name__} has no nn.ModuleList of blocks; pass layer names from "
+            "model.named_modules() explicitly."
+        )
+        raise InvalidInputError(msg)
+    prefix = f"{best[1]}." if best[1] else ""
+    return [f"{prefix}{i}" for i in range(best[0])]
+
+
+def _resolve(model: Any, layers: Any) -> list[tuple[str, Any]]:
+    torch = import_optional("torch", purpose="activation capture")
+    if not isinstance(model, torch.nn.Module):
+        msg = f"model must be a torch.nn.Module; got {type(model).__name__}."
+        raise InvalidInputError(msg)
+    if isinstance(layers, (str, torch.nn.Module)):
+        layers = [layers]
+    named = dict(model.named_modules())
+    by_id = {id(m): n for n, m in named.items()}
+    out = []
+    for layer in layers:
+        if isinstance(layer, str):
+            if layer not in named:
+                close = [n for n in named if layer.split(".")[-1] in n][:8]
+                msg = (
+                    f"model has no submodule named {layer!r}; similar names: {close}. "
+                    "See model.named_modules() (or assay.probe.find_layers(model))."
+                )
+                raise InvalidInputError(msg)
+            out.append((layer, named[layer]))
+        elif isinstance(layer, torch.nn.Module):
+            if id(layer) not in by_id:
+                msg = f"the {type(layer).__name__} module passed in layers is not part of model."
+                raise InvalidInputError(msg)
+            out.append((by_id[id(layer)] or "model", layer))
+        else:
+            msg = f"layers must be names or nn.Module objects; got {type(layer).__name__}."
+            raise InvalidInputError(msg)
+    if not out:
+        msg = "layers is empty; name at least one submodule."
+        raise InvalidInputError(msg)
+    names = [n for n, _ in out]
+    if len(set(names)) != len(names):
+        msg = f"layers has duplicates: {names}."
+        raise InvalidInputError(msg)
+    return out
+
+
+def _first_tensor(output: Any, torch: Any) -> Any:
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, Mapping):  # ModelOutput is an OrderedDict
+        output = list(output.values())
+    if isinstance(output, (tuple, list)):
+        for item in output:
+            if isinstance(item, torch.Tensor):
+                return item
+    msg = f"a hooked layer returned {type(output).__name__}, which holds no tensor to capture."
+    raise ModelError(msg)
+
+
+def _pool(h: Any, mask: Any, pooling: str, batch: int, layer: str, torch: Any) -> Any:
+    if h.dim() == 3 and h.shape[0] != batch and h.shape[1] == batch:
+        h = h.transpose(0, 1)
+    if h.shape[0] != batch:
+        msg = (
+            f"layer {layer!r} returned shape {tuple(h.shape)}, whose first dimension is not the "
+            f"batch size {batch}; hook a layer whose output is (batch, ...) instead."
+        )
+        raise ModelError(msg)
+    if h.dim() == 2:
+        return h
+    if h.dim() != 3:
+        msg = (
+            f"layer {layer!r} returned a {h.dim()}-D tensor {tuple(h.shape)}; capture needs "
+            "(batch, features) or (batch, tokens, features)."
+        )
+        raise ModelError(msg)
+    t = h.shape[1]
+    if mask is None or mask.shape[1] != t:
+        mask = torch.ones(batch, t, dtype=h.dtype, device=h.device)
+    mask = mask.to(h.dtype)
+    rows = torch.arange(batch, device=h.device)
+    if pooling == "mean":
+        return (h * mask[:, :, None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(1.0)
+    if pooling == "last_token":
+        last = t - 1 - torch.argmax(mask.flip(1), dim=1)  # last 1 for left or right padding
+        return h[rows, last]
+    first = torch.argmax(mask, dim=1)
+    return h[rows, first]
+
+
+def _batches(inputs: Any, tokenizer: Any, batch_size: int, max_length: int | None, torch: Any):
+    """Yield (model call arguments, attention mask or None, batch size)."""
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    if isinstance(inputs, Sequence) and inputs and all(isinstance(s, str) for s in inputs):
+        if tokenizer is None:
+            msg = (
+                "inputs are strings but no tokenizer was given; pass tokenizer=AutoTokenizer."
+                "from_pretrained(...) or pre-tokenized tensors."
+            )
+            raise InvalidInputError(msg)
+        texts = list(inputs)
+        for start in range(0, len(texts), batch_size):
+            enc = tokenizer(
+                texts[start : start + batch_size],
+                padding=True,
+                truncation=max_length is not None,
+                max_length=max_length,
+                return_tensors="pt",
+            )
+            enc = dict(enc)
+            yield enc, enc.get("attention_mask"), len(texts[start : start + batch_size])
+        return
+    if isinstance(inputs, Mapping):
+        tensors = {k: torch.as_tensor(v) for k, v in inputs.items()}
+        n = len(next(iter(tensors.values())))
+        for start in range(0, n, batch_size):
+            part = {k: v[start : start + batch_size] for k, v in tensors.items()}
+            yield part, part.get("attention_mask"), len(next(iter(part.values())))
+        return
+    if isinstance(inputs, np.ndarray) or isinstance(inputs, torch.Tensor):
+        x = torch.as_tensor(inputs)
+        for start in range(0, len(x), batch_size):
+            yield x[start : start + batch_size], None, len(x[start : start + batch_size])
+        return
+    msg = (
+        f"inputs must be a list of strings (with a tokenizer), a dict of tensors (input_ids, "
+        f"attention_mask, ...) or an array/tensor; got {type(inputs).__name__}."
+    )
+    raise InvalidInputError(msg)
+
+
+def _n_inputs(inputs: Any) -> int:
+    if isinstance(inputs, str):
+        return 1
+    if isinstance(inputs, Mapping):
+        return len(next(iter(inputs.values())))
+    return len(inputs)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "model"
+
+
+def capture(
+    model: Any,
+    inputs: Any,
+    layers: Any,
+    *,
+    tokenizer: Any = None,
+    pooling: str = "last_token",
+    batch_size: int = 64,
+    max_length: int | None = None,
+    out: str | Path | None = None,
+) -> Activations:
+    """Run ``inputs`` through ``model`` and return the pooled output of each layer.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module; Hugging Face models are called with the tokenizer's keyword arguments.
+    inputs : list of str, dict of tensors, ndarray or tensor
+        Strings need ``tokenizer``; a dict (``input_ids``, ``attention_mask``...) is sliced
+        into batches along its first dimension; an array is passed positionally.
+    layers : str, nn.Module or a list of them
+        Submodules to hook, by name (``model.named_modules()``) or object.
+    tokenizer : callable, optional
+        A Hugging Face tokenizer (called with ``padding=True, return_tensors="pt"``).
+    pooling : {"last_token", "mean", "cls"}
+        How ``(batch, tokens, features)`` outputs become one vector per input, honouring the
+        attention mask (padding never contributes).
+    batch_size : int
+    max_length : int, optional
+        Truncate tokenized strings to this many tokens (default: no truncation).
+    out : path, optional
+        Directory to stream each layer into as ``<layer>.npy`` (float32) plus
+        ``manifest.json``; the returned arrays are then read-only memmaps.
+
+    Returns
+    -------
+    Activations
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    >>> acts = capture(net, torch.zeros(5, 3), ["0", "1"])
+    >>> acts["1"].shape, acts["1"].dtype
+    ((5, 4), dtype('float32'))
+    """
+    torch = import_optional("torch", purpose="activation capture")
+    if pooling not in POOLINGS:
+        msg = f"pooling must be one of {POOLINGS}; got {pooling!r}."
+        raise InvalidInputError(msg)
+    batch_size = check_int(batch_size, name="batch_size", minimum=1)
+    resolved = _resolve(model, layers)
+    n = _n_inputs(inputs)
+    if n == 0:
+        msg = "inputs is empty; pass at least one input."
+        raise InvalidInputError(msg)
+    out_dir = None if out is None else Path(out)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    store: dict[str, Any] = {}
+    seen: dict[str, Any] = {}
+    state = {"mask": None, "batch": 0}
+
+    def make_hook(name: str) -> Callable:
+        def hook(_module: Any, _args: Any, output: Any) -> None:
+            h = _first_tensor(output, torch)
+            seen[name] = _pool(h.detach(), state["mask"], pooling, state["batch"], name, torch)
+
+        return hook
+
+    handles = [module.register_forward_hook(make_hook(name)) for name, module in resolved]
+    was_training = model.training
+    model.eval()
+    try:
+        first_param = next(model.parameters())
+        device, dtype = first_param.device, first_param.dtype
+    except StopIteration:
+        device, dtype = torch.device("cpu"), torch.float32
+    row = 0
+    try:
+        with torch.no_grad():
+            for args, mask, b in _batches(inputs, tokenizer, batch_size, max_length, torch):
+                state["mask"] = None if mask is None else mask.to(device)
+                state["batch"] = b
+                seen.clear()
+                try:
+                    if isinstance(args, dict):
+                        model(**{k: v.to(device) for k, v in args.items()})
+                    else:
+                        # floating inputs follow the model's dtype (a float64 array into a
+                        # float32 network, or the reverse)
+                        x = args.to(device, dtype) if args.is_floating_point() else args.to(device)
+                        model(x)
+                except (RuntimeError, TypeError, ValueError) as exc:
+                    msg = f"the model failed on a batch of {b} inputs: {exc}"
+                    raise ModelError(msg) from exc
+                for name, _ in resolved:
+                    if name not in seen:
+                        msg = (
+                            f"layer {name!r} was not called during the forward pass; hook a "
+                            "module the model actually runs."
+                        )
+                        raise ModelError(msg)
+                    arr = seen[name].to("cpu", torch.float32).numpy()
+                    if name not in store:
+                        shape = (n, arr.shape[1])
+                        store[name] = (
+                            np.empty(shape, np.float32)
+                            if out_dir is None
+                            else np.lib.format.open_memmap(
+                                out_dir / f"{_safe(name)}.npy",
+                                mode="w+",
+                                dtype=np.float32,
+                                shape=shape,
+                            )
+                        )
+                    store[name][row : row + b] = arr
+                row += b
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    params = {"n_inputs": n, "batch_size": batch_size, "max_length": max_length}
+    if out_dir is not None:
+        files = {}
+        for name, arr in store.items():
+            arr.flush()
+            files[name] = f"{_safe(name)}.npy"
+        params["out"] = str(out_dir)
+        manifest = {"layers": [n for n, _ in resolved], "files": files, "pooling": pooling}
+        (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        store = {name: np.load(out_dir / f, mmap_mode="r") for name, f in files.items()}
+    return Activations(
+        layers=tuple(n for n, _ in resolved), values=store, pooling=pooling, params=params
+    )
+
+
+@contextlib.contextmanager
+def patch(model: Any, layer: Any, fn: Callable[[Any], Any]) -> Iterator[None]:
+    """Replace a layer's output with ``fn(output)`` inside a ``with`` block.
+
+    For layers returning a tuple (Hugging Face blocks), ``fn`` receives and returns the first
+    tensor; the rest of the tuple is kept. The hook is removed on exit, even on error.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+    >>> x = torch.ones(1, 2)
+    >>> with patch(net, "0", lambda h: torch.zeros_like(h)):
+    ...     patched = net(x)
+    >>> bool(torch.allclose(patched, net[1].bias))
+    True
+    """
+    torch = import_optional("torch", purpose="activation patching")
+    ((_name, module),) = _resolve(model, [layer])
+
+    def hook(_module: Any, _args: Any, output: Any) -> Any:
+        if isinstance(output, torch.Tensor):
+            return fn(output)
+        if isinstance(output, tuple) and output and isinstance(output[0], torch.Tensor):
+            return (fn(output[0]), *output[1:])
+        msg = (
+            f"patch supports layers returning a tensor or a tuple starting with one; "
+            f"got {type(output).__name__}."
+        )
+        raise ModelError(msg)
+
+    handle = module.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
