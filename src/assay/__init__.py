@@ -12,10 +12,24 @@ from assay.auditing import audit
 __all__ = ["AuditResult", "Explanation", "__version__", "audit", "datasets", "explain"]
 
 
+_SUBMODULES = {
+    "acquire",
+    "attribution",
+    "datasets",
+    "fairness",
+    "glassbox",
+    "model",
+    "plot",
+    "probe",
+    "slices",
+    "trust",
+}
+
+
 def __getattr__(name: str):
     import importlib
 
-    if name in {"datasets", "model", "attribution"}:
+    if name in _SUBMODULES:
         return importlib.import_module(f"assay.{name}")
     msg = f"module 'assay' has no attribute {name!r}"
     raise AttributeError(msg)

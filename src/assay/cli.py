@@ -197,6 +197,15 @@ def report(results: str, out_path: str | None) -> None:
     click.echo(f"wrote {target}", err=True)
 
 
+def _register_subcommands() -> None:
+    from assay.probe._cli import probe_command
+
+    cli.add_command(probe_command, name="probe")
+
+
+_register_subcommands()
+
+
 def main() -> None:
     """Entry point of the ``assay`` console script."""
     cli()
