@@ -1,0 +1,32 @@
+"""The README's module tour runs as written (its Python blocks, in order, in one namespace)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+SECTION = "## What each module does"
+
+
+def _module_tour_blocks() -> list[str]:
+    text = README.read_text(encoding="utf-8")
+    start = text.index(SECTION)
+    end = text.find("\n## ", start + len(SECTION))
+    return re.findall(r"```python\n(.*?)```", text[start : end if end > 0 else None], re.S)
+
+
+@pytest.mark.slow
+def test_module_tour_runs(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    blocks = _module_tour_blocks()
+    assert len(blocks) >= 6, "the README's module tour lost its examples"
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
+    # the planted findings the tour points at are really there
+    assert "zip_region" in namespace["proxies"].summary
+    assert any(a.feature == "creatinine" for a in namespace["anomalies"].anomalies)
+    assert namespace["kern"].stderr is not None
