@@ -462,3 +462,230 @@ def test_background_with_other_columns_is_refused():
     # the background fixes the column count of a callable model
     with pytest.raises(InvalidInputError, match=r"X has 4 columns but .* 3"):
         ExactShapley(f, background=np.zeros((5, 3))).explain(np.zeros((2, 4)))
+
+
+# ---------------------------------------------------------------------------------------------
+# structure: tree ensembles and linear models give the enumeration's values without it
+# ---------------------------------------------------------------------------------------------
+# Structured and enumerated values are the same finite sums of leaf values (or linear terms)
+# taken in a different order; both are exact up to float64 rounding (~1e-15 here), so 1e-9 (the
+# issue's bound) leaves a wide margin while any wrong weight or route is off by O(0.01) or more.
+STRUCT_ATOL = 1e-9
+
+
+def _structured_data(d: int = 5, n: int = 300, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = X[:, 0] * X[:, 1] + np.sin(2 * X[:, 2]) + (X[:, 3] > 0.2) * X[:, 4 % d] + 0.3 * X[:, -1]
+    return X, y
+
+
+def _both(model, bg, rows, **kw):
+    fast = ExactShapley(model, background=bg, **kw).explain(rows)
+    brute = ExactShapley(model, background=bg, structure="none", **kw).explain(rows)
+    return fast, brute
+
+
+def _assert_same(fast, brute):
+    assert fast.values.shape == brute.values.shape
+    np.testing.assert_allclose(fast.values, brute.values, rtol=0, atol=STRUCT_ATOL)
+    np.testing.assert_allclose(fast.base_values, brute.base_values, rtol=0, atol=STRUCT_ATOL)
+    assert brute.params["structure"] == "none"
+    assert fast.params["model_rows_evaluated"] < brute.params["model_rows_evaluated"]
+
+
+def _sk_models():
+    from sklearn.ensemble import (
+        GradientBoostingClassifier,
+        GradientBoostingRegressor,
+        HistGradientBoostingRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
+
+    return {
+        "rf_regressor": (RandomForestRegressor(n_estimators=8, max_depth=6, random_state=0), None),
+        "rf_deep": (RandomForestRegressor(n_estimators=3, random_state=0), None),
+        "gbm_regressor": (GradientBoostingRegressor(n_estimators=25, max_depth=3), None),
+        "hgb_regressor": (HistGradientBoostingRegressor(max_iter=15, random_state=0), None),
+        "rf_classifier_proba": (RandomForestClassifier(n_estimators=6, max_depth=5), "class"),
+        "rf_multiclass_proba": (RandomForestClassifier(n_estimators=6, max_depth=5), "multi"),
+        "gbm_multiclass_log_odds": (GradientBoostingClassifier(n_estimators=8), "multi"),
+    }
+
+
+@pytest.mark.parametrize("name", list(_sk_models()))
+def test_tree_structure_equals_enumeration(name):
+    model, task = _sk_models()[name]
+    X, y = _structured_data(seed=1)
+    if task == "class":
+        y = (y > np.median(y)).astype(int)
+    elif task == "multi":
+        y = np.digitize(y, np.quantile(y, [0.33, 0.66]))
+    model.fit(X[:250], y[:250])
+    space = "log_odds" if "log_odds" in name else None
+    fast, brute = _both(model, X[250:262], X[280:285], output_space=space)
+    _assert_same(fast, brute)
+    assert fast.params["structure"] == "tree"
+    assert fast.params["model_rows_evaluated"] == 5 + 12  # the one checking call
+    explainer = ExactShapley(model, background=X[250:262], output_space=space)
+    explainer.explain(X[280:282])
+    again = explainer.explain(X[280:285])  # checked once per explainer: no model call now
+    assert again.params["model_rows_evaluated"] == 0
+    np.testing.assert_array_equal(again.values, fast.values)
+    # efficiency against the model itself, every row and output
+    total = fast.values.sum(axis=1) + fast.base_values
+    np.testing.assert_allclose(total, fast_model_output(model, X[280:285], space), atol=1e-10)
+
+
+def fast_model_output(model, X, space):
+    if space == "log_odds":
+        out = model.decision_function(X)
+    elif hasattr(model, "predict_proba"):
+        out = model.predict_proba(X)
+    else:
+        out = model.predict(X)
+    return out[:, None] if out.ndim == 1 else out
+
+
+def test_tree_structure_with_missing_values_and_weights():
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    X, y = _structured_data(seed=2)
+    X[::7, 1] = np.nan  # learned default directions
+    model = HistGradientBoostingRegressor(max_iter=20, random_state=0).fit(X[:250], y[:250])
+    rows = X[270:276].copy()
+    rows[0, 3] = np.nan
+    w = np.r_[np.linspace(0.5, 2.0, 9), 0.0]  # a zero-weight row must not count
+    fast, brute = _both(model, X[250:260], rows, background_weights=w)
+    _assert_same(fast, brute)
+    assert fast.params["structure"] == "tree"
+
+
+def test_deep_leaves_without_memo_equal_enumeration():
+    """Leaves over more features than the memo table sum over patterns for every row."""
+    from sklearn.tree import DecisionTreeRegressor
+
+    X, y = _structured_data(d=7, n=600, seed=3)
+    model = DecisionTreeRegressor(random_state=0).fit(X[:500], y[:500])  # unlimited depth
+    explainer = ExactShapley(model, background=X[500:515])
+    memo = explainer.explain(X[550:570])
+    explainer._structure.memo_features = 0
+    direct = explainer.explain(X[550:570])
+    assert explainer._structure.max_p == 7  # some leaf splits on every feature
+    np.testing.assert_array_equal(memo.values, direct.values)
+    brute = ExactShapley(model, background=X[500:515], structure="none").explain(X[550:570])
+    _assert_same(direct, brute)
+
+
+def test_tree_values_do_not_depend_on_row_chunks_or_leaf_blocks(monkeypatch):
+    from sklearn.ensemble import RandomForestRegressor
+
+    from assay.attribution.shapley import _exact_structured
+
+    X, y = _structured_data(seed=4)
+    model = RandomForestRegressor(n_estimators=5, max_depth=5, random_state=0).fit(X, y)
+    whole = ExactShapley(model, background=X[:10]).explain(X[100:150])
+    monkeypatch.setattr(_exact_structured, "ROUTE_BYTES", 1)  # 16 rows per chunk
+    monkeypatch.setattr(_exact_structured, "PATTERN_BYTES", 1)  # one leaf per block
+    chunked = ExactShapley(model, background=X[:10]).explain(X[100:150])
+    np.testing.assert_array_equal(whole.values, chunked.values)
+
+
+def test_unused_feature_gets_exactly_zero_on_the_tree_path():
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    X, y = _structured_data(seed=5)
+    X[:, 2] = 0.0  # constant: no tree can split on it
+    model = GradientBoostingRegressor(n_estimators=10, max_depth=3).fit(X, y)
+    exp = ExactShapley(model, background=X[:10]).explain(X[200:210])
+    assert exp.params["structure"] == "tree"
+    assert np.all(exp.values[:, 2, :] == 0.0)
+
+
+def test_xgboost_and_lightgbm_raw_equal_enumeration():
+    xgb = pytest.importorskip("xgboost")
+    lgb = pytest.importorskip("lightgbm")
+    from assay.model import CallableAdapter
+    from assay.model._tree_predict import predict_raw
+
+    X, y = _structured_data(seed=6)
+    X[::11, 0] = np.nan
+    lg = lgb.LGBMRegressor(n_estimators=20, num_leaves=15, min_child_samples=5, verbose=-1)
+    lg.fit(X[:250], y[:250])
+    fast, brute = _both(lg, X[250:262], X[280:285])
+    _assert_same(fast, brute)  # LightGBM predicts in float64
+    assert fast.params["structure"] == "tree"
+
+    xg = xgb.XGBRegressor(n_estimators=20, max_depth=4, n_jobs=1).fit(X[:250], y[:250])
+    fast = ExactShapley(xg, background=X[250:262]).explain(X[280:285])
+    assert fast.params["structure"] == "tree"
+    # XGBoost rounds its predictions to float32, so enumeration through its own predict
+    # carries ~1e-7 noise; enumerating the same trees summed in float64 is the exact reference
+    ens = fast_structure_ensemble(xg)
+    trees64 = CallableAdapter(lambda A: predict_raw(ens, A), output_space="raw",
+                              feature_names=None, n_features=5, supports_missing=True)  # fmt: skip
+    brute = ExactShapley(trees64, background=X[250:262]).explain(X[280:285])
+    np.testing.assert_allclose(fast.values, brute.values, rtol=0, atol=STRUCT_ATOL)
+    own = ExactShapley(xg, background=X[250:262], structure="none").explain(X[280:285])
+    np.testing.assert_allclose(fast.base_values, brute.base_values, rtol=0, atol=STRUCT_ATOL)
+    np.testing.assert_allclose(fast.values, own.values, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(fast.base_values, own.base_values, rtol=0, atol=1e-5)
+
+
+def fast_structure_ensemble(model):
+    from assay.model import wrap
+
+    return wrap(model).tree_ensemble()
+
+
+def test_boosted_classifier_probability_falls_back_to_enumeration():
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    X, y = _structured_data(seed=7)
+    model = GradientBoostingClassifier(n_estimators=10, max_depth=2).fit(X, y > 0)
+    exp = ExactShapley(model, background=X[:8]).explain(X[100:103])
+    assert exp.output_space == "probability"
+    assert exp.params["structure"] == "none"
+    assert "not additive" in exp.params["structure_note"]
+    assert exp.params["model_rows_evaluated"] == 3 * 8 * 2**5
+    forced = ExactShapley(model, background=X[:8], structure="none").explain(X[100:103])
+    np.testing.assert_array_equal(exp.values, forced.values)
+    # the margin of the same model is additive over trees
+    margin = ExactShapley(model, background=X[:8], output_space="log_odds").explain(X[100:103])
+    assert margin.params["structure"] == "tree"
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_linear_structure_equals_enumeration(linear_data, fit_intercept):
+    X, rng = linear_data
+    logits = X @ [1.0, -0.5, 0.8, 0.0, 0.3] - 1.0
+    y = (rng.uniform(size=len(X)) < 1 / (1 + np.exp(-logits))).astype(int)
+    model = LogisticRegression(max_iter=1000, fit_intercept=fit_intercept).fit(X, y)
+    fast, brute = _both(model, X[:30], X[200:210], output_space="log_odds")
+    _assert_same(fast, brute)
+    assert fast.params["structure"] == "linear"
+    ridge = pytest.importorskip("sklearn.linear_model").Ridge().fit(X, np.c_[y, logits])
+    fast, brute = _both(ridge, X[:30], X[200:210])
+    _assert_same(fast, brute)
+    assert fast.values.shape == (10, 5, 2)
+
+
+def test_nonlinear_model_with_coef_falls_back(linear_data):
+    from sklearn.linear_model import PoissonRegressor
+
+    X, rng = linear_data
+    model = PoissonRegressor().fit(X, rng.poisson(np.exp(0.3 * X[:, 0] - 0.2 * X[:, 3])))
+    exp = ExactShapley(model, background=X[:10]).explain(X[200:203])
+    assert exp.params["structure"] == "none"
+    assert "linear structure not used" in exp.params["structure_note"]
+    forced = ExactShapley(model, background=X[:10], structure="none").explain(X[200:203])
+    np.testing.assert_array_equal(exp.values, forced.values)
+
+
+def test_black_box_and_bad_structure_option():
+    exp = ExactShapley(_nonlinear, background=np.zeros((3, 4))).explain(np.ones((2, 4)))
+    assert exp.params["structure"] == "none"
+    assert "black-box" in exp.params["structure_note"]
+    with pytest.raises(InvalidInputError, match=r"structure must be one of"):
+        ExactShapley(_nonlinear, structure="trees")

@@ -11,6 +11,12 @@ Every (row, coalition, background row) combination of a chunk of rows goes to th
 call, chunked so that no call builds more than ``max_memory`` bytes of input. The model input is
 built by a compiled copy kernel into one reused buffer, and the background average by a
 compiled sum in a fixed order, so the values do not depend on how the work was chunked.
+
+With ``structure="auto"`` (the default) models whose output is a sum of simple parts skip the
+enumeration of model inputs: tree ensembles that add up in the explained space and linear models
+get the exact values of the same game from :mod:`._exact_structured` (see there), after a check
+that the structure reproduces the model's output (once per explainer, on the first rows and
+background it sees). ``structure="none"`` always enumerates.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from tqdm.auto import tqdm
 
 from assay.attribution._base import BaseExplainer
 from assay.attribution._explanation import Explanation
+from assay.attribution.shapley._exact_structured import find_structure
 from assay.errors import InvalidInputError
 
 __all__ = [
@@ -35,6 +42,7 @@ __all__ = [
 ]
 
 MAX_EXACT_FEATURES = 20
+STRUCTURES = ("auto", "none")
 # Model input built per call by default. ~200k rows of 10 features: enough to amortize any
 # per-call overhead of the model, small enough that the reused input buffer stays warm
 # (measured: less time outside the model than with 256 MiB calls, same model time).
@@ -104,6 +112,14 @@ class ExactShapley(BaseExplainer):
         coalition of one row (``n_background`` inputs), whatever the limit.
     progress : bool, default False
         Show a progress bar over chunks.
+    structure : {"auto", "none"}, default "auto"
+        ``"auto"``: for tree ensembles that add up in the explained output space (regressors,
+        margins of boosted classifiers, forest probabilities) and for linear models in their
+        raw / log-odds space, compute the same exact values from the model's structure instead
+        of evaluating it on every coalition (identical to enumeration up to float64 rounding;
+        see :mod:`assay.attribution.shapley._exact_structured`). ``"none"``: always enumerate.
+        ``params["structure"]`` of the result says which path ran (``"tree"``, ``"linear"`` or
+        ``"none"``) and ``params["structure_note"]`` why.
 
     Examples
     --------
@@ -128,7 +144,16 @@ class ExactShapley(BaseExplainer):
         output_space: str | None = None,
         max_memory: int = DEFAULT_EXACT_MAX_MEMORY,
         progress: bool = False,
+        structure: str = "auto",
     ) -> None:
+        if structure not in STRUCTURES:
+            msg = f"structure must be one of {list(STRUCTURES)}; got {structure!r}."
+            raise InvalidInputError(msg)
+        self.structure = structure
+        self._structure: Any = None  # found on the first explain, per number of features
+        self._structure_for: int | None = None
+        self._structure_checked = False
+        self._structure_note = "structure='none' (enumeration requested)"
         super().__init__(
             model,
             background=background,
@@ -179,9 +204,21 @@ class ExactShapley(BaseExplainer):
         weights = self.background_weights if self.background is not None else None
         if weights is None:
             weights = np.full(bg.shape[0], 1.0 / bg.shape[0])
-        v = self._coalition_values(Xv, bg, weights)  # (n, 2^d, k)
-        values = shapley_from_coalition_values(v, d)
-        base = v[:, 0, :]
+        params: dict[str, Any] = {
+            "background": bg_note,
+            "n_background": int(bg.shape[0]),
+            "weighted_background": self.background_weights is not None,
+            "seed": seed,
+            "n_coalitions": 2**d,
+        }
+        solved = self._structured(Xv, bg, weights, params)
+        if solved is None:
+            v = self._coalition_values(Xv, bg, weights)  # (n, 2^d, k)
+            values = shapley_from_coalition_values(v, d)
+            base = v[:, 0, :]
+            params["model_rows_evaluated"] = int(n * bg.shape[0] * 2**d)
+        else:
+            values, base = solved
         return Explanation(
             values=values,
             base_values=base,
@@ -191,15 +228,41 @@ class ExactShapley(BaseExplainer):
             method=self.method,
             output_space=self.adapter.output_space,
             stderr=None,
-            params={
-                "background": bg_note,
-                "n_background": int(bg.shape[0]),
-                "weighted_background": self.background_weights is not None,
-                "seed": seed,
-                "n_coalitions": 2**d,
-                "model_rows_evaluated": int(n * bg.shape[0] * 2**d),
-            },
+            params=params,
         )
+
+    def _structured(
+        self, X: np.ndarray, bg: np.ndarray, weights: np.ndarray, params: dict[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(values, base) from the model's structure, or None to enumerate (params say why)."""
+        params["structure"] = "none"
+        if self.structure == "auto" and self._structure_for != X.shape[1]:
+            self._structure, self._structure_note = find_structure(self.adapter, X.shape[1])
+            self._structure_for = X.shape[1]
+            self._structure_checked = False
+        params["structure_note"] = self._structure_note
+        found = self._structure if self.structure == "auto" else None
+        if found is None:
+            return None
+        rows_before = self.adapter.n_rows_evaluated
+        if not self._structure_checked:
+            # once per explainer: the structure must reproduce the model on these rows and this
+            # background (one model call), else this explainer always enumerates
+            f_xb = self.adapter.predict(np.vstack([X, bg]))
+            problem = found.check(self.adapter, X, bg, f_xb)
+            if problem is not None:
+                self._structure = None
+                self._structure_note = f"{found.kind} structure not used: {problem}"
+                params["structure_note"] = self._structure_note
+                return None
+            self._structure_checked = True
+        # v({}) = E_w f(b) from the same structure as the values, so that they add up exactly
+        f_bg = np.ascontiguousarray(found.outputs(bg))
+        base_row = _weighted_background_mean(f_bg, weights, bg.shape[0])
+        values = found.values(X, bg, weights)
+        params["structure"] = found.kind
+        params["model_rows_evaluated"] = int(self.adapter.n_rows_evaluated - rows_before)
+        return values, np.repeat(base_row, X.shape[0], axis=0)
 
     def _coalition_values(self, X: np.ndarray, bg: np.ndarray, weights: np.ndarray) -> np.ndarray:
         n, d = X.shape
