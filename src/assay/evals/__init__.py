@@ -1,0 +1,45 @@
+"""Trust in evaluations: prompt-format sensitivity and test-set contamination.
+
+- :func:`format_spread` — how much a score moves across plausible prompt formats;
+- :func:`ngram_overlap` — evaluation examples whose word n-grams occur in a training corpus
+  (streamed, bounded memory; files, documents or a Dask bag);
+- :func:`membership_scores` — loss, zlib, Min-K% and Min-K%++ membership scores with AUROC and
+  TPR at low FPR;
+- :func:`exchangeability_test` — Oren et al.'s sharded test that a model saw a test set in order;
+- :class:`CausalLM` — token log-probabilities of a Hugging Face causal LM, a torch module or a
+  callable.
+"""
+
+from assay.evals._exchangeability import exchangeability_test
+from assay.evals._formats import Format, FormatGrammar
+from assay.evals._lm import CausalLM, ChoiceScorer, TokenLogprobs, as_causal_lm
+from assay.evals._membership import membership_metrics, membership_scores, tpr_at_fpr
+from assay.evals._ngram import NgramIndex, build_index, ngram_overlap
+from assay.evals._results import (
+    ContaminationReport,
+    ExchangeabilityResult,
+    FormatSpreadResult,
+    MembershipResult,
+)
+from assay.evals._spread import format_spread
+
+__all__ = [
+    "CausalLM",
+    "ChoiceScorer",
+    "ContaminationReport",
+    "ExchangeabilityResult",
+    "Format",
+    "FormatGrammar",
+    "FormatSpreadResult",
+    "MembershipResult",
+    "NgramIndex",
+    "TokenLogprobs",
+    "as_causal_lm",
+    "build_index",
+    "exchangeability_test",
+    "format_spread",
+    "membership_metrics",
+    "membership_scores",
+    "ngram_overlap",
+    "tpr_at_fpr",
+]

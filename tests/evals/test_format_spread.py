@@ -1,0 +1,127 @@
+"""Format spread on a toy task whose accuracy is planted per separator."""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+
+from assay.errors import InvalidInputError, ModelError
+from assay.evals import Format, FormatGrammar, format_spread
+
+# planted accuracy of the toy model for each descriptor/value separator
+PLANTED = {":": 0.9, " -": 0.75, " =": 0.6, " ||": 0.3}
+GRAMMAR = FormatGrammar(separators=tuple(PLANTED))
+EXAMPLES = [
+    {"Question": f"What is {i} plus {i % 7}?", "Options": [str(i + i % 7), str(i)], "Answer": ""}
+    for i in range(400)
+]
+
+
+def separator_of(prompt: str) -> str:
+    rest = prompt[len("question") :]
+    return max((s for s in PLANTED if rest.startswith(s)), key=len)
+
+
+def toy_model(bias: dict[str, float] = PLANTED, salt: str = ""):
+    """Correct with the planted probability of the prompt's separator; deterministic per
+    prompt (CRC of the text) so repeated calls agree."""
+
+    def score(prompts):
+        out = []
+        for p in prompts:
+            u = zlib.crc32((salt + p).encode()) / 2**32
+            out.append(float(u < bias[separator_of(p)]))
+        return np.array(out)
+
+    return score
+
+
+def test_grammar_renders_distinct_plausible_formats():
+    fmts = GRAMMAR.sample(30, seed=1)
+    assert len({f for f in fmts}) == 30  # distinct
+    prompts = {f.render(EXAMPLES[0]) for f in fmts}
+    assert len(prompts) == 30  # every format changes the text
+    f = Format(casing="lower", separator=" ||", space=" ", enumeration="i", wrapper="({})")
+    text = f.render(EXAMPLES[3])
+    assert text.startswith("question || What is 3 plus 3?")
+    assert "(i) 6" in text and "(ii) 3" in text and text.endswith("answer ||")
+    assert GRAMMAR.sample(10, seed=1) == GRAMMAR.sample(10, seed=1)
+
+
+def test_exhaustive_spread_recovers_planted_spread():
+    res = format_spread(toy_model(), EXAMPLES, grammar=GRAMMAR, n_formats=12, seed=0)
+    seps = [f["separator"] for f in res.formats]
+    truth = np.array([PLANTED[s] for s in seps])
+    planted_spread = truth.max() - truth.min()
+    assert res.spread_ci_low[0] <= planted_spread <= res.spread_ci_high[0]
+    assert abs(res.spread[0] - planted_spread) < 0.1
+    assert PLANTED[seps[res.best[0]]] == truth.max()
+    assert PLANTED[seps[res.worst[0]]] == truth.min()
+    covered = (res.ci_low[0] <= truth) & (truth <= res.ci_high[0])
+    assert covered.mean() >= 0.75  # 95 % intervals: at most a few misses among 12
+    assert res.std_ci_low[0] <= truth.std(ddof=1) <= res.std_ci_high[0]
+    assert res.accuracy.shape == (1, 12) and np.isnan(res.rank_tau).all()
+    assert res.params["calls"]["model"] == {"calls": 12, "prompts": 12 * 400}
+    d = res.to_dict()
+    assert d["kind"] == "FormatSpreadResult" and len(d["accuracy"][0]) == 12
+
+
+def test_format_independent_model_has_zero_spread():
+    def fn(prompts):  # correctness depends on the example only
+        return np.array([float(" 1" in p.split("plus")[0]) for p in prompts])
+
+    res = format_spread(fn, EXAMPLES[:100], grammar=GRAMMAR, n_formats=8, seed=0)
+    assert res.spread[0] == 0.0 and res.spread_ci_high[0] == 0.0 and res.std[0] == 0.0
+
+
+def test_thompson_search_finds_extremes_within_budget():
+    score = toy_model()
+    res = format_spread(
+        score, EXAMPLES, grammar=GRAMMAR, n_formats=12, budget=1500, batch_size=20, seed=3
+    )
+    seps = [f["separator"] for f in res.formats]
+    assert res.params["search"] == "thompson"
+    assert res.n_evaluated.sum() <= 1500
+    assert seps[res.best[0]] == ":" and seps[res.worst[0]] == " ||"
+    planted_spread = 0.9 - 0.3
+    assert res.spread_ci_low[0] <= planted_spread <= res.spread_ci_high[0]
+
+
+def test_rank_stability_between_models():
+    reverse = {s: 1.2 - p for s, p in PLANTED.items()}
+    res = format_spread(
+        {"a": toy_model(), "b": toy_model(salt="b"), "rev": toy_model(reverse)},
+        EXAMPLES[:200],
+        grammar=GRAMMAR,
+        n_formats=12,
+        seed=0,
+        n_bootstrap=200,
+    )
+    assert res.accuracy.shape == (3, 12)
+    assert res.rank_tau[0, 1] > 0.5 and res.rank_tau_p[0, 1] < 0.01
+    assert res.rank_tau[0, 2] < -0.5
+    np.testing.assert_allclose(np.diag(res.rank_tau), 1.0)
+
+
+def test_labels_turn_predictions_into_correctness():
+    labels = np.array([ex["Options"][0] for ex in EXAMPLES[:50]])
+
+    def predict(prompts):  # always picks the first option: right every time
+        return np.array([p.split("plus")[0].split()[-1] for p in prompts])
+
+    res = format_spread(predict, EXAMPLES[:50], labels=labels, n_formats=3, seed=0)
+    assert res.params["labels"]
+    assert np.isfinite(res.accuracy).all()
+
+
+def test_bad_inputs_raise_actionable_errors():
+    with pytest.raises(InvalidInputError, match="mapping"):
+        format_spread(toy_model(), ["just a string"], n_formats=2)
+    with pytest.raises(InvalidInputError, match="labels"):
+        format_spread(toy_model(), EXAMPLES[:5], labels=[1, 2], n_formats=2)
+    with pytest.raises(ModelError, match="one score"):
+        format_spread(lambda p: [1.0], EXAMPLES[:5], grammar=GRAMMAR, n_formats=2)
+    with pytest.raises(InvalidInputError, match=r"\[0, 1\]"):
+        format_spread(lambda p: np.full(len(p), 3.0), EXAMPLES[:50], budget=20, n_formats=2)
