@@ -127,3 +127,89 @@ def test_report_rejects_non_results_file(tmp_path):
     result = run(["report", str(bogus)])
     assert result.exit_code != 0
     assert "not an assay audit result" in result.output
+
+
+def test_audit_writes_figures_and_progress_goes_to_stderr_unless_quiet(user_files, tmp_path):
+    out = tmp_path / "audit"
+    args = [
+        "audit", "--data", str(user_files / "data.csv"), "--target", "target",
+        "--model", str(user_files / "model.skops"), "--sensitive", "group",
+        "--out", str(out), "--sample", "200",
+    ]  # fmt: skip
+    result = run(args)
+    assert result.exit_code == 0, result.output
+    assert "estimated" in result.output and "audit:" in result.output  # estimate, tqdm bar
+    results = json.loads((out / "results.json").read_text())
+    n_figures = sum(len(s["figures"]) for s in results["sections"].values())
+    assert n_figures > 0
+    assert len(list((out / "figures").glob("*.svg"))) == n_figures
+    assert results["meta"]["n_rows"] == 200
+    assert "--expect" in results["meta"]["skipped"]["monotonicity"]  # skipped, with the reason
+    quiet = run([*args[:-4], "--out", str(tmp_path / "q"), "--sample", "200", "--quiet"])
+    assert quiet.exit_code == 0 and quiet.output == ""
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_explain_writes_attributions(user_files, tmp_path, suffix):
+    out = tmp_path / f"attr{suffix}"
+    frame = pd.read_csv(user_files / "data.csv").drop(columns=["target", "group"])
+    frame.to_csv(tmp_path / "features.csv", index=False)
+    result = run(
+        [
+            "explain", "--data", str(tmp_path / "features.csv"),
+            "--model", str(user_files / "model.skops"), "--rows", "7", "--method", "exact",
+            "--out", str(out), "--quiet",
+        ]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+    assert set(table["row"]) == set(range(7)) and set(table["feature"]) == {"a", "b", "c"}
+    # exact Shapley values add up to the model output minus the base value, row by row
+    import skops.io as sio
+
+    model = sio.load(user_files / "model.skops", trusted=sio.get_untrusted_types(
+        file=user_files / "model.skops") or None)  # fmt: skip
+    p = model.predict_proba(frame.iloc[:7])[:, 1]
+    pos = table[table["output"] == table["output"].iloc[-1]]
+    sums = pos.groupby("row")["value"].sum().to_numpy()
+    base = p - sums
+    assert np.allclose(base, base[0], atol=1e-9)  # one base value: additivity holds
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("missing_data", "does not exist"),
+        ("missing_target", "target column 'nope' is not in"),
+        ("feature_mismatch", "fitted on"),
+        ("bad_out_suffix", "use .parquet or .csv"),
+        ("pickle_untrusted", "--trust-model"),
+        ("empty_file", "empty"),
+    ],
+)
+def test_explain_bad_inputs_give_one_line_error(user_files, tmp_path, case, expected):
+    data, model, out = user_files / "data.csv", user_files / "model.skops", tmp_path / "a.csv"
+    target = "target"
+    if case == "missing_data":
+        data = tmp_path / "none.csv"
+    elif case == "missing_target":
+        target = "nope"
+    elif case == "bad_out_suffix":
+        out = tmp_path / "a.xlsx"
+    elif case == "pickle_untrusted":
+        model = user_files / "model.pkl"
+    elif case == "empty_file":
+        data = tmp_path / "empty.csv"
+        data.write_text("")
+    elif case == "feature_mismatch":  # columns a, b, c for a model fitted on a, b
+        data = tmp_path / "features.csv"
+        pd.read_csv(user_files / "data.csv")[["a", "b", "c"]].to_csv(data, index=False)
+        model = user_files / "model_2cols.skops"
+    args = ["explain", "--data", str(data), "--model", str(model), "--out", str(out), "--quiet"]
+    if case != "feature_mismatch":
+        args += ["--target", target]
+    result = run(args)
+    assert result.exit_code != 0
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error: ") and expected in lines[0]

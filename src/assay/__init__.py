@@ -16,6 +16,7 @@ _SUBMODULES = {
     "acquire",
     "attribution",
     "datasets",
+    "evals",
     "fairness",
     "glassbox",
     "model",

@@ -30,16 +30,46 @@ def cli() -> None:
     """assay: explain, audit and align machine-learning models."""
 
 
-def _demo_model(seed: int, quiet: bool) -> tuple[Any, Any, Any, Any]:
+def _demo_model(seed: int, quiet: bool) -> tuple[Any, Any, Any, Any, dict[str, str]]:
+    """A gradient-boosting model fitted on half of the demo cohort; the other half is audited."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     from assay.datasets import load_clinical
 
     _echo(quiet, "loading the demo cohort (load_clinical) and fitting a gradient-boosting model...")
     data = load_clinical(seed=seed)
+    half = len(data.X) // 2  # rows are i.i.d., so the first half trains and the second audits
     model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=seed)
-    model.fit(data.X, data.y)
-    return model, data.X, data.y, data.sensitive
+    model.fit(data.X.iloc[:half], data.y.iloc[:half])
+    rest = slice(half, None)
+    return (
+        model,
+        data.X.iloc[rest].reset_index(drop=True),
+        data.y.iloc[rest].reset_index(drop=True),
+        data.sensitive.iloc[rest].reset_index(drop=True),
+        dict(data.truth["expected_directions"]),
+    )
+
+
+class _Progress:
+    """A tqdm bar over the audit's sections (stderr); silent with --quiet."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, desc="audit", unit="section", disable=quiet, file=sys.stderr)
+        self.started = False
+
+    def __call__(self, message: str) -> None:
+        if self.started:
+            self.bar.update(1)
+        self.started = True
+        self.bar.set_postfix_str(message)
+
+    def close(self) -> None:
+        if self.started:
+            self.bar.update(1)
+        self.bar.close()
 
 
 @cli.command()
@@ -87,15 +117,25 @@ def audit(
     sample: int | None,
     quiet: bool,
 ) -> None:
-    """Audit a model and write OUT/results.json and OUT/report.html."""
+    """Audit a model and write OUT/results.json, OUT/report.html and OUT/figures/*.svg.
+
+    Ctrl-C stops the audit; the sections finished so far are written (marked interrupted).
+    """
     from assay.auditing import audit as run_audit
+    from assay.auditing._run import STEPS, estimate_seconds
     from assay.report import write_report
 
     try:
+        directions = _parse_expect(expect)
         if demo:
             if data_path or model_path:
                 _fail("--demo cannot be combined with --data/--model; use one or the other.")
-            model, X, y, sens = _demo_model(seed, quiet)
+            model, X, y, sens, demo_directions = _demo_model(seed, quiet)
+            directions = directions or demo_directions
+            unknown = [c for c in sensitive if c not in sens.columns]
+            if unknown:
+                _fail(f"--sensitive {unknown} not in the demo cohort; it has {list(sens.columns)}.")
+            sens = sens[list(sensitive)] if sensitive else sens
         else:
             model, X, y, sens = _load_user_inputs(
                 data_path, target, model_path, sensitive, trust_model
@@ -104,28 +144,38 @@ def audit(
             if sample < 1:
                 _fail(f"--sample must be a positive number of rows; got {sample}.")
             if sample < len(X):
-                idx = X.sample(n=sample, random_state=seed).index if hasattr(X, "sample") else None
+                idx = X.sample(n=sample, random_state=seed).index
                 X, y = X.loc[idx], y.loc[idx]
                 sens = None if sens is None else sens.loc[idx]
-        directions = _parse_expect(expect)
-        if demo and not directions:
-            directions = {"creatinine": "increasing", "age": "increasing"}
-        _echo(quiet, f"auditing {len(X):,} rows x {X.shape[1]} features...")
-        result = run_audit(
-            model,
-            X,
-            y,
-            sensitive=sens,
-            expected_directions=directions,
-            seed=seed,
-            progress=None if quiet else (lambda msg: click.echo(f"  {msg}...", err=True)),
+        estimate = estimate_seconds(model, X, sensitive=sens is not None)
+        _echo(
+            quiet,
+            f"auditing {len(X):,} rows x {X.shape[1]} features "
+            f"(estimated {_duration(estimate)} on one core; Ctrl-C keeps finished sections)...",
         )
+        bar = _Progress(len(STEPS), quiet)
+        try:
+            result = run_audit(
+                model, X, y, sensitive=sens, expected_directions=directions, seed=seed,
+                progress=bar,
+            )  # fmt: skip
+        finally:
+            bar.close()
         out = Path(out_dir)
         result.save(out / "results.json")
-        write_report(result, out / "report.html")
+        write_report(result, out / "report.html", figures_dir=out / "figures")
     except AssayError as exc:
         _fail(str(exc))
-    _echo(quiet, f"wrote {out / 'results.json'} and {out / 'report.html'}")
+    except KeyboardInterrupt:
+        click.echo("interrupted before any section finished; nothing written.", err=True)
+        sys.exit(130)
+    if result.meta.get("interrupted"):
+        _echo(quiet, "interrupted: the report holds the sections finished before Ctrl-C.")
+    _echo(quiet, f"wrote {out / 'results.json'}, {out / 'report.html'} and {out / 'figures'}/")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
 def _parse_expect(items: tuple[str, ...]) -> dict[str, str]:
@@ -191,10 +241,99 @@ def report(results: str, out_path: str | None) -> None:
     try:
         result = AuditResult.load(results)
         target = Path(out_path) if out_path else Path(results).with_name("report.html")
-        write_report(result, target)
+        write_report(result, target, figures_dir=target.parent / "figures")
     except AssayError as exc:
         _fail(str(exc))
     click.echo(f"wrote {target}", err=True)
+
+
+@cli.command()
+@click.option("--data", "data_path", required=True, type=click.Path(), help="CSV or Parquet file.")
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    type=click.Path(),
+    help="Saved model (.skops, XGBoost .json/.ubj, LightGBM .txt).",
+)
+@click.option("--target", default=None, help="Target column to drop from --data, if present.")
+@click.option(
+    "--method",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "tree", "exact", "kernel", "permutation", "lime"]),
+    help="Attribution method (auto: tree for tree ensembles, else exact up to 12 features).",
+)
+@click.option(
+    "--rows", default=100, show_default=True, type=int, help="Explain the first N rows."
+)
+@click.option(
+    "--trust-model",
+    is_flag=True,
+    help="Allow loading pickle/joblib model files (runs code from the file).",
+)
+@click.option("--out", "out_path", required=True, type=click.Path(), help="FILE.parquet or .csv.")
+@click.option(
+    "--seed", default=0, show_default=True, type=int, help="Seed for every random choice."
+)
+@click.option("--quiet", is_flag=True, help="No progress messages.")
+def explain(
+    data_path: str,
+    model_path: str,
+    target: str | None,
+    method: str,
+    rows: int,
+    trust_model: bool,
+    out_path: str,
+    seed: int,
+    quiet: bool,
+) -> None:
+    """Write attributions of the first N rows of --data to a Parquet or CSV file.
+
+    One line per (row, feature, output): row, feature, output, value, stderr, feature_value.
+    The background (reference rows) is a seeded sample of up to 100 rows of --data.
+    """
+    from assay._explain import explain as run_explain
+    from assay._io import read_model, read_table
+    from assay.errors import MissingDependencyError
+
+    out = Path(out_path)
+    suffix = out.suffix.lower()
+    if suffix not in {".parquet", ".pq", ".csv"}:
+        _fail(f"--out {out_path!r} has suffix {suffix!r}; use .parquet or .csv.")
+    if rows < 1:
+        _fail(f"--rows must be a positive number of rows; got {rows}.")
+    try:
+        frame = read_table(data_path)
+        if target is not None:
+            if target not in frame.columns:
+                _fail(
+                    f"target column {target!r} is not in {data_path}; "
+                    f"columns: {list(frame.columns)[:20]}."
+                )
+            frame = frame.drop(columns=[target])
+        model = read_model(model_path, trust=trust_model)
+        background = frame.sample(n=min(100, len(frame)), random_state=seed)
+        _echo(quiet, f"explaining {min(rows, len(frame)):,} rows with method={method}...")
+        exp = run_explain(
+            model, frame.iloc[:rows], method=method, background=background, seed=seed
+        )
+        table = exp.to_frame()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".csv":
+            table.to_csv(out, index=False)
+        else:
+            try:
+                table.to_parquet(out, index=False)
+            except ImportError as exc:
+                msg = (
+                    f"writing Parquet needs pyarrow ({exc}); install it with "
+                    '`pip install "assay[all]"` or pass --out FILE.csv.'
+                )
+                raise MissingDependencyError(msg) from exc
+    except AssayError as exc:
+        _fail(str(exc))
+    _echo(quiet, f"wrote {len(table):,} attributions ({exp.method}) to {out}")
 
 
 def _register_subcommands() -> None:

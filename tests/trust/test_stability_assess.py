@@ -184,3 +184,21 @@ def test_plot_faithfulness_curves():
     plt.close(fig)
     with pytest.raises(InvalidInputError, match="kind"):
         plot_faithfulness_curves(res, kind="area")
+
+
+def test_off_manifold_applies_to_interventional_but_not_path_dependent_treeshap():
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    from assay.attribution import TreeShap
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    model = GradientBoostingRegressor(n_estimators=20, max_depth=3, random_state=0)
+    model.fit(X, X[:, 0] + X[:, 1] * X[:, 2])
+    path = TreeShap(model).explain(X[:30])
+    res = assess(path, model, X, background=X[:50], checks=["off_manifold"])
+    assert [name for name, _ in res.skipped] == ["off_manifold"]
+    assert "does not query the model" in res.skipped[0][1]
+    inter = TreeShap(model, background=X[:50], mode="interventional").explain(X[:30])
+    res = assess(inter, model, X, background=X[:50], checks=["off_manifold"])
+    assert [c.name for c in res.checks] == ["off_manifold"]

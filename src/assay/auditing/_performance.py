@@ -8,21 +8,23 @@ import numpy as np
 
 from assay.auditing._section import figure, section
 
-__all__ = ["performance_section", "positive_class_scores"]
+__all__ = ["performance_section", "positive_class_scores", "positive_labels"]
+
+
+def positive_labels(adapter: Any, y: np.ndarray) -> np.ndarray:
+    """Labels as 0/1, 1 for the model's last class (the positive class of a binary model)."""
+    positive = adapter.output_names[-1]
+    try:
+        return (y == float(positive)).astype(int)
+    except ValueError:
+        return (y.astype(str) == positive).astype(int)
 
 
 def positive_class_scores(
     adapter: Any, X: np.ndarray, y: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """(labels as 0/1, positive-class probability) for a binary probabilistic classifier."""
-    out = adapter.predict(X)
-    classes = adapter.output_names
-    positive = classes[-1]
-    try:
-        labels = (y == float(positive)).astype(int)
-    except ValueError:
-        labels = (y.astype(str) == positive).astype(int)
-    return labels, out[:, -1]
+    return positive_labels(adapter, y), adapter.predict(X)[:, -1]
 
 
 def _calibration(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> tuple[list[float], list[float]]:

@@ -217,6 +217,15 @@ def assess(
     if "off_manifold" in wanted:
         if method not in SAMPLERS:
             skipped.append(("off_manifold", f"method {method!r} does not perturb inputs"))
+        elif method == "tree" and exp.params.get("mode") == "path_dependent":
+            # path-dependent TreeSHAP never evaluates the model on synthetic rows: it follows
+            # both branches of a split weighted by the training covers
+            skipped.append(
+                (
+                    "off_manifold",
+                    "path-dependent TreeSHAP does not query the model on perturbed rows",
+                )
+            )
         elif real.shape[0] < 20:
             skipped.append(("off_manifold", f"only {real.shape[0]} real rows (20 needed)"))
         else:
