@@ -24,6 +24,7 @@ METHODS = (
 )
 
 AUTO_EXACT_MAX_FEATURES = 12
+GRADIENT_METHODS = ("integrated_gradients", "smoothgrad", "saliency", "input_x_gradient")
 
 
 def _registry() -> dict[str, Any]:
@@ -113,6 +114,10 @@ def explain(
         msg = f"method must be one of {list(METHODS)}; got {method!r}."
         raise InvalidInputError(msg)
     available = _registry()
+    if method in GRADIENT_METHODS:
+        from assay.attribution.gradients._common import _differentiable
+
+        model = _differentiable(model, output_space)
     adapter = wrap(model, output_space=output_space)
     if method == "auto":
         Xv, _ = adapter.prepare(X)

@@ -18,6 +18,14 @@ from assay.errors import InvalidInputError, ModelError
 __all__ = ["GradientExplainer", "model_output", "torch_module"]
 
 
+def _differentiable(model: Any, output_space: str | None) -> Any:
+    """A model that offers ``to_torch()`` (assay's monotonic networks) as its torch module."""
+    to_torch = getattr(model, "to_torch", None)
+    if to_torch is None or not callable(to_torch):
+        return model
+    return to_torch(output="log_odds") if output_space == "log_odds" else to_torch()
+
+
 def torch_module() -> Any:
     return import_optional("torch", purpose="gradient attributions")
 
@@ -61,6 +69,7 @@ class GradientExplainer(BaseExplainer):
         max_memory: int = 256 * 2**20,
         progress: bool = False,
     ) -> None:
+        model = _differentiable(model, output_space)
         super().__init__(model, output_space=output_space, max_memory=max_memory, progress=progress)
         if not getattr(self.adapter, "has_gradients", False):
             msg = (
