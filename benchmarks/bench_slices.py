@@ -1,11 +1,13 @@
 """Benchmark of assay.slices.find_slices (issue 10).
 
 Arms:
-1. planted: a conjunction of 1-3 predicates covering 2-10% of rows; inside it the labels of a
-   data are flipped with probability p. The labels follow a linear rule with 10% uniform
-   label noise and the model predicts the rule, so it is 90% accurate everywhere else; its
-   0/1 errors are searched (12,000 rows, 6 features). Success: top-1 reported slice
-   has row-set Jaccard >= 0.8 with the planted one.
+1. planted: a conjunction of 1-3 predicates covering 2-10% of rows (share drawn uniformly;
+   thresholds drawn to match it and rounded to readable values, so they do not sit on the
+   searcher's bin edges); inside it the labels are flipped with probability p. The labels
+   follow a linear rule with 10% uniform label noise and the model predicts the rule, so it
+   is 90% accurate everywhere else; its 0/1 errors are searched (12,000 rows, 6 features,
+   default find_slices settings). Success: top-1 reported slice has row-set Jaccard >= 0.8
+   with the planted one.
 2. null: the same data with nothing planted. Share of runs reporting any slice (target <=
    alpha = 0.05).
 3. speed vs the ``sliceline`` package (DataDome) on the same binned data (single bins, no
@@ -28,6 +30,15 @@ from assay.slices._search import lattice_search
 
 
 def make_data(seed: int, flip: float, *, n: int = 12000, plant: bool = True):
+    """Data, labels, model predictions and a planted conjunction (see the module docstring).
+
+    The planted conjunction has 1, 2 or 3 predicates (cycling with the seed): level 1 is one
+    threshold on a continuous feature; level 2 a category and a threshold; level 3 two
+    categories and a threshold, or a category and two thresholds. Thresholds are drawn so that
+    the conjunction covers a share drawn uniformly from 2-10% of the rows (rounded to readable
+    values, so they do not fall on the searcher's bin edges); a draw outside 2-10% after
+    rounding is redrawn.
+    """
     rng = np.random.default_rng(seed)
     X = pd.DataFrame(
         {
@@ -44,23 +55,38 @@ def make_data(seed: int, flip: float, *, n: int = 12000, plant: bool = True):
     # equally often everywhere, so the only failure slice is the planted one
     clean = (z.to_numpy() > 0).astype(int)
     y = np.where(rng.random(n) < 0.1, 1 - clean, clean)
-    # planted conjunction: level 1..3, coverage 2-10% (chosen from a menu)
-    menu = [
-        [("cat_a", "==", 3)],  # 12.5% -> restrict further below
-        [("cat_a", "==", 3), ("num_a", "<", 50)],  # 6.25%
-        [("cat_a", "==", 5), ("cat_c", "==", "w")],  # 3.1%
-        [("cat_b", "==", 1), ("num_a", ">=", 60)],  # 8%
-        [("cat_a", "==", 1), ("cat_b", "!=", 9), ("num_a", "<", 40)],  # 5%
-        [("cat_c", "==", "u"), ("cat_b", "==", 4), ("num_a", "<", 50)],  # 2.5%
-        [("cat_a", "==", 6), ("cat_c", "==", "v"), ("num_a", ">=", 50)],  # 1.6-2%
-    ]
-    preds = (
-        menu[1 + seed % (len(menu) - 1)] if seed % 7 else [("cat_a", "==", 3), ("num_a", "<", 50)]
-    )
-    mask = np.ones(n, bool)
-    for f, op, v in preds:
-        col = X[f].to_numpy()
-        mask &= {"==": col == v, "!=": col != v, "<": col < v, ">=": col >= v}[op]
+    cats = {"cat_a": list(range(8)), "cat_b": list(range(5)), "cat_c": ["u", "v", "w", "x"]}
+    decimals = {"num_a": 0, "num_b": 0, "num_c": 1}
+    level = 1 + seed % 3
+    while True:
+        target = rng.uniform(0.02, 0.10)
+        if level == 1:
+            n_cat, n_num = 0, 1
+        elif level == 2:
+            n_cat, n_num = 1, 1
+        else:
+            n_cat, n_num = (2, 1) if rng.random() < 0.5 else (1, 2)
+        preds = []
+        mask = np.ones(n, bool)
+        for f in rng.choice(list(cats), n_cat, replace=False):
+            v = cats[f][rng.integers(len(cats[f]))]
+            preds.append((str(f), "==", v))
+            mask &= X[f].to_numpy() == v
+        nums = [str(f) for f in rng.choice(list(decimals), n_num, replace=False)]
+        # share each threshold keeps of the rows left by the categories, so that all together
+        # cover the target share
+        keep = (target / mask.mean()) ** (1 / n_num)
+        if keep > 0.9:
+            continue
+        for f in nums:
+            col = X[f].to_numpy()
+            op = "<" if rng.random() < 0.5 else ">="
+            q = keep if op == "<" else 1 - keep
+            t = round(float(np.quantile(col[mask], q)), decimals[f])
+            preds.append((f, op, t))
+            mask &= col < t if op == "<" else col >= t
+        if 0.02 <= mask.mean() <= 0.10:
+            break
     if plant:
         flipit = mask & (rng.random(n) < flip)
         y = np.where(flipit, 1 - y, y)

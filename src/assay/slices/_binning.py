@@ -8,6 +8,11 @@ few distinct values) keep their values. A missing value is a value of its own.
 Every predicate ("item") is an interval ``[lo, hi]`` of the integer codes of one feature: a
 category or a single bin has ``lo == hi``; a one-sided range (``age < 45``) spans several
 consecutive bins. That lets the search derive every item of a feature from one histogram.
+
+Besides the search grid, each continuous feature gets a *fine* grid (``n_fine`` quantiles plus
+every search edge, so a search predicate is exactly an interval of fine codes): the refinement
+step moves the thresholds of the best slices along it, so a planted ``age < 37`` is not stuck
+at the nearest search edge ``age < 40``.
 """
 
 from __future__ import annotations
@@ -48,6 +53,12 @@ class Binned:
         Readable text per item.
     edges : dict
         Bin boundaries of each continuous feature.
+    fine_codes : ndarray of int32, shape (n_features, n_rows), or None
+        Codes on the fine grid (same as ``codes`` for categorical features); a missing value
+        has code ``len(fine_edges[f]) + 1``.
+    fine_edges : list of (ndarray or None)
+        Fine boundaries of each continuous feature (None for categorical ones); they include
+        every entry of ``edges``.
     """
 
     codes: np.ndarray
@@ -62,6 +73,8 @@ class Binned:
     predicates: list[tuple[str, str, Any]]
     labels: list[str]
     edges: dict[str, list[float]]
+    fine_codes: np.ndarray | None = None
+    fine_edges: list[np.ndarray | None] | None = None
 
     def mask(self, items: Any) -> np.ndarray:
         """Boolean row mask of the conjunction of ``items``."""
@@ -146,12 +159,22 @@ def _is_missing(col: np.ndarray) -> np.ndarray:
 
 
 def bin_features(
-    X: Any, *, n_bins: int, max_categories: int, ranges: bool, min_count: int = 1
+    X: Any,
+    *,
+    n_bins: int,
+    max_categories: int,
+    ranges: bool,
+    min_count: int = 1,
+    max_range_share: float = 0.8,
+    n_fine: int = 0,
 ) -> Binned:
     """Bin every column of ``X`` (see the module docstring).
 
     Categories seen in fewer than ``min_count`` rows get no predicate of their own (they could
-    never reach the minimum support).
+    never reach the minimum support). One-sided ranges cover at most ``max_range_share`` of the
+    rows (a wider one is rarely part of a failure slice and only slows the search; with a cap of
+    one half, ``x < median`` would be missing whenever the median rounds up). ``n_fine > 0``
+    also builds the fine grid of ``n_fine`` quantiles.
     """
     cols, names, forced = _columns(X)
     n = cols[0].shape[0]
@@ -167,6 +190,8 @@ def bin_features(
     edges_out: dict[str, list[float]] = {}
     item_start = np.zeros(d, dtype=np.int64)
     item_end = np.zeros(d, dtype=np.int64)
+    fine_codes = np.zeros((d, n), dtype=np.int32) if n_fine > 0 else None
+    fine_edges: list[np.ndarray | None] = [None] * d
 
     def add(f: int, lo: int, hi: int, pred: tuple[str, str, Any], label: str) -> None:
         item_feature.append(f)
@@ -230,21 +255,30 @@ def bin_features(
                 if counts[c] >= min_count:
                     add(f, c, c, pred, lab)
             if ranges:
-                # one-sided ranges covering at most half of the rows (a failure slice is a
-                # minority of the data), beyond the end bins already listed
+                # one-sided ranges covering at most max_range_share of the rows (a failure
+                # slice is a minority of the data), beyond the end bins already listed
                 for c in range(1, k - 1):  # "x < edges[c]" spans codes 0..c
-                    if share[c] <= 0.5:
+                    if share[c] <= max_range_share + 1e-12:
                         add(f, 0, c, (name, "<", float(edges[c])), f"{name} < {txt[c]}")
                 for c in range(1, k - 1):  # "x >= edges[c-1]" spans codes c..k-1
-                    if 1.0 - share[c - 1] <= 0.5:
+                    if 1.0 - share[c - 1] <= max_range_share + 1e-12:
                         lab = f"{name} >= {txt[c - 1]}"
                         add(f, c, k - 1, (name, ">=", float(edges[c - 1])), lab)
+            if fine_codes is not None:
+                fq = np.quantile(present, np.arange(1, n_fine) / n_fine)
+                fe = _readable_edges(fq, float(present.min()), float(present.max()))
+                fe = np.union1d(fe, edges)
+                fine_edges[f] = fe
+                fine_codes[f, ~missing] = np.searchsorted(fe, present, side="right")
+                fine_codes[f, missing] = fe.size + 1
         if missing.any():
             codes[f, missing] = k
             add(f, k, k, (name, "is missing", None), f"{name} is missing")
             k += 1
         n_codes[f] = max(k, 1)
         item_end[f] = len(labels)
+        if fine_codes is not None and categorical:
+            fine_codes[f] = codes[f]  # the fine grid of a categorical feature: its values
     return Binned(
         codes=codes,
         n_codes=n_codes,
@@ -258,4 +292,6 @@ def bin_features(
         predicates=predicates,
         labels=labels,
         edges=edges_out,
+        fine_codes=fine_codes,
+        fine_edges=fine_edges if fine_codes is not None else None,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from collections.abc import Callable
@@ -11,7 +12,7 @@ import numpy as np
 
 from assay._validation import as_vector, check_int, check_seed
 from assay.errors import InvalidInputError
-from assay.slices import _stats
+from assay.slices import _refine, _stats
 from assay.slices._binning import Binned, bin_features
 from assay.slices._result import Slice, SliceReport
 from assay.slices._search import lattice_search
@@ -145,10 +146,11 @@ def find_slices(
     n_bins: int = 10,
     max_categories: int = 12,
     ranges: bool = True,
-    discovery_fraction: float = 0.5,
+    discovery_fraction: float = 0.65,
     score: str = "zscore",
     sliceline_alpha: float = 0.95,
     redundancy: bool = True,
+    refine: bool = True,
     fairness: Any = None,
     fairness_metric: str = "fpr",
     pool: int = 20,
@@ -159,12 +161,15 @@ def find_slices(
 
     The rows are split (seeded, stratified by the error indicator when errors are 0/1) into a
     discovery part and a confirmation part. An exact lattice search over conjunctions of up to
-    ``max_level`` predicates finds the ``k`` best-scoring slices on the discovery part; each is
-    then tested on the confirmation part (Fisher's exact test for 0/1 errors, Welch's t-test for
-    continuous losses, one-sided: inside worse than outside), and Benjamini–Hochberg runs over
-    all ``k`` tests. A confirmed slice contained in a coarser confirmed slice whose rest is not
-    significantly better is dropped as redundant, and so is a confirmed slice that is only bad
-    because it contains a better confirmed one (``redundancy=False`` keeps both).
+    ``max_level`` predicates finds the best-scoring slices on the discovery part; their
+    thresholds are refined on a fine grid and needless predicates dropped (still on the
+    discovery part). The ``k`` best distinct ones, each with its sub-conjunctions (the same
+    slice with predicates dropped), are then tested on the confirmation part (Fisher's exact
+    test for 0/1 errors, Welch's t-test for continuous losses, one-sided: inside worse than
+    outside), and Benjamini–Hochberg runs over all those tests. Of two nested confirmed
+    slices, the inner one is dropped as redundant when it does not do significantly worse
+    than the rest of the outer one (its extra predicate separates nothing), and the outer one
+    when it is only bad because it contains the inner one (``redundancy=False`` keeps both).
 
     Parameters
     ----------
@@ -189,16 +194,18 @@ def find_slices(
     alpha : float, default 0.05
         False discovery rate over the tested slices.
     k : int, default 10
-        Number of candidate slices taken from the search to the confirmation tests.
+        Number of distinct candidate slices taken from the search to the confirmation tests
+        (each with its sub-conjunctions, so up to ``k * (2 ** max_level - 1)`` tests).
     n_bins : int, default 10
         Quantile bins per continuous feature.
     max_categories : int, default 12
         Numeric columns with at most this many distinct values are categorical.
     ranges : bool, default True
         Also offer one-sided ranges (``age < 45``) of continuous features that cover at most
-        half of the rows, besides single bins.
-    discovery_fraction : float, default 0.5
-        Share of rows used to search.
+        80% of the rows, besides single bins.
+    discovery_fraction : float, default 0.65
+        Share of rows used to search. Finding where a slice's boundaries lie needs more rows
+        than confirming that it is worse, hence more than half.
     score : {"zscore", "sliceline"}, default "zscore"
         Search score: the slice's excess error in standard errors, or SliceLine's size-aware
         score with weight ``sliceline_alpha``.
@@ -206,6 +213,11 @@ def find_slices(
         SliceLine's weight of the error term (only with ``score="sliceline"``).
     redundancy : bool, default True
         Drop confirmed slices explained by a better confirmed slice nested with them.
+    refine : bool, default True
+        Refine each candidate on the discovery rows before it is tested: move its thresholds
+        along a fine grid (about 1% quantile steps) to the best-scoring position, and drop a
+        predicate whose removed rows do not do significantly better than the slice (the
+        simpler slice explains the failures as well). The confirmation rows are not used.
     fairness : array-like (n_rows,), optional
         A sensitive attribute with exactly two groups. Then the search looks for slices with a
         large gap of ``fairness_metric`` between the groups; ``y_true`` and ``y_pred`` must be
@@ -271,6 +283,7 @@ def find_slices(
         "score": score,
         "sliceline_alpha": sliceline_alpha,
         "redundancy": bool(redundancy),
+        "refine": bool(refine),
         "pool": check_int(pool, name="pool", minimum=1),
         "max_overlap": _check_float(
             max_overlap, name="max_overlap", low=0, high=1.0000001, hint="Use e.g. 0.5."
@@ -314,43 +327,49 @@ def find_slices(
     disc, conf = _split(n, strata, discovery_fraction, seed)
     ms = _min_support(min_support, disc.size)
     binned = bin_features(X, n_bins=n_bins, max_categories=max_categories, ranges=ranges,
-                          min_count=ms)  # fmt: skip
+                          min_count=ms, n_fine=_n_fine(disc.size, ms))  # fmt: skip
     params.update(min_support_rows=ms, n_items=len(binned.labels), edges=binned.edges)
     ed = e[disc]
     ebar, sigma = float(ed.mean()), float(ed.std())
+    found: list[dict[str, Any]] = []
+    params["n_evaluated"] = 0
     if sigma > 0 and ebar > 0:
         if score == "zscore":
             sp = np.array([ebar, sigma])
         else:
             sp = np.array([ebar, sliceline_alpha, float(disc.size)])
-        found = lattice_search(binned, e[:, None], rows=disc, max_level=max_level,
-                               min_support=ms, k=pool * k, mode=score, params=sp)  # fmt: skip
-        found = _diverse(found, binned, disc, k=k, max_overlap=max_overlap)
-    else:
-        found = {"items": [], "score": np.zeros(0), "n_evaluated": 0}
-    params["n_evaluated"] = found["n_evaluated"]
+
+        def search(rows: np.ndarray) -> dict:
+            return lattice_search(binned, e[:, None], rows=rows, max_level=max_level,
+                                  min_support=ms, k=pool * k, mode=score, params=sp)  # fmt: skip
+
+        found, params["n_evaluated"] = _select(
+            search, binned, disc, ed, k=k, max_overlap=params["max_overlap"], refine=refine,
+            min_support=ms, mode=score, params=sp, binary=binary,
+        )  # fmt: skip
     ec = e[conf]
     overall = float(ec.mean()) if ec.size else float("nan")
 
-    masks, pvals = [], []
-    for items in found["items"]:
-        mask = binned.mask(items)
+    masks, pvals, texts = [], [], []
+    for cand in found:
+        mask = _refine.terms_mask(binned, cand["terms"])
         inside = mask[conf]
         masks.append(mask)
+        texts.append(_refine.describe(binned, cand["terms"]))
         pvals.append(_stats.test_greater(ec[inside], ec[~inside], binary=binary))
     padj = _stats.benjamini_hochberg(np.array(pvals))
     confirmed = [j for j in range(len(pvals)) if padj[j] <= alpha]
     level = _stats.fcr_level(alpha, len(confirmed), len(pvals))
     candidates = [
         {
-            "description": _describe(binned, items),
-            "discovery_score": float(found["score"][j]),
+            "description": texts[j][1],
+            "discovery_score": float(cand["score"]),
             "discovery_support": int(masks[j][disc].sum()),
             "p_value": float(pvals[j]),
             "p_adjusted": float(padj[j]),
             "confirmed": bool(padj[j] <= alpha),
         }
-        for j, items in enumerate(found["items"])
+        for j, cand in enumerate(found)
     ]
     slices = []
     for j in confirmed:
@@ -366,8 +385,8 @@ def find_slices(
         m_in = float(x_in.mean())
         slices.append(
             Slice(
-                predicates=[binned.predicates[i] for i in found["items"][j]],
-                description=_describe(binned, found["items"][j]),
+                predicates=texts[j][0],
+                description=texts[j][1],
                 rows=mask,
                 support=int(mask.sum()),
                 support_share=float(mask.mean()),
@@ -381,7 +400,7 @@ def find_slices(
                 lift=m_in / overall if overall > 0 else float("nan"),
                 p_value=float(pvals[j]),
                 p_adjusted=float(padj[j]),
-                discovery_score=float(found["score"][j]),
+                discovery_score=float(found[j]["score"]),
                 ci_level=level,
             )
         )
@@ -389,7 +408,11 @@ def find_slices(
     def worse_p(inside: np.ndarray, reference: np.ndarray, _c: Slice) -> float:
         return _stats.test_greater(ec[inside[conf]], ec[reference[conf]], binary=binary)
 
-    kept, redundant = _remove_redundant(slices, worse_p, alpha=alpha, drop=redundancy)
+    # worst first by the lower end of the effect interval: how much worse the slice is at
+    # least (a p-value ranks large, mildly bad slices first; a point effect, tiny noisy ones)
+    order = lambda s: (-s.effect_ci[0], s.p_value, s.level)  # noqa: E731
+    kept, redundant = _remove_redundant(slices, worse_p, alpha=alpha, drop=redundancy,
+                                        order=order)  # fmt: skip
     return SliceReport(
         slices=kept,
         redundant=redundant,
@@ -406,25 +429,84 @@ def find_slices(
     )
 
 
-def _diverse(found: dict, binned: Binned, disc: np.ndarray, *, k: int, max_overlap: float) -> dict:
-    """Keep the best ``k`` candidates none of which shares more than ``max_overlap`` of the
-    smaller one's discovery rows with a better one (overlap coefficient), so that one strong
-    region does not fill every test slot."""
-    chosen: list[int] = []
-    masks: list[np.ndarray] = []
-    for j, items in enumerate(found["items"]):
-        m = binned.mask(items)[disc]
+def _n_fine(n_disc: int, min_support: int) -> int:
+    """Quantiles of the fine grid: about 1% steps, with at least ~20 discovery rows per step
+    (and no finer than a tenth of the minimum support)."""
+    return int(max(2, min(100, n_disc // 20, max(10, 10 * n_disc // max(min_support, 1)))))
+
+
+def _select(
+    search: Callable[[np.ndarray], dict], binned: Binned, disc: np.ndarray, ed: np.ndarray, *,
+    k: int, max_overlap: float, refine: bool, min_support: int, mode: str, params: np.ndarray,
+    binary: bool, family: bool = True, max_rounds: int = 5,
+) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
+    """Refine the search results best first and keep ``k`` diverse ones.
+
+    A candidate sharing more than ``max_overlap`` of the smaller one's discovery rows with an
+    already kept one (overlap coefficient) is skipped, so that one strong region does not fill
+    every test slot; the check runs before refinement (cheap: most of the pool are neighbours
+    of a kept slice) and again after it (two neighbours often refine to the same slice). When
+    the pool runs out before ``k`` are kept (one dominant region can fill it with its
+    neighbours), the search runs again on the discovery rows outside the kept slices.
+    Returns the candidates, best refined score first, and the number of slices evaluated.
+    """
+    chosen: list[dict[str, Any]] = []
+    kept: list[np.ndarray] = []
+    n_evaluated = 0
+
+    def diverse(m: np.ndarray, others: list[np.ndarray]) -> bool:
         size = m.sum()
-        if all((m & o).sum() <= max_overlap * min(size, o.sum()) for o in masks):
-            chosen.append(j)
-            masks.append(m)
+        return all((m & o).sum() <= max_overlap * min(size, o.sum()) for o in others)
+
+    blocked: list[np.ndarray] = []  # refined results that duplicated a kept slice
+    n_refined = 0
+    remaining = np.ones(disc.size, dtype=bool)
+    for _ in range(max_rounds):
+        raw = search(disc[remaining])
+        n_evaluated += raw["n_evaluated"]
+        n_before = len(chosen)
+        for j, items in enumerate(raw["items"]):
+            terms = _refine.from_items(binned, items)
+            m = _refine.terms_mask(binned, terms, disc)
+            if not diverse(m, kept + blocked):
+                continue
+            sc = float(raw["score"][j])
+            if refine and n_refined < 4 * k:  # a bound on the work; later ones stay as found
+                n_refined += 1
+                terms, sc = _refine.refine(binned, terms, ed, disc, min_support=min_support,
+                                           mode=mode, params=params, binary=binary)  # fmt: skip
+                m = _refine.terms_mask(binned, terms, disc)
+                if not diverse(m, kept):
+                    blocked.append(m)
+                    continue
+            chosen.append({"terms": terms, "score": sc})
+            kept.append(m)
             if len(chosen) == k:
                 break
-    out = dict(found)
-    out["items"] = [found["items"][j] for j in chosen]
-    for key in ("score", "size", "max_error", "sums"):
-        out[key] = found[key][chosen]
-    return out
+        if len(chosen) == k or len(chosen) == n_before:
+            break
+        remaining &= ~np.logical_or.reduce(kept)
+        if remaining.sum() < 2 * min_support:
+            break
+    chosen.sort(key=lambda c: (-c["score"], len(c["terms"]), c["terms"]))
+    if not family:
+        return chosen, n_evaluated
+    # each kept slice brings its sub-conjunctions (predicates dropped): the confirmation rows
+    # then judge which predicates are needed (the redundancy step), with every shape counted
+    # in the multiple-testing correction
+    out, seen = [], set()
+    for c in chosen:
+        t = c["terms"]
+        shapes = [sub for r in range(len(t), 0, -1) for sub in itertools.combinations(t, r)]
+        for terms in shapes:
+            if terms in seen:
+                continue
+            seen.add(terms)
+            m = _refine.terms_mask(binned, terms, disc)
+            sc = float(_refine.score(m.sum(), ed[m].sum(), mode, params))
+            if m.sum() >= min_support:
+                out.append({"terms": terms, "score": sc})
+    return out, n_evaluated
 
 
 def _n_rows(X: Any) -> int:
@@ -465,39 +547,66 @@ def _remove_redundant(
     *,
     alpha: float,
     drop: bool,
+    order: Callable[[Slice], Any] | None = None,
 ) -> tuple[list[Slice], list[Slice]]:
-    """Remove nested confirmed slices that add nothing over a better kept one.
+    """Remove nested confirmed slices that add nothing over a better one.
 
-    Slices are visited best (smallest p-value) first. Against each kept slice ``s`` nested with
-    the visited ``c``: if ``c`` lies inside ``s`` and its rows are not significantly worse than
-    the rest of ``s`` (one-sided test on the confirmation rows at ``alpha``), ``c`` is redundant
-    (``contained_in``); if ``c`` contains ``s`` and the rest of ``c`` is not significantly
-    worse than the rows outside ``c``, ``c`` is only bad because of ``s`` and is redundant too
-    (``details["explained_by"]``). Kept slices are annotated with their smallest kept container.
-    ``worse_p(inside, reference, c)`` returns the p-value that rows ``inside`` do worse than rows
-    ``reference``.
+    For a nested pair (``inner`` rows a subset of ``outer`` rows), on the confirmation rows:
+
+    * if ``inner`` does not do significantly worse than the rest of ``outer`` (one-sided test
+      at ``alpha``), the extra predicate of ``inner`` separates nothing: ``inner`` is
+      redundant (``contained_in`` names ``outer``), whichever of the two has the smaller
+      p-value (the larger slice has more power, not more truth);
+    * otherwise, if the rest of ``outer`` does not do significantly worse than the rows
+      outside ``outer``, ``outer`` is only bad because it contains ``inner``: ``outer`` is
+      redundant (``details["explained_by"]``).
+
+    Slices are visited best (smallest p-value) first; a visited slice may displace a kept one.
+    Kept slices are annotated with their smallest kept container and returned sorted by
+    ``order`` (default: smallest p-value first).
+    ``worse_p(inside, reference, c)`` returns the p-value that rows ``inside`` do worse than
+    rows ``reference`` (``c`` is the slice whose rows are ``inside``).
     """
     import dataclasses
 
     key = lambda s: (s.p_value, -s.discovery_score, s.level)  # noqa: E731
     kept: list[Slice] = []
     redundant: list[Slice] = []
+
+    def verdict(inner: Slice, outer: Slice) -> tuple[str, Slice] | None:
+        """Which of a nested pair is redundant, and its annotated copy (None: neither)."""
+        rest = outer.rows & ~inner.rows
+        if inner.support == outer.support or worse_p(inner.rows, rest, inner) > alpha:
+            return "inner", dataclasses.replace(inner, contained_in=outer.description)
+        if worse_p(rest, ~outer.rows, outer) > alpha:
+            details = {**outer.details, "explained_by": inner.description}
+            return "outer", dataclasses.replace(outer, details=details)
+        return None
+
     for c in sorted(slices, key=key):
-        verdict = None
-        for s in kept:
+        dropped = None
+        for i, s in enumerate(kept):
             if not np.any(c.rows & ~s.rows):  # c inside s
-                if c.support == s.support or worse_p(c.rows, s.rows & ~c.rows, c) > alpha:
-                    verdict = dataclasses.replace(c, contained_in=s.description)
-                    break
+                v = verdict(c, s)
+                loser = None if v is None else ("c" if v[0] == "inner" else "s")
             elif not np.any(s.rows & ~c.rows):  # s inside c
-                if worse_p(c.rows & ~s.rows, ~c.rows, c) > alpha:
-                    details = {**c.details, "explained_by": s.description}
-                    verdict = dataclasses.replace(c, details=details)
-                    break
-        if verdict is not None and drop:
-            redundant.append(verdict)
+                v = verdict(s, c)
+                loser = None if v is None else ("s" if v[0] == "inner" else "c")
+            else:
+                continue
+            if v is None or not drop:
+                continue
+            if loser == "c":
+                dropped = v[1]
+                break
+            kept[i] = None  # type: ignore[call-overload]  # displaced by c
+            redundant.append(v[1])
+        kept = [s for s in kept if s is not None]
+        if dropped is not None:
+            redundant.append(dropped)
         else:
             kept.append(c)
+    kept.sort(key=order or key)
     out = []
     for c in kept:
         containers = [s for s in kept if s is not c and not np.any(c.rows & ~s.rows)]

@@ -143,7 +143,8 @@ class SliceReport:
     ----------
     slices : list of Slice
         Confirmed slices (Benjamini–Hochberg adjusted p-value <= ``alpha``), redundant ones
-        removed, best (smallest p-value) first.
+        removed, worst first: by the lower end of the effect interval (error mode) or by
+        p-value (fairness mode).
     redundant : list of Slice
         Confirmed slices dropped because a coarser reported slice contains them and their effect
         is not significantly different from the rest of it (``contained_in`` names it).
