@@ -40,6 +40,7 @@ the training mean. ``base_values = g(x) - values.sum(axis=1)``, so the values ad
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from itertools import combinations
 from typing import Any
 
@@ -224,6 +225,13 @@ class LimeTabular(BaseExplainer):
         See :func:`assay.model.wrap`.
     max_memory : int, default 256 MiB
         Largest model input, in bytes, for one model call (rows are batched up to it).
+    fast_trees : bool, default True
+        For tree ensembles with numerical splits and at most 64 leaves per tree (e.g. random
+        forests on small data), evaluate the samples with assay's compiled copy of the trees
+        (:mod:`assay.model._fast_predict`, several times faster than the library) instead of
+        the model. It is used only after it matched the model to 1e-9 on probe rows (one
+        model call); ``params["model_evaluation"]`` says which was used. False always calls
+        the model.
     progress : bool, default False
         Show a progress bar over batches.
 
@@ -255,6 +263,7 @@ class LimeTabular(BaseExplainer):
         sample_scale: float = 0.5,
         output_space: str | None = None,
         max_memory: int = 256 * 2**20,
+        fast_trees: bool = True,
         progress: bool = False,
     ) -> None:
         super().__init__(
@@ -291,6 +300,7 @@ class LimeTabular(BaseExplainer):
             msg = f"sample_scale must be a positive number; got {sample_scale!r}."
             raise InvalidInputError(msg)
         self.sample_scale = float(sample_scale)
+        self.fast_trees = bool(fast_trees)
         self.stability_runs = check_int(stability_runs, name="stability_runs", minimum=0)
         if self.stability_runs == 1:
             msg = "stability_runs must be 0 (off) or at least 2 (pairs of runs are compared)."
@@ -371,8 +381,8 @@ class LimeTabular(BaseExplainer):
             x = X[i]
             centre = x if self.sample_around == "instance" else st["mean"]
             Z[a, 0] = x
-            eps = rng.standard_normal((m - 1, d))
-            np.multiply(eps, std, out=Z[a, 1:])
+            rng.standard_normal(out=Z[a, 1:])  # drawn in place: no temporary
+            Z[a, 1:] *= std
             Z[a, 1:] += centre
             for j in cat_cols:
                 Z[a, 1:, j] = rng.choice(st["cat_values"][j], size=m - 1, p=st["cat_freqs"][j])
@@ -390,25 +400,46 @@ class LimeTabular(BaseExplainer):
     def _width(self, d: int) -> float:
         return self.kernel_width if self.kernel_width is not None else DEFAULT_WIDTH_FACTOR * d**0.5
 
-    def _run(self, X: np.ndarray, seed: int, st: dict[str, Any]) -> dict[str, np.ndarray]:
+    def _evaluator(self, X: np.ndarray, st: dict[str, Any]) -> tuple[Callable, str]:
+        """What evaluates the samples: a compiled copy of the trees when safe, else the model."""
+        if self.fast_trees and self.adapter.has_trees:
+            from assay.model._fast_predict import fast_tree_predictor
+
+            # probe: explained rows and a (fixed-seed) neighbourhood like the ones explained
+            around = self._sample_rows(X, np.arange(1), 0, st)[0, : min(self.n_samples, 1024)]
+            fast = fast_tree_predictor(self.adapter, np.vstack([X[:256], around]))
+            if fast is not None:
+                return fast, "compiled trees"
+        return self.adapter.predict, "model"
+
+    def _run(
+        self, X: np.ndarray, seed: int, st: dict[str, Any], predict: Callable
+    ) -> dict[str, np.ndarray]:
         n, d = X.shape
         m = self.n_samples
         width = self._width(d)
         cat = st["cat"]
-        rows_per_call = max(1, self.max_memory // (m * d * 8))
         fit_rows = max(1, (16 * 2**20) // (m * d * 8))  # small blocks keep temporaries cached
+        # a library model has a fixed cost per call, so its rows are batched up to max_memory;
+        # the compiled trees have none and run fastest on cache-sized blocks
+        rows_per_call = max(1, self.max_memory // (m * d * 8))
+        if predict != self.adapter.predict:
+            rows_per_call = min(rows_per_call, fit_rows)
         parts: list[dict[str, np.ndarray]] = []
         starts = range(0, n, rows_per_call)
         for start in tqdm(starts, disable=not self.progress, desc="LIME", unit="batch"):
             rows = np.arange(start, min(n, start + rows_per_call))
             Z = self._sample_rows(X, rows, seed, st)
-            f = self.adapter.predict(Z.reshape(-1, d)).reshape(len(rows), m, -1)
+            f = predict(Z.reshape(-1, d)).reshape(len(rows), m, -1)
             for s0 in range(0, len(rows), fit_rows):
                 sl = slice(s0, s0 + fit_rows)
                 phi = self._phi(Z[sl], X[rows[sl]], st)
-                dist2 = np.einsum("rmd,rmd->rm", phi[:, :, ~cat], phi[:, :, ~cat])
                 if cat.any():
+                    cont = phi[:, :, ~cat]
+                    dist2 = np.einsum("rmd,rmd->rm", cont, cont)
                     dist2 += (1.0 - phi[:, :, cat]).sum(axis=2)
+                else:  # no masked copies of phi
+                    dist2 = np.einsum("rmd,rmd->rm", phi, phi)
                 w = np.exp(-dist2 / (2.0 * width**2))
                 fit = fit_sparse_surrogates(phi, w, f[sl], n_select=self.n_select, alpha=self.alpha)
                 fit["f_x"] = f[sl, 0, :]
@@ -436,7 +467,8 @@ class LimeTabular(BaseExplainer):
             ``stderr`` is None. ``params`` holds per-row lists: ``surrogate_r2`` (n, k),
             ``coefficients`` (n, d, k, original units), ``local_prediction`` (surrogate at x),
             ``model_prediction`` (model at x), ``kernel_weight_median`` and
-            ``effective_sample_size`` (n,), and ``stability`` (n, k) when
+            ``effective_sample_size`` (n,), ``model_evaluation`` (``"compiled trees"`` or
+            ``"model"``, see ``fast_trees``), and ``stability`` (n, k) when
             ``stability_runs >= 2``.
         """
         seed = check_seed(seed)
@@ -446,7 +478,8 @@ class LimeTabular(BaseExplainer):
         d = Xv.shape[1]
         st = self._statistics(Xv, names)
         rows_before = self.adapter.n_rows_evaluated
-        fit = self._run(Xv, seed, st)
+        predict, evaluation = self._evaluator(Xv, st)
+        fit = self._run(Xv, seed, st, predict)
         scale = st["scale"][None, :, None]
         cat = st["cat"]
         coef = np.where(cat[None, :, None], fit["coef"], fit["coef"] / scale)
@@ -473,12 +506,13 @@ class LimeTabular(BaseExplainer):
             "model_prediction": fit["f_x"].tolist(),
             "kernel_weight_median": fit["w_median"].tolist(),
             "effective_sample_size": fit["ess"].tolist(),
+            "model_evaluation": evaluation,
         }
         if self.stability_runs >= 2:
             seeds = stability_seeds(seed, self.stability_runs)
             sel = [fit["selected"]]
             for s in seeds[1:]:
-                sel.append(self._run(Xv, s, st)["selected"])
+                sel.append(self._run(Xv, s, st, predict)["selected"])
             params["stability_runs"] = self.stability_runs
             params["stability_seeds"] = seeds
             params["stability"] = top_k_jaccard(np.stack(sel)).tolist()
