@@ -195,10 +195,11 @@ class FormatSpreadResult(_ToDict):
     n_evaluated : ndarray of int, shape (n_models, n_formats)
         Examples scored per format.
     spread, spread_ci_low, spread_ci_high : ndarray of float, shape (n_models,)
-        Best minus worst format mean. The interval is a paired basic (reflected) bootstrap
-        over examples in the exhaustive search — it corrects the upward bias of a max minus a
-        min of noisy means — or a Welch interval of the two formats in the Thompson search
-        (which does not correct the selection bias).
+        Best minus worst format mean (biased upwards: it selects the extremes of noisy means).
+        The interval corrects for that selection: a bootstrap of the spread's error in which
+        formats within ``sqrt(log n)`` standard errors of the best (worst) count as tied with
+        it — paired resamples of the examples in the exhaustive search, normal draws per format
+        in the Thompson search (there over the formats it evaluated).
     mean, std, std_ci_low, std_ci_high : ndarray of float, shape (n_models,)
         Mean and standard deviation over the evaluated formats (bootstrap interval of the std).
     best, worst : ndarray of int, shape (n_models,)
