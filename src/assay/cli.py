@@ -30,6 +30,10 @@ def cli() -> None:
     """assay: explain, audit and align machine-learning models."""
 
 
+# the demo cohort's region code is a label, not an amount
+DEMO_CATEGORICAL = ("zip_region",)
+
+
 def _demo_model(seed: int, quiet: bool) -> tuple[Any, Any, Any, Any, dict[str, str]]:
     """A gradient-boosting model fitted on half of the demo cohort; the other half is audited."""
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -94,6 +98,12 @@ class _Progress:
     help="Declared direction of an effect, e.g. creatinine=increasing; repeatable.",
 )
 @click.option(
+    "--categorical",
+    multiple=True,
+    metavar="FEATURE",
+    help="Integer-coded feature whose values are labels (e.g. a region code); repeatable.",
+)
+@click.option(
     "--trust-model",
     is_flag=True,
     help="Allow loading pickle/joblib model files (runs code from the file).",
@@ -111,6 +121,7 @@ def audit(
     model_path: str | None,
     sensitive: tuple[str, ...],
     expect: tuple[str, ...],
+    categorical: tuple[str, ...],
     trust_model: bool,
     out_dir: str,
     seed: int,
@@ -132,6 +143,7 @@ def audit(
                 _fail("--demo cannot be combined with --data/--model; use one or the other.")
             model, X, y, sens, demo_directions = _demo_model(seed, quiet)
             directions = directions or demo_directions
+            categorical = categorical or DEMO_CATEGORICAL
             unknown = [c for c in sensitive if c not in sens.columns]
             if unknown:
                 _fail(f"--sensitive {unknown} not in the demo cohort; it has {list(sens.columns)}.")
@@ -156,8 +168,8 @@ def audit(
         bar = _Progress(len(STEPS), quiet)
         try:
             result = run_audit(
-                model, X, y, sensitive=sens, expected_directions=directions, seed=seed,
-                progress=bar,
+                model, X, y, sensitive=sens, expected_directions=directions,
+                categorical_features=list(categorical) or None, seed=seed, progress=bar,
             )  # fmt: skip
         finally:
             bar.close()

@@ -17,6 +17,7 @@ from assay.auditing._glassbox import glassbox_section
 from assay.auditing._section import STATUSES
 from assay.auditing._slices import slices_section
 from assay.auditing._trust import trust_section
+from assay.errors import InvalidInputError
 from assay.model import wrap
 
 
@@ -180,3 +181,24 @@ def test_audit_sections_of_a_tree_model_use_treeshap():
     assert result.sections["attributions"]["data"]["method"] == "tree"
     assert result.sections["attributions"]["data"]["importance"]["a"] > 0
     assert set(result.sections) <= set(result.meta["section_seconds"])
+
+
+def test_categorical_features_get_level_bars_and_no_order_based_anomaly():
+    rng = np.random.default_rng(3)
+    n = 4000
+    region = rng.integers(0, 6, size=n).astype(float)
+    x = rng.normal(size=n)
+    # a zig-zag over region codes: read as an ordered feature it is "non-monotone"
+    effect = np.array([0.0, 1.5, -1.5, 1.5, -1.5, 0.0])[region.astype(int)]
+    y = (rng.random(n) < 1 / (1 + np.exp(-(x + effect)))).astype(int)
+    X = pd.DataFrame({"region": region, "x": x})
+    model = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(X, y)
+    kw = {"n_explain": 20, "seed": 0}
+    as_label = assay.audit(model, X, y, categorical_features=["region"], **kw)
+    section = as_label.sections["glassbox"]
+    assert not any(a["feature"] == "region" for a in section["data"]["anomalies"]["anomalies"])
+    bars = [f for f in section["figures"] if f["kind"] == "bar"]
+    assert len(bars) == 1 and len(bars[0]["data"]["labels"]) == 6
+    assert as_label.meta["categorical_features"] == ["region"]
+    with pytest.raises(InvalidInputError, match="not features of X"):
+        assay.audit(model, X, y, categorical_features=["zip"], **kw)

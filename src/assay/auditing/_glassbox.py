@@ -59,6 +59,23 @@ def _shape_figure(gam: Any, t: int, anomalies: list[Any]) -> dict[str, Any]:
     )
 
 
+def _category_figure(gam: Any, t: int) -> dict[str, Any]:
+    """One bar per observed level of a categorical feature (the GAM's value for that level)."""
+    name = gam.term_names_[t]
+    fb = gam.bins_[gam.term_features_[t][0]]
+    levels = np.arange(1, fb.n_bins - 1)
+    levels = levels[fb.counts[levels] > 0]
+    return figure(
+        "bar",
+        f"Contribution of each level of {name} in the glass-box model (±2 sd over bags).",
+        labels=[f"{name} = {fb.edges[b - 1]:g}" for b in levels],
+        values=gam.term_values_[t][levels, 0].tolist(),
+        errors=(2 * gam.term_std_[t][levels, 0]).tolist(),
+        reference=0.0,
+        xlabel="contribution",
+    )
+
+
 def _describe(a: Any) -> str:
     if a.kind == "discontinuity":
         text = f"{a.feature} {'drops' if a.effect < 0 else 'jumps'} by {abs(a.effect):.2g} at "
@@ -80,6 +97,7 @@ def glassbox_section(
     names: list[str],
     *,
     expected_directions: dict[str, str] | None,
+    categorical_features: list[str] | None = None,
     max_rows: int = 10_000,
     seed: int | None,
 ) -> dict[str, Any] | None:
@@ -99,12 +117,17 @@ def glassbox_section(
     rows = rng.permutation(X.shape[0])[:max_rows]
     fit_rows, test_rows = rows[: rows.size // 2], rows[rows.size // 2 :]
     frame = pd.DataFrame(X, columns=names)
+    categorical = list(categorical_features) if categorical_features else None
     if binary:
         target = positive_labels(adapter, y)
-        gam: Any = GAMClassifier(**GAM_OPTIONS, n_jobs=1, random_state=seed)
+        gam: Any = GAMClassifier(
+            **GAM_OPTIONS, categorical_features=categorical, n_jobs=1, random_state=seed
+        )
     else:
         target = y.astype(np.float64)
-        gam = GAMRegressor(**GAM_OPTIONS, n_jobs=1, random_state=seed)
+        gam = GAMRegressor(
+            **GAM_OPTIONS, categorical_features=categorical, n_jobs=1, random_state=seed
+        )
     gam.fit(frame.iloc[fit_rows], target[fit_rows])
     X_test, y_test = frame.iloc[test_rows], target[test_rows]
     if binary:
@@ -141,8 +164,9 @@ def glassbox_section(
     shown = list(dict.fromkeys(flagged + order))[:MAX_SHAPES]
     figures = [
         _shape_figure(gam, t, [a for a in found if a.feature == gam.term_names_[t]])
-        for t in shown
         if gam.bins_[gam.term_features_[t][0]].kind == "continuous"
+        else _category_figure(gam, t)
+        for t in shown
     ]
     rows_tbl = [
         [a.feature, a.kind, a.location, a.effect, a.round_number, a.counter_causal, a.p_adjusted]

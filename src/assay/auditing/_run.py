@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -110,6 +110,20 @@ def estimate_seconds(model: Any, X: Any, *, sensitive: bool = True) -> float:
     return float(fixed + gam + per_row * model_rows)
 
 
+def _check_categorical(features: Sequence[str] | None, names: list[str]) -> list[str]:
+    if features is None:
+        return []
+    if isinstance(features, str):
+        features = [features]
+    unknown = [f for f in features if f not in names]
+    if unknown:
+        msg = (
+            f"categorical_features: {unknown} are not features of X; its features are {names}."
+        )
+        raise InvalidInputError(msg)
+    return list(dict.fromkeys(features))
+
+
 def audit(
     model: Any,
     X: Any,
@@ -117,6 +131,7 @@ def audit(
     *,
     sensitive: Any = None,
     expected_directions: dict[str, str] | None = None,
+    categorical_features: Sequence[str] | None = None,
     n_explain: int = 200,
     seed: int | None = 0,
     progress: Callable[[str], None] | None = None,
@@ -154,6 +169,9 @@ def audit(
         Sensitive attributes (not model inputs) for the fairness section.
     expected_directions : dict, optional
         Declared directions such as ``{"creatinine": "increasing"}``.
+    categorical_features : list of str, optional
+        Integer-coded features whose values are labels, not amounts (e.g. a region code):
+        the glass-box model fits one value per level and no shape test reads them as ordered.
     n_explain : int, default 200
         Rows sampled for attributions and per-row analyses.
     seed : int, default 0
@@ -197,6 +215,7 @@ def audit(
                 "feature names of X with 'increasing' or 'decreasing'."
             )
             raise InvalidInputError(msg)
+    categorical = _check_categorical(categorical_features, names)
     rng = np.random.default_rng(seed)
     explain_rows = _sample(Xv.shape[0], n_explain, rng)
     background = Xv[_sample(Xv.shape[0], 100, rng)]
@@ -222,7 +241,13 @@ def audit(
             "glassbox",
             "fitting a glass-box GAM and testing its shapes",
             lambda: glassbox_section(
-                adapter, Xv, yv, names, expected_directions=expected_directions, seed=seed
+                adapter,
+                Xv,
+                yv,
+                names,
+                expected_directions=expected_directions,
+                categorical_features=categorical,
+                seed=seed,
             ),
         ),
         (
@@ -280,6 +305,7 @@ def audit(
         "feature_names": names,
         "sensitive": [] if sens is None else [str(c) for c in sens.columns],
         "expected_directions": dict(expected_directions or {}),
+        "categorical_features": categorical,
         "seed": seed,
         "seconds": round(time.perf_counter() - started, 3),
         "section_seconds": timings,
