@@ -16,8 +16,11 @@ libraries' own C++ (``pred_contribs``), so that row compares with XGBoost/LightG
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -103,7 +106,7 @@ def bench_speed(n_rows: int, n_rows_int: int, repeat: int) -> list[str]:
                         model, data=bg, feature_perturbation="interventional",
                         model_output="raw",
                     )  # fmt: skip
-                t_shap = _time(lambda e=ex, R=R: e.shap_values(R, check_additivity=False), 1)
+                t_shap = _time(lambda e=ex, R=R: e.shap_values(R, check_additivity=False), repeat)
                 ref = np.asarray(ex.shap_values(R[:20], check_additivity=False))
                 got = ours.explain(R[:20]).values
                 if ref.ndim == 2:
@@ -117,7 +120,8 @@ def bench_speed(n_rows: int, n_rows_int: int, repeat: int) -> list[str]:
     return lines
 
 
-def bench_memory(n_rows: int) -> list[str]:
+def _memory_child(n_rows: int) -> None:
+    """Explain ``n_rows`` rows in this (fresh) process and print the figures as JSON."""
     import xgboost as xgb
 
     from assay.attribution import TreeShap
@@ -125,32 +129,50 @@ def bench_memory(n_rows: int) -> list[str]:
     rng = np.random.default_rng(1)
     Xt = rng.normal(size=(20000, 10))
     y = Xt[:, 0] + Xt[:, 1] * Xt[:, 2] + rng.normal(size=20000)
-    model = xgb.XGBRegressor(n_estimators=100, max_depth=6).fit(Xt, y)
+    model = xgb.XGBRegressor(n_estimators=100, max_depth=6, n_jobs=1).fit(Xt, y)
     X = rng.normal(size=(n_rows, 10))
     explainer = TreeShap(model)
-    explainer.explain(X[:10])
+    explainer.explain(X[:10])  # compile
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
     exp = explainer.explain(X)
     dt = time.perf_counter() - t0
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out_mb = exp.values.nbytes / 2**20
-    in_mb = X.nbytes / 2**20
+    print(json.dumps({"seconds": dt, "rss_before": rss0, "rss_after": rss1,
+                      "out_mib": exp.values.nbytes / 2**20,
+                      "base_mib": exp.base_values.nbytes / 2**20,
+                      "in_mib": X.nbytes / 2**20}))  # fmt: skip
+
+
+def bench_memory(n_rows: int) -> list[str]:
+    """Peak RSS of a fresh process explaining ``n_rows`` rows (path-dependent, all threads)."""
+    cmd = [sys.executable, __file__, "--memory-child", str(n_rows)]
+    res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
     return [
-        "| rows | features | trees | seconds | output MiB | input MiB | peak RSS MiB (before -> after) |",  # noqa: E501
+        "| rows | features | trees | seconds | values + base + input MiB "
+        "| peak RSS MiB before explain | peak RSS MiB after |",
         "|---|---|---|---|---|---|---|",
-        f"| {n_rows:,} | 10 | 100 (depth 6) | {dt:.1f} | {out_mb:.0f} | {in_mb:.0f} | "
-        f"{rss0:.0f} -> {rss1:.0f} |",
+        f"| {n_rows:,} | 10 | 100 (depth 6) | {res['seconds']:.1f} | "
+        f"{res['out_mib']:.0f} + {res['base_mib']:.0f} + {res['in_mib']:.0f} | "
+        f"{res['rss_before']:.0f} | {res['rss_after']:.0f} |",
     ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--memory-only", action="store_true")
+    parser.add_argument("--memory-child", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    n_rows, n_int, mem_rows = (200, 10, 100_000) if args.quick else (1000, 50, 1_000_000)
+    if args.memory_child:
+        _memory_child(args.memory_child)
+        return
+    n_rows, n_int, mem_rows = (200, 20, 100_000) if args.quick else (1000, 100, 1_000_000)
+    if args.memory_only:
+        print("\n".join(bench_memory(mem_rows)))
+        return
     print(f"cpu_count={os.cpu_count()}")
-    lines = bench_speed(n_rows, n_int, repeat=3)
+    lines = bench_speed(n_rows, n_int, repeat=2)
     print()
     print("\n".join(lines))
     print()

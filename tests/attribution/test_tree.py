@@ -264,6 +264,47 @@ def test_interventional_probability_equals_exact_enumeration():
                  max_enumerated=1).explain(rows)  # fmt: skip
 
 
+def test_interventional_kernels_agree_and_are_additive():
+    """Lookup tables, mask scans and the pair walk give the same exact values (deep trees).
+
+    LightGBM with 40 leaves grows paths with up to ~10 distinct features, so both the
+    per-leaf lookup tables (narrow paths) and the mask scans (wide paths) are exercised; the
+    pair walk is an independent implementation of the same game.
+    """
+    from assay.attribution.shapley import _tree_leaf_patterns as lp_mod
+    from assay.attribution.shapley._tree_interventional import (
+        BackgroundRoutes,
+        interventional_shap,
+    )
+
+    X, y_bin, _, _ = _data(n=1500, d=12, nan=0.03)
+    X[:, 11] = 0.0  # never split on: a dummy player
+    model = lgb.LGBMClassifier(n_estimators=12, num_leaves=40, min_child_samples=3, verbose=-1,
+                               n_jobs=1).fit(X, y_bin)  # fmt: skip
+    ens = extract_tree_ensemble(model)
+    bg = np.ascontiguousarray(X[200:260])
+    rows = np.ascontiguousarray(X[:25])
+    w = np.full(len(bg), 1.0 / len(bg))
+
+    def run(routes):
+        out = np.zeros((len(rows), X.shape[1], 1))
+        interventional_shap(ens, routes, rows, out, probability=False, n_threads=1)
+        return out
+
+    walk = run(BackgroundRoutes(ens, bg, w, walk=True))
+    scan = BackgroundRoutes(ens, bg, w, n_rows=0)  # no table pays off for no rows
+    table = BackgroundRoutes(ens, bg, w, n_rows=10**9)
+    assert scan.patterns.n_feat.max() > lp_mod.MAX_TABLE_FEATURES  # wide paths are scanned
+    assert (scan.patterns.tab_off[:-1] < 0).all()
+    assert (table.patterns.tab_off[:-1] >= 0).any()
+    np.testing.assert_allclose(run(scan), walk, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(run(table), walk, rtol=0, atol=1e-12)
+    assert np.abs(walk).max() > 0.1 and np.all(walk[:, 11] == 0.0)
+    exp = TreeShap(model, mode="interventional", background=bg).explain(rows)
+    gap = exp.values.sum(axis=1) + exp.base_values - predict_raw(ens, rows)
+    assert np.abs(gap).max() < 1e-8
+
+
 # -- plumbing: dispatcher, chunking, threads, errors --------------------------------------------
 
 

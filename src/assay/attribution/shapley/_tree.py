@@ -2,9 +2,10 @@
 
 Both modes read the model's trees as a :class:`~assay.model.TreeEnsemble` and run compiled,
 multi-threaded kernels: :mod:`._tree_path` (path-dependent, O(nodes x depth) per row) and
-:mod:`._tree_interventional` (one walk per row and background row). Rows are processed in
-chunks so that working memory stays under ``max_memory``; the only array as large as the
-answer is the answer itself.
+:mod:`._tree_leaf_patterns` (interventional margins: the background merged per leaf, so a
+row costs one pass per tree) or :mod:`._tree_interventional` (probability output: one walk per
+row and background row). Rows are processed in chunks so that working memory stays under
+``max_memory``; the only array as large as the answer is the answer itself.
 """
 
 from __future__ import annotations
@@ -164,6 +165,7 @@ class TreeShap(BaseExplainer):
             max_enumerated, name="max_enumerated", minimum=1, maximum=24
         )
         self._plan = build_path_plan(self.ensemble) if mode == "path_dependent" else None
+        self._max_depth = self.ensemble.max_depth()  # a Python walk over all nodes: once
 
     @staticmethod
     def _resolve_space(requested: str | None, native: str, mode: str) -> tuple[str, bool]:
@@ -229,7 +231,7 @@ class TreeShap(BaseExplainer):
             "n_jobs": self.n_jobs,
             "n_threads": n_threads,
             "n_trees": ens.n_trees,
-            "max_depth": ens.max_depth(),
+            "max_depth": self._max_depth,
             "seed": seed,
         }
         if self.mode == "path_dependent":
@@ -247,7 +249,12 @@ class TreeShap(BaseExplainer):
             if w is None:
                 w = np.full(bg.shape[0], 1.0 / bg.shape[0])
             bg = np.ascontiguousarray(bg, dtype=np.float64)
-            routes = BackgroundRoutes(ens, bg, w)
+            with _threads(n_threads):
+                # the tables depend on n, never on max_memory or threads: the same rows give
+                # bit-identical values however they are chunked
+                routes = BackgroundRoutes(ens, bg, w, walk=self._probability, n_rows=n,
+                                          n_threads=n_threads,
+                                          max_depth=self._max_depth)  # fmt: skip
             f_bg = predict_raw(ens, bg)
             params.update(background=note, n_background=int(bg.shape[0]),
                           weighted_background=self.background_weights is not None,

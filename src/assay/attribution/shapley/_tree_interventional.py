@@ -1,4 +1,10 @@
-"""Exact interventional TreeSHAP: one tree walk per (row, background row) pair.
+"""Exact interventional TreeSHAP: the margin from merged per-leaf masks, sigmoid by pair walks.
+
+Margins (the common case) are computed by :mod:`._tree_leaf_patterns`: the background is
+merged once per leaf, and a row costs one pass over each tree, independent of the number of
+background rows. This module keeps the per-(row, background row) walk described below; it
+serves the probability output of binary boosted models, ensembles with a path of more than 62
+distinct features, and as an independent implementation in the tests.
 
 For a row ``x`` and a reference ``r`` the game is ``v(S) = f(x_S, r_{-S})``. In one tree, a
 hybrid input follows ``x`` and ``r`` wherever they agree; where they disagree at a node on
@@ -31,6 +37,7 @@ from math import factorial
 import numba
 import numpy as np
 
+from assay.attribution.shapley._tree_leaf_patterns import build_leaf_patterns, leaf_pattern_shap
 from assay.attribution.shapley._tree_path import goes_left
 from assay.model._tree_ensemble import TreeEnsemble
 from assay.model._tree_predict import predict_leaf, traversal_arrays
@@ -379,16 +386,41 @@ def _probability_parallel(X, bg_bits, bg_leaf, bg_w, arrays, split_le, roots, va
 
 
 class BackgroundRoutes:
-    """Route bits and leaves of the background rows, computed once per explanation."""
+    """What the kernels need of the background, computed once per explanation.
 
-    def __init__(self, ensemble: TreeEnsemble, background: np.ndarray, weights: np.ndarray):
+    Margins use the merged per-leaf masks of :mod:`._tree_leaf_patterns` (``patterns``); the
+    probability output, and ensembles with a path wider than a 64-bit mask, use the pair walk
+    (``bits``: route of every background row at every node, ``leaf``: its leaf per tree).
+    """
+
+    def __init__(
+        self,
+        ensemble: TreeEnsemble,
+        background: np.ndarray,
+        weights: np.ndarray,
+        *,
+        walk: bool = False,
+        n_rows: int = 1,
+        n_threads: int = 1,
+        table_budget: int = 2**27,
+        max_depth: int | None = None,
+    ):
         self.arrays = traversal_arrays(ensemble)
-        self.bits = np.zeros((background.shape[0], ensemble.n_nodes), dtype=np.uint8)
-        _route_bits(background, self.arrays, bool(ensemble.split_le), self.bits)
-        self.leaf = np.ascontiguousarray(predict_leaf(ensemble, background))
         self.weights = np.ascontiguousarray(weights, dtype=np.float64)
-        self.max_depth = max(ensemble.max_depth(), 1)
+        if max_depth is None:
+            max_depth = ensemble.max_depth()
+        self.max_depth = max(max_depth, 1)
         self.w_x, self.w_r = _leaf_weights(self.max_depth)
+        self.patterns = None
+        if not walk:
+            self.patterns = build_leaf_patterns(
+                ensemble, self.arrays, background, self.weights, n_rows=n_rows,
+                n_threads=n_threads, table_budget=table_budget,
+            )  # fmt: skip
+        if self.patterns is None:
+            self.bits = np.zeros((background.shape[0], ensemble.n_nodes), dtype=np.uint8)
+            _route_bits(background, self.arrays, bool(ensemble.split_le), self.bits)
+            self.leaf = np.ascontiguousarray(predict_leaf(ensemble, background))
 
 
 def interventional_shap(
@@ -412,6 +444,10 @@ def interventional_shap(
     split_le = bool(ensemble.split_le)
     roots = np.ascontiguousarray(ensemble.roots, dtype=np.int64)
     value = np.ascontiguousarray(ensemble.value, dtype=np.float64)
+    if not probability and routes.patterns is not None:
+        leaf_pattern_shap(routes.patterns, ensemble, routes.arrays, X, out, routes.w_x,
+                          routes.w_r, n_threads=n_threads)  # fmt: skip
+        return 0
     if not probability:
         args = (X, routes.bits, routes.leaf, routes.weights, routes.arrays, split_le, roots,
                 np.ascontiguousarray(ensemble.tree_output, dtype=np.int64), value,
