@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 
 from assay._validation import check_int, check_seed
+from assay.attribution._background import check_background_weights
+from assay.attribution._explanation import Explanation
 from assay.errors import InvalidInputError
 from assay.model import ModelAdapter, wrap
 
@@ -78,6 +80,44 @@ class BaseExplainer:
             return self.background, f"given ({self.background.shape[0]} rows)"
         bg = default_background(X, seed=seed)
         return bg, f"sample of X ({bg.shape[0]} rows)"
+
+    def _set_background_weights(self, weights: Any) -> None:
+        """Validate and store ``background_weights`` (normalized); they need a background."""
+        if weights is None:
+            return
+        if self.background is None:
+            msg = "background_weights were given without a background; pass both."
+            raise InvalidInputError(msg)
+        self.background_weights = check_background_weights(weights, self.background.shape[0])
+
+    def _weights_for(self, bg: np.ndarray) -> np.ndarray:
+        """Weights of ``bg`` (from :meth:`_background_for`): the given ones, else uniform."""
+        if self.background is not None and self.background_weights is not None:
+            return self.background_weights
+        return np.full(bg.shape[0], 1.0 / bg.shape[0])
+
+    def _result(
+        self,
+        X: np.ndarray,
+        names: list[str],
+        values: np.ndarray,
+        base_values: np.ndarray,
+        *,
+        stderr: np.ndarray | None,
+        params: dict[str, Any],
+    ) -> Explanation:
+        """The :class:`Explanation` of rows ``X``, labelled with this model's outputs."""
+        return Explanation(
+            values=values,
+            base_values=base_values,
+            data=X,
+            feature_names=names,
+            output_names=self.adapter.output_names,
+            method=self.method,
+            output_space=self.adapter.output_space,
+            stderr=stderr,
+            params=params,
+        )
 
     def explain(self, X: Any, *, seed: int | None = None) -> Any:
         raise NotImplementedError

@@ -517,17 +517,7 @@ class LimeTabular(BaseExplainer):
             params["stability_seeds"] = seeds
             params["stability"] = top_k_jaccard(np.stack(sel)).tolist()
         params["model_rows_evaluated"] = int(self.adapter.n_rows_evaluated - rows_before)
-        return Explanation(
-            values=values,
-            base_values=base,
-            data=Xv,
-            feature_names=names,
-            output_names=self.adapter.output_names,
-            method=self.method,
-            output_space=self.adapter.output_space,
-            stderr=None,
-            params=params,
-        )
+        return self._result(Xv, names, values, base, stderr=None, params=params)
 
 
 Lime = LimeTabular

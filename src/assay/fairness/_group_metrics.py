@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -372,18 +372,13 @@ class GroupMetrics:
         def piece(arr: np.ndarray, i: int, k: int) -> np.ndarray:
             return arr[bounds[i] : bounds[i + 1]].reshape(M, k)
 
-        object.__setattr__(
-            self, "by_group_ci_low", pd.DataFrame(piece(lo, 0, G).T, self.by_group.index, names)
-        )
-        object.__setattr__(
-            self, "by_group_ci_high", pd.DataFrame(piece(hi, 0, G).T, self.by_group.index, names)
-        )
-        object.__setattr__(
-            self, "overall_ci_low", pd.DataFrame(piece(lo, 1, C).T, self.overall.index, names)
-        )
-        object.__setattr__(
-            self, "overall_ci_high", pd.DataFrame(piece(hi, 1, C).T, self.overall.index, names)
-        )
+        for attr, i, k, index in (
+            ("by_group", 0, G, self.by_group.index),
+            ("overall", 1, C, self.overall.index),
+        ):
+            for bound, arr in (("low", lo), ("high", hi)):
+                frame = pd.DataFrame(piece(arr, i, k).T, index, names)
+                object.__setattr__(self, f"{attr}_ci_{bound}", frame)
         object.__setattr__(
             self,
             "_derived_ci",
@@ -531,117 +526,109 @@ def _summary(
     return float(np.nanmax(row) if kind == "difference" else np.nanmin(row))
 
 
-def demographic_parity_difference(
-    y_true: Any,
-    y_pred: Any,
-    *,
-    sensitive_features: Any,
-    method: str = "between_groups",
-    pos_label: Any = 1,
-) -> float:
+def _summary_function(
+    name: str, metric_names: tuple[str, ...], kind: str, doc: str
+) -> Callable[..., float]:
+    """One public summary: ``kind`` ("difference" or "ratio") of ``metric_names``, worst case.
+
+    The six summaries differ only in their metrics and kind; building them here keeps their
+    signatures identical (keyword-only ``sensitive_features``, ``method``, ``pos_label``).
+    """
+
+    def summary(
+        y_true: Any,
+        y_pred: Any,
+        *,
+        sensitive_features: Any,
+        method: str = "between_groups",
+        pos_label: Any = 1,
+    ) -> float:
+        args = (y_true, y_pred, sensitive_features, method)
+        return _summary(list(metric_names), *args, kind, pos_label)
+
+    summary.__name__ = summary.__qualname__ = name
+    summary.__doc__ = doc
+    return summary
+
+
+_RATES = ("selection_rate",)
+_ODDS = ("true_positive_rate", "false_positive_rate")
+_OPPORTUNITY = ("true_positive_rate",)
+
+demographic_parity_difference = _summary_function(
+    "demographic_parity_difference",
+    _RATES,
+    "difference",
     """Largest gap in selection rate between groups (0 = parity).
 
     Examples
     --------
     >>> demographic_parity_difference([0, 1, 0, 1], [1, 1, 0, 1], sensitive_features=list("aabb"))
     0.5
-    """
-    args = (y_true, y_pred, sensitive_features, method)
-    return _summary(["selection_rate"], *args, "difference", pos_label)
+    """,
+)
 
-
-def demographic_parity_ratio(
-    y_true: Any,
-    y_pred: Any,
-    *,
-    sensitive_features: Any,
-    method: str = "between_groups",
-    pos_label: Any = 1,
-) -> float:
+demographic_parity_ratio = _summary_function(
+    "demographic_parity_ratio",
+    _RATES,
+    "ratio",
     """Smallest over largest group selection rate (1 = parity).
 
     Examples
     --------
     >>> demographic_parity_ratio([0, 1, 0, 1], [1, 1, 0, 1], sensitive_features=list("aabb"))
     0.5
-    """
-    args = (y_true, y_pred, sensitive_features, method)
-    return _summary(["selection_rate"], *args, "ratio", pos_label)
+    """,
+)
 
-
-def equalized_odds_difference(
-    y_true: Any,
-    y_pred: Any,
-    *,
-    sensitive_features: Any,
-    method: str = "between_groups",
-    pos_label: Any = 1,
-) -> float:
+equalized_odds_difference = _summary_function(
+    "equalized_odds_difference",
+    _ODDS,
+    "difference",
     """The larger of the true- and false-positive-rate differences (fairlearn's worst case).
 
     Examples
     --------
     >>> equalized_odds_difference([0, 1, 0, 1], [1, 1, 0, 1], sensitive_features=list("aabb"))
     1.0
-    """
-    args = (y_true, y_pred, sensitive_features, method)
-    names = ["true_positive_rate", "false_positive_rate"]
-    return _summary(names, *args, "difference", pos_label)
+    """,
+)
 
-
-def equalized_odds_ratio(
-    y_true: Any,
-    y_pred: Any,
-    *,
-    sensitive_features: Any,
-    method: str = "between_groups",
-    pos_label: Any = 1,
-) -> float:
+equalized_odds_ratio = _summary_function(
+    "equalized_odds_ratio",
+    _ODDS,
+    "ratio",
     """The smaller of the true- and false-positive-rate ratios.
 
     Examples
     --------
     >>> equalized_odds_ratio([0, 1, 0, 1], [1, 1, 0, 1], sensitive_features=list("aabb"))
     0.0
-    """
-    args = (y_true, y_pred, sensitive_features, method)
-    names = ["true_positive_rate", "false_positive_rate"]
-    return _summary(names, *args, "ratio", pos_label)
+    """,
+)
 
-
-def equal_opportunity_difference(
-    y_true: Any,
-    y_pred: Any,
-    *,
-    sensitive_features: Any,
-    method: str = "between_groups",
-    pos_label: Any = 1,
-) -> float:
+equal_opportunity_difference = _summary_function(
+    "equal_opportunity_difference",
+    _OPPORTUNITY,
+    "difference",
     """Largest gap in true positive rate between groups.
 
     Examples
     --------
     >>> equal_opportunity_difference([0, 1, 0, 1], [1, 1, 0, 1], sensitive_features=list("aabb"))
     0.0
-    """
-    args = (y_true, y_pred, sensitive_features, method)
-    return _summary(["true_positive_rate"], *args, "difference", pos_label)
+    """,
+)
 
-
-def equal_opportunity_ratio(
-    y_true: Any,
-    y_pred: Any,
-    *,
-    sensitive_features: Any,
-    method: str = "between_groups",
-    pos_label: Any = 1,
-) -> float:
+equal_opportunity_ratio = _summary_function(
+    "equal_opportunity_ratio",
+    _OPPORTUNITY,
+    "ratio",
     """Smallest over largest group true positive rate.
 
     Examples
     --------
     >>> equal_opportunity_ratio([0, 1, 0, 1], [1, 1, 0, 1], sensitive_features=list("aabb"))
     1.0
-    """
-    args = (y_true, y_pred, sensitive_features, method)
-    return _summary(["true_positive_rate"], *args, "ratio", pos_label)
+    """,
+)

@@ -178,7 +178,40 @@ def _class_names(classes: Any) -> list[str]:
     return [str(c) for c in classes]
 
 
-class SklearnAdapter(ModelAdapter):
+def _boosting_outputs(
+    model: Any, clf: bool, n_class: int, output_space: str | None
+) -> tuple[str, list[str]]:
+    """Output space and output names of a gradient-boosting model (XGBoost, LightGBM).
+
+    Classifiers default to probabilities (one column per class); their margins are a single
+    column for binary models. Regressors default to the raw prediction.
+    """
+    if not clf:
+        return ("raw" if output_space is None else output_space), ["prediction"]
+    classes = list(getattr(model, "classes_", range(max(n_class, 2))))
+    if output_space is None:
+        output_space = "probability"
+    if output_space == "probability":
+        return output_space, _class_names(classes)
+    return output_space, [str(classes[1])] if len(classes) == 2 else _class_names(classes)
+
+
+class _ExtractsTrees:
+    """Adapters of tree ensembles whose trees :func:`extract_tree_ensemble` reads."""
+
+    model: Any
+
+    @property
+    def has_trees(self) -> bool:
+        return True
+
+    def tree_ensemble(self) -> Any:
+        from assay.model._tree_extract import extract_tree_ensemble
+
+        return extract_tree_ensemble(self.model)
+
+
+class SklearnAdapter(_ExtractsTrees, ModelAdapter):
     """scikit-learn estimators and Pipelines (classifier -> probabilities, regressor -> predict)."""
 
     def __init__(
@@ -259,11 +292,6 @@ class SklearnAdapter(ModelAdapter):
     def has_trees(self) -> bool:
         return _tree_kind(self.model)
 
-    def tree_ensemble(self) -> Any:
-        from assay.model._tree_extract import extract_tree_ensemble
-
-        return extract_tree_ensemble(self.model)
-
 
 def _sklearn_supports_missing(model: Any) -> bool:
     name = type(model).__name__
@@ -293,7 +321,7 @@ def _tree_kind(model: Any) -> bool:
     }
 
 
-class XGBoostAdapter(ModelAdapter):
+class XGBoostAdapter(_ExtractsTrees, ModelAdapter):
     """XGBoost models: the scikit-learn API or a native ``xgboost.Booster``."""
 
     def __init__(
@@ -330,18 +358,7 @@ class XGBoostAdapter(ModelAdapter):
         self._booster = booster
         n_class = int(config["learner"]["learner_model_param"].get("num_class", "0") or 0)
         clf = objective.startswith(("binary:", "multi:"))
-        if clf:
-            classes = list(getattr(model, "classes_", range(max(n_class, 2))))
-            if output_space is None:
-                output_space = "probability"
-            if output_space == "probability":
-                out_names = _class_names(classes)
-            else:
-                out_names = [str(classes[1])] if len(classes) == 2 else _class_names(classes)
-        else:
-            if output_space is None:
-                output_space = "raw"
-            out_names = ["prediction"]
+        output_space, out_names = _boosting_outputs(model, clf, n_class, output_space)
         self._n_class = max(n_class, 2) if clf else 1
         fnames = feature_names if feature_names is not None else booster.feature_names
         n_feat = booster.num_features()
@@ -378,17 +395,8 @@ class XGBoostAdapter(ModelAdapter):
                 out = _softmax(raw)
         return np.asarray(out, dtype=np.float64)
 
-    @property
-    def has_trees(self) -> bool:
-        return True
 
-    def tree_ensemble(self) -> Any:
-        from assay.model._tree_extract import extract_tree_ensemble
-
-        return extract_tree_ensemble(self.model)
-
-
-class LightGBMAdapter(ModelAdapter):
+class LightGBMAdapter(_ExtractsTrees, ModelAdapter):
     """LightGBM models: the scikit-learn API or a native ``lightgbm.Booster``."""
 
     def __init__(
@@ -410,18 +418,7 @@ class LightGBMAdapter(ModelAdapter):
             ("binary", "multiclass", "softmax", "multiclassova", "cross_entropy")
         )
         n_class = int(booster.dump_model().get("num_class", 1))
-        if clf:
-            classes = list(getattr(model, "classes_", range(max(n_class, 2))))
-            if output_space is None:
-                output_space = "probability"
-            if output_space == "probability":
-                out_names = _class_names(classes)
-            else:
-                out_names = [str(classes[1])] if len(classes) == 2 else _class_names(classes)
-        else:
-            if output_space is None:
-                output_space = "raw"
-            out_names = ["prediction"]
+        output_space, out_names = _boosting_outputs(model, clf, n_class, output_space)
         fnames = feature_names if feature_names is not None else booster.feature_name()
         if feature_names is None and fnames == [f"Column_{i}" for i in range(len(fnames))]:
             fnames = None  # fitted without names (a numpy array): LightGBM's placeholders
@@ -441,15 +438,6 @@ class LightGBMAdapter(ModelAdapter):
         if self.is_classifier and not raw and out.ndim == 1:
             out = np.column_stack([1.0 - out, out])
         return out
-
-    @property
-    def has_trees(self) -> bool:
-        return True
-
-    def tree_ensemble(self) -> Any:
-        from assay.model._tree_extract import extract_tree_ensemble
-
-        return extract_tree_ensemble(self.model)
 
 
 class TorchAdapter(ModelAdapter):

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from assay.errors import InvalidInputError
+from assay.plot._axes import axes
 
 __all__ = [
     "plot_contamination",
@@ -15,13 +16,7 @@ __all__ = [
     "plot_membership_roc",
 ]
 
-
-def _axes(ax: Any) -> Any:
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(6, 3.5))[1]
+_FIGSIZE = (6, 3.5)
 
 
 def _need(result: Any, kind: str, where: str) -> None:
@@ -44,7 +39,7 @@ def plot_format_spread(result: Any, *, model: int = 0, ax: Any = None) -> Any:
     acc = result.accuracy[model]
     done = np.flatnonzero(np.isfinite(acc))
     order = done[np.argsort(acc[done])]
-    ax = _axes(ax)
+    ax = axes(ax, _FIGSIZE)
     x = np.arange(order.shape[0])
     lo = acc[order] - result.ci_low[model][order]
     hi = result.ci_high[model][order] - acc[order]
@@ -80,7 +75,7 @@ def plot_membership_roc(result: Any, *, ax: Any = None) -> Any:
         raise InvalidInputError(msg)
     from sklearn.metrics import roc_curve
 
-    ax = _axes(ax)
+    ax = axes(ax, _FIGSIZE)
     for name, s in result.scores.items():
         f, t, _ = roc_curve(result.labels, s)
         ax.plot(f, t, label=f"{name} (AUROC {result.metrics[name]['auroc']:.2f})")
@@ -102,7 +97,7 @@ def plot_contamination(result: Any, *, ax: Any = None) -> Any:
     >>> ax = plot_contamination(ngram_overlap(["a b c d", "e f g h"], ["a b c d"], n=2))
     """
     _need(result, "ContaminationReport", "assay.evals.ngram_overlap")
-    ax = _axes(ax)
+    ax = axes(ax, _FIGSIZE)
     bins = np.linspace(0, 1, 21)
     ax.hist(result.overlap[~result.contaminated], bins=bins, color="C0", label="clean")
     ax.hist(result.overlap[result.contaminated], bins=bins, color="C3", label="contaminated")
@@ -124,7 +119,7 @@ def plot_exchangeability(result: Any, *, ax: Any = None) -> Any:
     >>> ax = plot_exchangeability(exchangeability_test(fn, list("abcdefgh"), seed=0))
     """
     _need(result, "ExchangeabilityResult", "assay.evals.exchangeability_test")
-    ax = _axes(ax)
+    ax = axes(ax, _FIGSIZE)
     x = np.arange(result.canonical.shape[0])
     ax.bar(x, result.differences, color="C0")
     ax.errorbar(

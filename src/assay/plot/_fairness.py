@@ -7,16 +7,9 @@ from typing import Any
 import numpy as np
 
 from assay.errors import InvalidInputError
+from assay.plot._axes import axes
 
 __all__ = ["plot_group_metrics", "plot_proxy_influence", "plot_tradeoff"]
-
-
-def _axes(ax: Any) -> Any:
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots()
-    return ax
 
 
 def plot_group_metrics(result: Any, *, metric: str | None = None, ax: Any = None) -> Any:
@@ -48,7 +41,7 @@ def plot_group_metrics(result: Any, *, metric: str | None = None, ax: Any = None
             f"metric {metric!r} is not in the result; choose from {list(result.by_group.columns)}."
         )
         raise InvalidInputError(msg)
-    ax = _axes(ax)
+    ax = axes(ax)
     vals = result.by_group[metric].to_numpy(dtype=np.float64)
     labels = [" / ".join(str(k) for k in key) for key in result.by_group.index]
     pos = np.arange(vals.size)
@@ -79,7 +72,7 @@ def plot_proxy_influence(result: Any, *, ax: Any = None) -> Any:
     -------
     matplotlib Axes
     """
-    ax = _axes(ax)
+    ax = axes(ax)
     t = result.features
     has_influence = result.influence is not None
     key = "influence_gap" if has_influence else "association"
@@ -117,7 +110,7 @@ def plot_tradeoff(result: Any, *, fairness: str = "dp_difference", ax: Any = Non
             f"got {fairness!r}."
         )
         raise InvalidInputError(msg)
-    ax = _axes(ax)
+    ax = axes(ax)
     x = np.asarray(getattr(result, fairness))
     ax.plot(x, result.auc, "o-")
     for w, xi, yi in zip(result.weights, x, result.auc, strict=True):

@@ -7,16 +7,11 @@ from typing import Any
 import numpy as np
 
 from assay.errors import InvalidInputError
+from assay.plot._axes import axes
 
 __all__ = ["plot_gam_importances", "plot_gam_pair", "plot_gam_shape"]
 
-
-def _axes(ax: Any) -> Any:
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(6, 4))
-    return ax
+_FIGSIZE = (6, 4)
 
 
 def plot_gam_shape(
@@ -53,7 +48,7 @@ def plot_gam_shape(
     """
     t = gam._main_term(term)
     fb = gam.bins_[gam.term_features_[t][0]]
-    ax = _axes(ax)
+    ax = axes(ax, _FIGSIZE)
     mean = gam.term_values_[t][:, output]
     std = gam.term_std_[t][:, output]
     name = gam.term_names_[t]
@@ -110,7 +105,7 @@ def plot_gam_pair(gam: Any, term: Any, *, output: int = 0, ax: Any = None) -> An
     if len(feats) != 2:
         msg = f"term {gam.term_names_[t]!r} is not a pair; use plot_gam_shape."
         raise InvalidInputError(msg)
-    ax = _axes(ax)
+    ax = axes(ax, _FIGSIZE)
     table = gam.term_values_[t][1:-1, 1:-1, output]
     lim = max(np.abs(table).max(), 1e-12)
     im = ax.imshow(table.T, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim)
@@ -140,7 +135,7 @@ def plot_gam_importances(gam: Any, *, top: int = 20, ax: Any = None) -> Any:
     """
     imp = gam.term_importances()
     items = sorted(imp.items(), key=lambda kv: kv[1])[-top:]
-    ax = _axes(ax)
+    ax = axes(ax, _FIGSIZE)
     ax.barh([k for k, _ in items], [v for _, v in items], color="C0")
     ax.set_xlabel("mean |contribution|")
     return ax

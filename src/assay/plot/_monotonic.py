@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from assay.plot._axes import axes
+
 __all__ = ["plot_monotonicity"]
 
 _BLUE, _RED, _GREY = "#3c6fd1", "#c8453c", "#9aa3b2"
@@ -39,10 +41,7 @@ def plot_monotonicity(result: Any, feature: str | None = None, *, ax: Any = None
     >>> ax = plot_monotonicity(res)
     >>> ax = plot_monotonicity(res, "x1")
     """
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(6, 4))
+    ax = axes(ax, (6, 4))
     if feature is None:
         labels = [f.feature for f in result.features][::-1]
         rates = [100.0 * f.violation_rate for f in result.features][::-1]

@@ -7,16 +7,11 @@ from typing import Any
 import numpy as np
 
 from assay.errors import InvalidInputError
+from assay.plot._axes import axes
 
 __all__ = ["plot_layer_accuracy", "plot_transfer"]
 
-
-def _axes(ax: Any) -> Any:
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(6, 3.5))[1]
+_FIGSIZE = (6, 3.5)
 
 
 def plot_layer_accuracy(sweeps: Any, *, ax: Any = None) -> Any:
@@ -39,7 +34,7 @@ def plot_layer_accuracy(sweeps: Any, *, ax: Any = None) -> Any:
     if not sweeps or not all(isinstance(s, LayerSweep) for s in sweeps):
         msg = "plot_layer_accuracy needs LayerSweep results (from assay.probe.probe_layers)."
         raise InvalidInputError(msg)
-    ax = _axes(ax)
+    ax = axes(ax, _FIGSIZE)
     for sw in sweeps:
         x = np.arange(len(sw.layers))
         (line,) = ax.plot(x, sw.accuracy, "o-", label=sw.dataset or sw.probe)
@@ -70,7 +65,7 @@ def plot_transfer(result: Any, *, ax: Any = None) -> Any:
         raise InvalidInputError(msg)
     acc = np.asarray(data["accuracy"], dtype=float)
     names = list(data["names"])
-    ax = _axes(ax)
+    ax = axes(ax, _FIGSIZE)
     im = ax.imshow(acc, cmap="RdBu_r", vmin=0.0, vmax=1.0)
     for i in range(acc.shape[0]):
         for j in range(acc.shape[1]):

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from assay.errors import InvalidInputError
+from assay.plot._axes import axes
 
 __all__ = ["plot_faithfulness_curves"]
 
@@ -53,10 +54,7 @@ def plot_faithfulness_curves(result: Any, *, kind: str = "both", ax: Any = None)
     if kind not in ("both", "deletion", "insertion"):
         msg = f"kind must be 'both', 'deletion' or 'insertion'; got {kind!r}."
         raise InvalidInputError(msg)
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax = axes(ax, (5.5, 3.8))
     x = 100 * np.asarray(result.fractions)
     curves = []
     if kind in ("both", "deletion"):

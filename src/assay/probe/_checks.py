@@ -222,14 +222,21 @@ def transfer_matrix(
     )
 
 
+def _heldout_hits(
+    probe: Any, X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, seed: Any
+) -> int:
+    """Test rows a probe fitted on the training rows classifies correctly."""
+    est = make_probe(probe, seed=seed).fit(X[train], y[train])
+    return int(np.sum(np.asarray(est.predict(X[test])) == y[test]))
+
+
 def _cv_accuracy(X: np.ndarray, y: np.ndarray, probe: Any, n_splits: int, seed: Any) -> float:
     from sklearn.model_selection import StratifiedKFold
 
     cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     hits = 0
     for train, test in cv.split(X, y):
-        est = make_probe(probe, seed=seed).fit(X[train], y[train])
-        hits += int(np.sum(np.asarray(est.predict(X[test])) == y[test]))
+        hits += _heldout_hits(probe, X, y, train, test, seed)
     return hits / y.size
 
 
@@ -379,8 +386,7 @@ def random_probe_floor(
     D /= np.linalg.norm(D, axis=0)
     mu = X[train].mean(axis=0)
     accs = _threshold_accuracy((X[train] - mu) @ D, y[train], (X[test] - mu) @ D, y[test])
-    est = make_probe(probe, seed=seed).fit(X[train], y[train])
-    acc = float(np.mean(np.asarray(est.predict(X[test])) == y[test]))
+    acc = _heldout_hits(probe, X, y, train, test, seed) / test.size
     q95 = float(np.quantile(accs, 0.95))
     passed = acc > q95
     verdict = (
@@ -457,8 +463,7 @@ def unsupervised_baselines(
     c_train, c_test = km.labels_, km.predict(Z[test])
     flip = np.mean(c_train == y[train]) < 0.5
     km_acc = float(np.mean((1 - c_test if flip else c_test) == y[test]))
-    est = make_probe(probe, seed=seed).fit(Z[train], y[train])
-    acc = float(np.mean(np.asarray(est.predict(Z[test])) == y[test]))
+    acc = _heldout_hits(probe, Z, y, train, test, seed) / test.size
     best = max(pca_acc, km_acc)
     matched = best >= acc - margin
     if matched:

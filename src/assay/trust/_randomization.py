@@ -93,6 +93,34 @@ def _compare(A0: np.ndarray, A: np.ndarray, *, absolute: bool, k: int) -> tuple[
     return rho, float(((t0 & t1).sum(axis=1) / k).mean())
 
 
+def _result(
+    kind: str,
+    steps: Sequence[str],
+    A0: np.ndarray,
+    maps: Sequence[np.ndarray],
+    *,
+    absolute: bool,
+    k: int,
+    threshold: float,
+    method: str,
+    params: dict[str, Any],
+) -> RandomizationResult:
+    """Compare the attributions of each step (``maps``) with the original ``A0``."""
+    compared = [_compare(A0, A, absolute=absolute, k=k) for A in maps]
+    rows = np.asarray([rho for rho, _ in compared])
+    return RandomizationResult(
+        kind=kind,
+        steps=tuple(steps),
+        spearman=rows.mean(axis=1),
+        spearman_rows=rows,
+        top_k_overlap=np.asarray([overlap for _, overlap in compared]),
+        absolute=bool(absolute),
+        threshold=float(threshold),
+        method=method,
+        params=params,
+    )
+
+
 def cascading_randomization(
     model: Any,
     X: Any,
@@ -182,7 +210,7 @@ def cascading_randomization(
     if layers is None:  # names from parameter_layers may be the class name for the root
         modules.update({n: m for n, m in parameter_layers(work)})
     gen_seed = 0 if seed is None else seed
-    rhos, overlaps = [], []
+    maps = []
     for i, layer in enumerate(reversed(chosen)):
         mod = modules[layer]
         with torch.random.fork_rng(devices=[]):
@@ -194,21 +222,18 @@ def cascading_randomization(
                     for p in mod.parameters(recurse=False):
                         std = float(p.std()) if p.numel() > 1 else 1.0
                         p.normal_(0.0, std if std > 0 else 1.0)
-        A, _ = _attributions(attribute, work, Xv, **kw)
-        rho, ov = _compare(A0, A, absolute=absolute, k=k)
-        rhos.append(rho)
-        overlaps.append(ov)
-    rows = np.asarray(rhos)
-    return RandomizationResult(
-        kind="cascading",
-        steps=tuple(reversed(chosen)),
-        spearman=rows.mean(axis=1),
-        spearman_rows=rows,
-        top_k_overlap=np.asarray(overlaps),
-        absolute=bool(absolute),
-        threshold=float(threshold),
+        maps.append(_attributions(attribute, work, Xv, **kw)[0])
+    params = {"seed": seed, "n_rows": int(Xv.shape[0]), "top_k": k}
+    return _result(
+        "cascading",
+        list(reversed(chosen)),
+        A0,
+        maps,
+        absolute=absolute,
+        k=k,
+        threshold=threshold,
         method=name,
-        params={"seed": seed, "n_rows": int(Xv.shape[0]), "top_k": k},
+        params=params,
     )
 
 
@@ -270,23 +295,20 @@ def label_permutation_check(
     kw = {"background": Xv, "seed": seed, "output": output, "options": options}
     A0, name = _attributions(attribute, fit(Xv, yv), Xe, **kw)
     rng = np.random.default_rng(seed)
-    rhos, overlaps, steps = [], [], []
-    for i in range(n_permutations):
+    maps = []
+    for _ in range(n_permutations):
         model = fit(Xv, yv[rng.permutation(yv.shape[0])])
-        A, _ = _attributions(attribute, model, Xe, **kw)
-        rho, ov = _compare(A0, A, absolute=absolute, k=k)
-        rhos.append(rho)
-        overlaps.append(ov)
-        steps.append(f"permuted labels #{i + 1}")
-    rows = np.asarray(rhos)
-    return RandomizationResult(
-        kind="label_permutation",
-        steps=tuple(steps),
-        spearman=rows.mean(axis=1),
-        spearman_rows=rows,
-        top_k_overlap=np.asarray(overlaps),
-        absolute=bool(absolute),
-        threshold=float(threshold),
+        maps.append(_attributions(attribute, model, Xe, **kw)[0])
+    steps = [f"permuted labels #{i + 1}" for i in range(n_permutations)]
+    params = {"seed": seed, "n_rows": int(Xe.shape[0]), "top_k": k}
+    return _result(
+        "label_permutation",
+        steps,
+        A0,
+        maps,
+        absolute=absolute,
+        k=k,
+        threshold=threshold,
         method=name,
-        params={"seed": seed, "n_rows": int(Xe.shape[0]), "top_k": k},
+        params=params,
     )

@@ -26,7 +26,7 @@ quadrature, so completeness holds against the mean baseline output.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,7 +36,7 @@ from assay.attribution._explanation import Explanation
 from assay.attribution.gradients._common import GradientExplainer
 from assay.errors import InvalidInputError
 
-__all__ = ["METHODS", "IntegratedGradients", "quadrature"]
+__all__ = ["METHODS", "IntegratedGradients", "check_rule", "integrate_adaptively", "quadrature"]
 
 METHODS = (
     "gausslegendre",
@@ -73,6 +73,45 @@ def quadrature(method: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
         msg = f"method must be one of {list(METHODS)}; got {method!r}."
         raise InvalidInputError(msg)
     return (cells + offset) / n, np.full(n, 1.0 / n)
+
+
+def check_rule(method: str, n_steps: int, max_steps: int) -> tuple[str, int, int]:
+    """Validated (integration rule, n_steps, max_steps) of an IG explainer."""
+    if method not in METHODS:
+        msg = f"method must be one of {list(METHODS)}; got {method!r}."
+        raise InvalidInputError(msg)
+    n_steps = check_int(n_steps, name="n_steps", minimum=1)
+    quadrature(method, n_steps)  # validates e.g. trapezoid with 1 step
+    return method, n_steps, check_int(max_steps, name="max_steps", minimum=n_steps)
+
+
+def integrate_adaptively(
+    run: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]],
+    n: int,
+    n_steps: int,
+    *,
+    adaptive: bool,
+    tol: float,
+    max_steps: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Integrate all ``n`` rows with ``n_steps``; in adaptive mode, double the steps of the rows
+    whose relative completeness error is still ``>= tol`` until ``max_steps``.
+
+    ``run(idx, steps)`` returns the attributions of rows ``idx`` and their relative errors
+    (len(idx), k). Returns values, relative errors, steps used per row and converged per row.
+    """
+    values, rel = run(np.arange(n), n_steps)
+    steps_used = np.full(n, n_steps)
+    steps = n_steps
+    if adaptive:
+        todo = np.flatnonzero(rel.max(axis=1) >= tol)
+        while todo.size and steps * 2 <= max_steps:
+            steps *= 2
+            att, err = run(todo, steps)
+            values[todo], rel[todo] = att, err
+            steps_used[todo] = steps
+            todo = todo[err.max(axis=1) >= tol]
+    return values, rel, steps_used, rel.max(axis=1) < tol
 
 
 class IntegratedGradients(GradientExplainer):
@@ -149,14 +188,8 @@ class IntegratedGradients(GradientExplainer):
             max_memory=max_memory,
             progress=progress,
         )
-        if method not in METHODS:
-            msg = f"method must be one of {list(METHODS)}; got {method!r}."
-            raise InvalidInputError(msg)
-        self.rule = method
-        self.n_steps = check_int(n_steps, name="n_steps", minimum=1)
-        quadrature(method, self.n_steps)  # validates e.g. trapezoid with 1 step
+        self.rule, self.n_steps, self.max_steps = check_rule(method, n_steps, max_steps)
         self.adaptive = bool(adaptive)
-        self.max_steps = check_int(max_steps, name="max_steps", minimum=self.n_steps)
         for nm, v in (("tol", tol), ("eps", eps)):
             if not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
                 msg = f"{nm} must be a positive number; got {v!r}."
@@ -271,18 +304,9 @@ class IntegratedGradients(GradientExplainer):
             tot = att.reshape(len(idx), -1, len(targets)).sum(axis=1)
             return att, np.abs(tot - delta[idx]) / scale[idx]
 
-        steps_used = np.full(n, self.n_steps)
-        values, rel = run(np.arange(n), self.n_steps)
-        steps = self.n_steps
-        if self.adaptive:
-            todo = np.flatnonzero(rel.max(axis=1) >= self.tol)
-            while todo.size and steps * 2 <= self.max_steps:
-                steps *= 2
-                att, err = run(todo, steps)
-                values[todo], rel[todo] = att, err
-                steps_used[todo] = steps
-                todo = todo[err.max(axis=1) >= self.tol]
-        converged = rel.max(axis=1) < self.tol
+        values, rel, steps_used, converged = integrate_adaptively(
+            run, n, self.n_steps, adaptive=self.adaptive, tol=self.tol, max_steps=self.max_steps
+        )
         n_eval = self.n_points - points_before
         params = {
             "baseline": note,

@@ -26,7 +26,7 @@ import numpy as np
 from assay._validation import check_int, check_seed
 from assay.attribution._lime_text import TokenExplanation
 from assay.attribution.gradients._common import torch_module
-from assay.attribution.gradients._integrated import METHODS, quadrature
+from assay.attribution.gradients._integrated import check_rule, integrate_adaptively, quadrature
 from assay.errors import InvalidInputError, ModelError
 
 __all__ = ["TokenIntegratedGradients"]
@@ -118,14 +118,8 @@ class TokenIntegratedGradients:
             raise InvalidInputError(msg)
         self.baseline_token_id = int(baseline_token_id)
         self.keep_special_tokens = bool(keep_special_tokens)
-        if method not in METHODS:
-            msg = f"method must be one of {list(METHODS)}; got {method!r}."
-            raise InvalidInputError(msg)
-        self.rule = method
-        self.n_steps = check_int(n_steps, name="n_steps", minimum=1)
-        quadrature(method, self.n_steps)
+        self.rule, self.n_steps, self.max_steps = check_rule(method, n_steps, max_steps)
         self.adaptive = bool(adaptive)
-        self.max_steps = check_int(max_steps, name="max_steps", minimum=self.n_steps)
         self.tol, self.eps = float(tol), float(eps)
         if not (self.tol > 0 and self.eps > 0):
             msg = f"tol and eps must be positive; got tol={tol!r}, eps={eps!r}."
@@ -292,18 +286,9 @@ class TokenIntegratedGradients:
             att = self._integrate(e[sel], e0[sel], mask[sel], ex, tgt[idx], steps)
             return att, np.abs(att.sum(axis=1) - delta[idx]) / scale[idx]
 
-        values, rel = run(np.arange(n), self.n_steps)
-        steps_used = np.full(n, self.n_steps)
-        steps = self.n_steps
-        if self.adaptive:
-            todo = np.flatnonzero(rel.max(axis=1) >= self.tol)
-            while todo.size and steps * 2 <= self.max_steps:
-                steps *= 2
-                att, err = run(todo, steps)
-                values[todo], rel[todo] = att, err
-                steps_used[todo] = steps
-                todo = todo[err.max(axis=1) >= self.tol]
-        converged = rel.max(axis=1) < self.tol
+        values, rel, steps_used, converged = integrate_adaptively(
+            run, n, self.n_steps, adaptive=self.adaptive, tol=self.tol, max_steps=self.max_steps
+        )
         keep_pos = mask.bool().cpu().numpy()
         tokens, vals = [], []
         for i in range(n):

@@ -103,27 +103,9 @@ class InputXGradient(Saliency):
     """
 
     method = "input_x_gradient"
-
-    def __init__(
-        self,
-        model: Any,
-        *,
-        background: Any = None,
-        target: int | Sequence[int] | None = None,
-        internal_batch_size: int = 4096,
-        output_space: str | None = None,
-        max_memory: int = 256 * 2**20,
-        progress: bool = False,
-    ) -> None:
-        super().__init__(
-            model,
-            background=background,
-            target=target,
-            internal_batch_size=internal_batch_size,
-            output_space=output_space,
-            max_memory=max_memory,
-            progress=progress,
-        )
+    absolute = False  # not an option here: the product keeps the gradient's sign
+    # Saliency's options less ``absolute``: exactly the base class's constructor
+    __init__ = GradientExplainer.__init__
 
     def _attribute(self, X: np.ndarray, grads: np.ndarray) -> np.ndarray:
         return X[..., None] * grads

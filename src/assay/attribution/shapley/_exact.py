@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from assay.attribution._base import BaseExplainer
 from assay.attribution._explanation import Explanation
 from assay.attribution.shapley._exact_structured import find_structure
+from assay.attribution.shapley._sampling import weighted_background_mean
 from assay.errors import InvalidInputError
 
 __all__ = [
@@ -161,21 +162,7 @@ class ExactShapley(BaseExplainer):
             max_memory=max_memory,
             progress=progress,
         )
-        if background_weights is not None:
-            if self.background is None:
-                msg = "background_weights were given without a background; pass both."
-                raise InvalidInputError(msg)
-            w = np.asarray(background_weights, dtype=np.float64).reshape(-1)
-            if w.shape[0] != self.background.shape[0] or not np.isfinite(w).all() or (w < 0).any():
-                msg = (
-                    f"background_weights must be {self.background.shape[0]} finite non-negative "
-                    f"numbers (one per background row); got shape {w.shape}."
-                )
-                raise InvalidInputError(msg)
-            if w.sum() <= 0:
-                msg = "background_weights sum to zero; give at least one row positive weight."
-                raise InvalidInputError(msg)
-            self.background_weights = w / w.sum()
+        self._set_background_weights(background_weights)
 
     def explain(self, X: Any, *, seed: int | None = None) -> Explanation:
         """Exact Shapley values for every row of ``X``.
@@ -201,9 +188,7 @@ class ExactShapley(BaseExplainer):
             )
             raise InvalidInputError(msg)
         bg, bg_note = self._background_for(Xv, seed)
-        weights = self.background_weights if self.background is not None else None
-        if weights is None:
-            weights = np.full(bg.shape[0], 1.0 / bg.shape[0])
+        weights = self._weights_for(bg)
         params: dict[str, Any] = {
             "background": bg_note,
             "n_background": int(bg.shape[0]),
@@ -219,17 +204,7 @@ class ExactShapley(BaseExplainer):
             params["model_rows_evaluated"] = int(n * bg.shape[0] * 2**d)
         else:
             values, base = solved
-        return Explanation(
-            values=values,
-            base_values=base,
-            data=Xv,
-            feature_names=names,
-            output_names=self.adapter.output_names,
-            method=self.method,
-            output_space=self.adapter.output_space,
-            stderr=None,
-            params=params,
-        )
+        return self._result(Xv, names, values, base, stderr=None, params=params)
 
     def _structured(
         self, X: np.ndarray, bg: np.ndarray, weights: np.ndarray, params: dict[str, Any]
@@ -258,7 +233,7 @@ class ExactShapley(BaseExplainer):
             self._structure_checked = True
         # v({}) = E_w f(b) from the same structure as the values, so that they add up exactly
         f_bg = np.ascontiguousarray(found.outputs(bg))
-        base_row = _weighted_background_mean(f_bg, weights, bg.shape[0])
+        base_row = weighted_background_mean(f_bg, weights, bg.shape[0])
         values = found.values(X, bg, weights)
         params["structure"] = found.kind
         params["model_rows_evaluated"] = int(self.adapter.n_rows_evaluated - rows_before)
@@ -298,7 +273,7 @@ class ExactShapley(BaseExplainer):
             k = f.shape[1]
             if out is None:
                 out = np.empty((n, n_coal, k))
-            v = _weighted_background_mean(np.ascontiguousarray(f), weights, m)
+            v = weighted_background_mean(np.ascontiguousarray(f), weights, m)
             out[start : start + len(x), cstart : cstart + len(mk)] = v.reshape(len(x), len(mk), k)
         assert out is not None
         return out
@@ -316,19 +291,3 @@ def _fill_coalitions(x: np.ndarray, bg: np.ndarray, masks: np.ndarray, out: np.n
         for b in range(m):
             for j in range(d):
                 out[i, c, b, j] = x[i, j] if masks[c, j] else bg[b, j]
-
-
-@numba.njit(cache=True, nogil=True)
-def _weighted_background_mean(f: np.ndarray, w: np.ndarray, m: int) -> np.ndarray:
-    """Rows of ``f`` come in consecutive groups of ``m`` (one per background row); returns
-    ``sum_b w[b] * f[g * m + b]`` per group, summed in background order."""
-    n_groups = f.shape[0] // m
-    k = f.shape[1]
-    out = np.empty((n_groups, k))
-    for g in range(n_groups):
-        for kk in range(k):
-            acc = 0.0
-            for b in range(m):
-                acc += w[b] * f[g * m + b, kk]
-            out[g, kk] = acc
-    return out

@@ -59,7 +59,7 @@ from assay.attribution.shapley._sampling import (
     rows_per_chunk,
 )
 from assay.errors import InvalidInputError
-from assay.parallel import row_chunks, row_rng, run_batches, seed_entropy
+from assay.parallel import row_rng, seed_entropy
 
 __all__ = ["KernelShap", "default_budget"]
 
@@ -396,20 +396,9 @@ class KernelShap(SamplingExplainer):
         entropy = seed_entropy(seed)
         per_row = plan.n_enum + 2 * plan.pairs_per_round
         chunk = rows_per_chunk(n, per_row, game.n_background, d, self.max_memory)
-        batches = [(idx, Xv[idx]) for idx in row_chunks(n, chunk)]
-        results = run_batches(
-            _kernel_batch,
-            batches,
-            shared=(game, plan, entropy),
-            n_jobs=self.n_jobs,
-            client=self.client,
-            progress=self.progress,
-            desc="KernelSHAP",
-        )
-        phi = np.concatenate([res["phi"] for res in results])
-        se = np.concatenate([res["se"] for res in results])
-        n_pairs = np.concatenate([res["n_pairs"] for res in results])
-        converged = np.concatenate([res["converged"] for res in results])
+        keys = ("phi", "se", "n_pairs", "converged")
+        res = self._map_rows(_kernel_batch, Xv, chunk, (game, plan, entropy), "KernelSHAP", keys)
+        phi, se, n_pairs, converged = (res[key] for key in keys)
         n_coal = plan.n_enum + 2 * n_pairs
         k = phi.shape[2]
         params = {
@@ -425,14 +414,5 @@ class KernelShap(SamplingExplainer):
             "converged": converged.tolist() if self.tol is not None else None,
             "model_rows_evaluated": int(n_coal.sum() * game.n_background + n + game.n_background),
         }
-        return Explanation(
-            values=phi,
-            base_values=np.broadcast_to(v0, (n, k)).copy(),
-            data=Xv,
-            feature_names=names,
-            output_names=self.adapter.output_names,
-            method=self.method,
-            output_space=self.adapter.output_space,
-            stderr=se,
-            params=params,
-        )
+        base = np.broadcast_to(v0, (n, k)).copy()
+        return self._result(Xv, names, phi, base, stderr=se, params=params)

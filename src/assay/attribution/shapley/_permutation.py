@@ -29,7 +29,7 @@ from assay.attribution.shapley._sampling import (
     rows_per_chunk,
 )
 from assay.errors import InvalidInputError
-from assay.parallel import row_chunks, row_rng, run_batches, seed_entropy
+from assay.parallel import row_rng, seed_entropy
 
 __all__ = ["PermutationShap"]
 
@@ -179,18 +179,11 @@ class PermutationShap(SamplingExplainer):
         entropy = seed_entropy(seed)
         per_row = n_pairs * 2 * max(1, d - 1)
         chunk = rows_per_chunk(n, per_row, game.n_background, d, self.max_memory)
-        batches = [(idx, Xv[idx]) for idx in row_chunks(n, chunk)]
-        results = run_batches(
-            _permutation_batch,
-            batches,
-            shared=(game, v0, n_pairs, entropy),
-            n_jobs=self.n_jobs,
-            client=self.client,
-            progress=self.progress,
-            desc="permutation SHAP",
+        shared = (game, v0, n_pairs, entropy)
+        res = self._map_rows(
+            _permutation_batch, Xv, chunk, shared, "permutation SHAP", ("phi", "se")
         )
-        phi = np.concatenate([res["phi"] for res in results])
-        se = np.concatenate([res["se"] for res in results])
+        phi, se = res["phi"], res["se"]
         k = phi.shape[2]
         n_coal = n_pairs * 2 * (d - 1)
         params = {
@@ -201,14 +194,5 @@ class PermutationShap(SamplingExplainer):
             "n_coalitions": n_coal,
             "model_rows_evaluated": int(n * (n_coal * game.n_background + 1) + game.n_background),
         }
-        return Explanation(
-            values=phi,
-            base_values=np.broadcast_to(v0, (n, k)).copy(),
-            data=Xv,
-            feature_names=names,
-            output_names=self.adapter.output_names,
-            method=self.method,
-            output_space=self.adapter.output_space,
-            stderr=se,
-            params=params,
-        )
+        base = np.broadcast_to(v0, (n, k)).copy()
+        return self._result(Xv, names, phi, base, stderr=se, params=params)

@@ -17,14 +17,9 @@ from typing import Any
 import numba
 import numpy as np
 
-from assay.attribution._background import (
-    check_background_weights,
-    resolve_background,
-    warn_large_background,
-)
+from assay.attribution._background import resolve_background, warn_large_background
 from assay.attribution._base import DEFAULT_MAX_MEMORY, BaseExplainer
-from assay.errors import InvalidInputError
-from assay.parallel import check_executor
+from assay.parallel import check_executor, row_chunks, run_batches
 
 __all__ = [
     "Game",
@@ -33,6 +28,7 @@ __all__ = [
     "coalition_values",
     "random_subsets",
     "rows_per_chunk",
+    "weighted_background_mean",
 ]
 
 
@@ -100,7 +96,7 @@ def coalition_values(
         f = game.adapter.predict(batch.reshape(-1, d))
         if out is None:
             out = np.empty((n_items, f.shape[1]))
-        out[start:stop] = _weighted_mean(np.ascontiguousarray(f), game.weights, m)
+        out[start:stop] = weighted_background_mean(np.ascontiguousarray(f), game.weights, m)
     assert out is not None
     return out
 
@@ -125,8 +121,10 @@ def _fill_masked(
 
 
 @numba.njit(cache=True, nogil=True)
-def _weighted_mean(f: np.ndarray, w: np.ndarray, m: int) -> np.ndarray:
-    """``sum_b w[b] * f[g * m + b]`` for each group ``g`` of ``m`` consecutive rows, in order."""
+def weighted_background_mean(f: np.ndarray, w: np.ndarray, m: int) -> np.ndarray:
+    """Rows of ``f`` come in consecutive groups of ``m`` (one per background row); returns
+    ``sum_b w[b] * f[g * m + b]`` per group, summed in background order (so a value does not
+    depend on how rows were batched)."""
     n_groups = f.shape[0] // m
     k = f.shape[1]
     out = np.empty((n_groups, k))
@@ -169,25 +167,32 @@ class SamplingExplainer(BaseExplainer):
             max_memory=max_memory,
             progress=progress,
         )
-        if background_weights is not None:
-            if self.background is None:
-                msg = "background_weights were given without a background; pass both."
-                raise InvalidInputError(msg)
-            self.background_weights = check_background_weights(
-                background_weights, self.background.shape[0]
-            )
+        self._set_background_weights(background_weights)
         if self.background is not None:
             warn_large_background(self.background.shape[0], explainer=type(self).__name__)
         self.n_jobs, self.client = check_executor(n_jobs, client)
 
     def _game(self, X: np.ndarray, seed: int | None) -> tuple[Game, str]:
         bg, note = self._background_for(X, seed)
-        if self.background is not None and self.background_weights is not None:
-            w = self.background_weights
-        else:
-            w = np.full(bg.shape[0], 1.0 / bg.shape[0])
-        game = Game(self.adapter, np.ascontiguousarray(bg), w, self.max_memory)
+        game = Game(self.adapter, np.ascontiguousarray(bg), self._weights_for(bg), self.max_memory)
         return game, note
+
+    def _map_rows(
+        self, fn: Any, X: np.ndarray, chunk: int, shared: Any, desc: str, keys: tuple[str, ...]
+    ) -> dict[str, np.ndarray]:
+        """Run ``fn(shared, (idx, X[idx]))`` on batches of ``chunk`` rows (locally, on worker
+        processes or on the cluster) and concatenate the results' ``keys`` over the rows."""
+        batches = [(idx, X[idx]) for idx in row_chunks(X.shape[0], chunk)]
+        results = run_batches(
+            fn,
+            batches,
+            shared=shared,
+            n_jobs=self.n_jobs,
+            client=self.client,
+            progress=self.progress,
+            desc=desc,
+        )
+        return {key: np.concatenate([res[key] for res in results]) for key in keys}
 
     def _background_params(self, game: Game, note: str) -> dict[str, Any]:
         return {
@@ -203,4 +208,4 @@ class SamplingExplainer(BaseExplainer):
 def base_value(game: Game) -> np.ndarray:
     """``E_w f(b)``: the value of the empty coalition, shape (n_outputs,)."""
     f = game.adapter.predict(game.background)
-    return _weighted_mean(np.ascontiguousarray(f), game.weights, game.n_background)[0]
+    return weighted_background_mean(np.ascontiguousarray(f), game.weights, game.n_background)[0]
