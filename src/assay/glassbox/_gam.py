@@ -12,6 +12,7 @@ bars, then pairs chosen by FAST on the residuals and boosted on coarse bins.
 from __future__ import annotations
 
 import numbers
+import os
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
@@ -50,6 +51,26 @@ def _as_float(value: Any, name: str, lo: float, hi: float, *, open_lo: bool = Fa
         msg = f"{name} must be a number in {bound}; got {value!r}."
         raise InvalidInputError(msg)
     return float(value)
+
+
+def _n_threads(n_jobs: Any, n_bags: int) -> int:
+    """Threads for the bags: one per usable core by default (joblib's sign convention).
+
+    More threads than cores only adds contention (the kernels are CPU-bound and release
+    the GIL), and more threads than bags would sit idle.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not available on macOS / Windows
+        cores = os.cpu_count() or 1
+    if n_jobs is None:
+        n = cores
+    elif isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
+        msg = f"n_jobs must be a non-zero integer or None; got {n_jobs!r}."
+        raise InvalidInputError(msg)
+    else:
+        n = int(n_jobs) if n_jobs > 0 else max(1, cores + 1 + int(n_jobs))
+    return max(1, min(n, n_bags))
 
 
 class _BaseGAM(EditingMixin, BaseEstimator):
@@ -242,7 +263,7 @@ class _BaseGAM(EditingMixin, BaseEstimator):
             "tol": p["early_stopping_tol"],
         }
         bag_seeds = [int(s.generate_state(1)[0] % (2**31 - 1)) for s in seeds]
-        n_jobs = self.n_jobs if self.n_jobs not in (None, -1) else None
+        n_jobs = _n_threads(self.n_jobs, n_bags)
         bar = tqdm(total=2 * n_bags, disable=not self.progress, desc="GAM bags", leave=False)
 
         def run(term_bins, types, nb1, nb2, tmono, start_fn, b, smooth):
@@ -524,7 +545,8 @@ class GAMClassifier(ClassifierMixin, _BaseGAM):
         every boosting step by weighted isotonic projection, so the fitted shape is monotone
         in every bag (the missing bin is left free).
     n_jobs : int, optional
-        Threads for the bags (default: all cores).
+        Threads for the bags (default: one per usable core; negative values count back
+        from the number of cores, as in joblib: -1 is all cores).
     progress : bool, default=False
         Show a tqdm progress bar over the bags.
     random_state : int, optional
