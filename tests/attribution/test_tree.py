@@ -305,6 +305,51 @@ def test_interventional_kernels_agree_and_are_additive():
     assert np.abs(gap).max() < 1e-8
 
 
+def test_interventional_wide_leaves_special_splits_and_row_blocks():
+    """More than 64 distinct masks in a leaf (several class words), categorical and
+    zero-as-missing splits (the general routing rule inside the row-block pass), NaN, and a
+    row count that is no multiple of the row block: the merged kernel equals the pair walk,
+    and threads change no bit."""
+    from assay.attribution.shapley import _tree_leaf_patterns as lp_mod
+    from assay.attribution.shapley._tree_interventional import (
+        BackgroundRoutes,
+        interventional_shap,
+    )
+
+    rng = np.random.default_rng(5)
+    n, d = 2000, 10
+    X = rng.normal(size=(n, d))
+    X[:, 9] = rng.integers(0, 6, size=n)
+    X[rng.random((n, d)) < 0.1] = 0.0
+    X[rng.random((n, d)) < 0.03] = np.nan
+    Z = np.nan_to_num(X)
+    y = (Z[:, 0] + Z[:, 1] * Z[:, 2] + np.isin(X[:, 9], [1, 3]) + 0.5 * rng.normal(size=n) > 0)
+    model = lgb.LGBMClassifier(n_estimators=6, num_leaves=80, min_child_samples=2,
+                               zero_as_missing=True, verbose=-1, n_jobs=1)  # fmt: skip
+    model.fit(X, y.astype(int), categorical_feature=[9])
+    ens = extract_tree_ensemble(model)
+    assert ens.has_categorical and np.asarray(ens.zero_as_missing).any()
+    bg = np.ascontiguousarray(X[500:650])
+    w = rng.random(len(bg))
+    rows = np.ascontiguousarray(X[: lp_mod._ROW_BLOCK * 2 + 5])
+
+    def run(routes, threads=1):
+        out = np.zeros((len(rows), d, 1))
+        interventional_shap(ens, routes, rows, out, probability=False, n_threads=threads)
+        return out
+
+    walk = run(BackgroundRoutes(ens, bg, w, walk=True))
+    scan = BackgroundRoutes(ens, bg, w, n_rows=0)
+    assert (np.diff(scan.patterns.off) > 64).any()  # leaves with two class words
+    got = run(scan)
+    np.testing.assert_allclose(got, walk, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(run(scan, threads=2), got)
+    table = BackgroundRoutes(ens, bg, w, n_rows=10**9)
+    assert (table.patterns.tab_off[:-1] >= 0).any()
+    np.testing.assert_allclose(run(table), walk, rtol=0, atol=1e-12)
+    assert np.abs(walk).max() > 0.1
+
+
 # -- plumbing: dispatcher, chunking, threads, errors --------------------------------------------
 
 

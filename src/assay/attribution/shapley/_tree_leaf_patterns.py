@@ -15,16 +15,22 @@ The pair enters only through the two bit masks ``(ox, m)`` over ``P``, and since
 contains ``U``, ``Sx`` is the complement of ``m`` and ``a = |P| - |m|``. So the background is
 summarized once per leaf by its *distinct* masks with their total weights (at most
 ``min(|B|, 2^|P|)`` of them, sorted by decreasing popcount), and a row computes ``ox`` for
-every leaf in one preorder pass over the tree. Then, per leaf, either
+every leaf in one preorder pass over the tree (:func:`_block_masks`, which also routes the
+background). Then, per leaf, either
 
 * a lookup table over the fail set ``U`` (``3 * 2^|P|`` floats, built by superset-sum
   transforms at Gauss-Legendre points, see :func:`_leaf_table`) gives the values in
   ``O(|P|)``; it is built for narrow paths when building costs less than scanning would for
   the rows to explain, or
-* the row scans the masks, stopping at the first one with fewer bits than ``u``.
+* the masks containing ``U`` are found as the AND of ``u`` class words (per path feature, a
+  bit per mask that contains it, see :func:`_mask_classes`), and only those are visited: on
+  deep paths most masks miss ``U``, and testing each one was most of the run time.
 
 The cost per row is ``O(nodes + leaf work)`` per tree instead of one tree walk per (row,
-background row) pair; the background size only enters through the merged masks.
+background row) pair; the background size only enters through the merged masks. Rows are
+explained in blocks of :data:`_ROW_BLOCK`, tree by tree, so that a tree's leaf data is read
+from memory once per block rather than once per row (that halved the time of deep forests,
+whose merged masks do not fit in cache).
 
 Leaves whose path has more than :data:`MAX_PATH_FEATURES` distinct features do not fit a
 64-bit mask; :func:`build_leaf_patterns` returns None for such ensembles and the caller falls
@@ -35,6 +41,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from assay.attribution.shapley._tree_path import goes_left
 
@@ -55,7 +62,10 @@ class LeafPatterns:
     ``bit[k]`` (the path-local index of ``feature[node[k]]`` at an internal node). Per leaf
     position ``k``: ``leaf_of[k]`` (leaf number, -1 at internal nodes); per leaf number ``q``:
     ``n_feat[q]``, ``feat[feat_off[q]:feat_off[q + 1]]`` (global feature per local index) and its
-    masks ``mask[off[q]:off[q + 1]]`` with weights ``weight[...]`` and popcounts ``count[...]``.
+    masks ``mask[off[q]:off[q + 1]]`` with weights ``weight[...]`` and popcounts ``count[...]``,
+    and their class words ``cls[cls_off[q]:cls_off[q + 1]]`` (:func:`_mask_classes`). Leaves
+    ``leaf_start[t]:leaf_start[t + 1]`` belong to tree ``t`` and sit at positions ``leaf_pos``;
+    ``inner`` holds the internal nodes' arrays of :func:`_inner_nodes`.
     """
 
     def __init__(self, **arrays):
@@ -147,62 +157,77 @@ def _leaf_features(node, parent, bit, leaf_of, feature, feat_off, feat):
 
 
 @numba.njit(cache=True, nogil=True)
-def _tree_masks(x, s, e, node, parent, is_left, bit, left, feature, thr, dleft, is_cat, cat_left,
-                cat_off, cat_val, zmiss, split_le, goes, masks):  # fmt: skip
-    """``masks[k - s]``: bits of the path features row ``x`` passes down to position ``k``.
+def _block_masks(xt, s, i_lo, i_hi, ipos, ifeat, ithr, iclr, irpos, idleft, ispecial, node,
+                 thr, dleft, is_cat, cat_left, cat_off, cat_val, zmiss, split_le,
+                 masks):  # fmt: skip
+    """``masks[k - s, c]``: bits of the path features that row ``c`` passes down to ``k``.
 
-    One preorder pass: ``goes[k - s]`` (whether ``x`` goes left at the internal node at ``k``)
-    is set before any child reads it. The arrays are passed one by one and the plain numerical
-    split is tested inline: going through the tuple of ``traversal_arrays`` was 7x slower.
+    ``xt`` holds the rows as columns (features x rows). One pass over the internal nodes
+    ``i_lo:i_hi`` of a tree (preorder) pushes each node's mask to its two children, the left
+    one clearing the node's bit for rows going right and vice versa; the inner loop over the
+    rows is branch-free for plain numerical splits (NaN goes to the default side).
     """
-    for k in range(s, e):
-        p = parent[k]
-        if p < 0:
-            masks[k - s] = -1
-        else:
-            m = masks[p - s]
-            if goes[p - s] != is_left[k]:
-                m &= ~(np.int64(1) << bit[p])
-            masks[k - s] = m
-        nd = node[k]
-        if left[nd] < 0:
+    nb = xt.shape[1]
+    masks[0, :nb] = -1
+    for ii in range(i_lo, i_hi):
+        k = ipos[ii] - s
+        kr = irpos[ii] - s
+        j = ifeat[ii]
+        clr = iclr[ii]
+        xj = xt[j]
+        m_in = masks[k]
+        m_l = masks[k + 1]
+        m_r = masks[kr]
+        if ispecial[ii]:  # categorical or zero-as-missing: the general rule
+            nd = node[ipos[ii]]
+            for c in range(nb):
+                gl = goes_left(thr, dleft, is_cat, cat_left, cat_off, cat_val, zmiss,
+                               split_le, nd, xj[c])  # fmt: skip
+                m = m_in[c]
+                m_l[c] = m if gl else m & clr
+                m_r[c] = m & clr if gl else m
             continue
-        v = x[feature[nd]]
-        if is_cat[nd] or zmiss[nd]:
-            goes[k - s] = goes_left(thr, dleft, is_cat, cat_left, cat_off, cat_val, zmiss,
-                                    split_le, nd, v)  # fmt: skip
-        elif np.isnan(v):
-            goes[k - s] = dleft[nd]
-        elif split_le:
-            goes[k - s] = v <= thr[nd]
+        th = ithr[ii]
+        dl = idleft[ii]
+        if split_le:
+            for c in range(nb):
+                v = xj[c]
+                gl = (v <= th) | (dl & (v != v))
+                m = m_in[c]
+                m_l[c] = m if gl else m & clr
+                m_r[c] = m & clr if gl else m
         else:
-            goes[k - s] = v < thr[nd]
+            for c in range(nb):
+                v = xj[c]
+                gl = (v < th) | (dl & (v != v))
+                m = m_in[c]
+                m_l[c] = m if gl else m & clr
+                m_r[c] = m & clr if gl else m
 
 
 @numba.njit(cache=True)
-def _merge(bg, bg_w, arrays, split_le, node, parent, is_left, bit, leaf_of, tree_start, n_feat,
-           fill, off, mask_out, weight_out, count_out, n_unique):  # fmt: skip
+def _merge(bgt, bg_w, arrays, inner, split_le, node, leaf_of, tree_start, n_feat, fill, off,
+           mask_out, weight_out, count_out, n_unique):  # fmt: skip
     """Merge the background masks of every leaf (a count pass, then a fill pass).
 
-    Duplicates are merged with a small open-addressing hash table (O(|B|) per leaf) and the
-    distinct masks are ordered by decreasing popcount with a counting sort.
+    ``bgt`` is the background transposed (features x rows). Duplicates are merged with a
+    small open-addressing hash table (O(|B|) per leaf) and the distinct masks are ordered by
+    decreasing popcount with a counting sort.
     """
-    left, _, feature, thr, dleft, is_cat, cat_left, cat_off, cat_val, zmiss = arrays
+    _, _, _, thr, dleft, is_cat, cat_left, cat_off, cat_val, zmiss = arrays
+    ipos, ifeat, ithr, iclr, irpos, idleft, ispecial, int_start = inner
     n_trees = tree_start.shape[0] - 1
-    n_bg = bg.shape[0]
+    n_bg = bgt.shape[1]
     n_slots = 4
     while n_slots < 2 * n_bg:
         n_slots *= 2
     for t in numba.prange(n_trees):
         s = tree_start[t]
         e = tree_start[t + 1]
-        size = e - s
-        goes = np.zeros(size, dtype=np.bool_)
-        masks = np.empty((n_bg, size), dtype=np.int64)
-        for b in range(n_bg):
-            _tree_masks(bg[b], s, e, node, parent, is_left, bit, left, feature, thr, dleft,
-                        is_cat, cat_left, cat_off, cat_val, zmiss, split_le, goes,
-                        masks[b])  # fmt: skip
+        masks = np.empty((e - s, n_bg), dtype=np.int64)
+        _block_masks(bgt, s, int_start[t], int_start[t + 1], ipos, ifeat, ithr, iclr, irpos,
+                     idleft, ispecial, node, thr, dleft, is_cat, cat_left, cat_off, cat_val,
+                     zmiss, split_le, masks)  # fmt: skip
         slot_key = np.empty(n_slots, dtype=np.int64)
         slot_id = np.full(n_slots, -1, dtype=np.int64)
         uniq = np.empty(n_bg, dtype=np.int64)
@@ -217,7 +242,7 @@ def _merge(bg, bg_w, arrays, split_le, node, parent, is_left, bit, leaf_of, tree
             full = (np.int64(1) << d) - 1
             nu = 0
             for b in range(n_bg):
-                key = masks[b, k - s] & full
+                key = masks[k - s, b] & full
                 h = (key * _HASH) >> 40  # multiplicative (Fibonacci) hash
                 h &= n_slots - 1
                 while slot_id[h] >= 0 and slot_key[h] != key:
@@ -251,6 +276,29 @@ def _merge(bg, bg_w, arrays, split_le, node, parent, is_left, bit, leaf_of, tree
 
 
 _merge_parallel = numba.njit(parallel=True, cache=True)(_merge.py_func)
+
+
+@numba.njit(cache=True)
+def _mask_classes(n_feat, off, mask, cls_off, cls):
+    """``cls[cls_off[q] + b * nw + w]``: which of leaf ``q``'s masks contain local feature ``b``.
+
+    Bit ``r`` of word ``w`` stands for the leaf's mask ``64 w + r`` (``nw`` words per feature).
+    A row with fail set ``U`` needs the masks containing ``U``: the AND of ``u`` words per 64
+    masks, instead of a test per mask (most scanned masks of deep paths fail the test).
+    """
+    for q in range(n_feat.shape[0]):
+        o = off[q]
+        nu = off[q + 1] - o
+        nw = (nu + 63) >> 6
+        co = cls_off[q]
+        for r in range(nu):
+            m = mask[o + r]
+            wd = r >> 6
+            bit_r = np.int64(1) << (r & 63)
+            while m != 0:
+                b = trailing_zeros(m)
+                m &= m - 1
+                cls[co + b * nw + wd] |= bit_r
 
 
 @numba.njit(cache=True)
@@ -315,6 +363,8 @@ _tables_parallel = numba.njit(parallel=True, cache=True)(_tables.py_func)
 #: Widest path that gets a lookup table (3 * 2^d floats per leaf); wider tables were slower
 #: than scanning the masks (cache misses) in the benchmarks.
 MAX_TABLE_FEATURES = 6
+# Rows explained together tree by tree (their leaf data is read once per block).
+_ROW_BLOCK = 16
 # Largest scratch for merging the background masks in one pass.
 _ONE_PASS_BYTES = 2**28
 # A table pays off when building it costs less than scanning the leaf's masks for every row;
@@ -351,6 +401,23 @@ def _choose_tables(n_feat, n_unique, n_rows: int, budget: int) -> np.ndarray:
     return tab_off
 
 
+def _inner_nodes(arrays, node, parent, is_left, bit, leaf_of, tree_start) -> tuple:
+    """Per internal node in preorder, what :func:`_block_masks` reads (contiguous arrays).
+
+    ``(position, feature, threshold, ~bit mask, right child's position, default left,
+    special (categorical or zero-as-missing), first internal node of each tree)``.
+    """
+    _, _, feature, thr, dleft, is_cat, _, _, _, zmiss = arrays
+    pos = np.flatnonzero(leaf_of < 0)
+    nd = node[pos]
+    right = (parent >= 0) & ~is_left
+    rpos = np.empty(node.shape[0], dtype=np.int64)
+    rpos[parent[right]] = np.flatnonzero(right)
+    return (pos.astype(np.int64), feature[nd], thr[nd], ~(np.int64(1) << bit[pos]), rpos[pos],
+            dleft[nd], is_cat[nd] | zmiss[nd],
+            np.searchsorted(pos, tree_start).astype(np.int64))  # fmt: skip
+
+
 def build_leaf_patterns(ensemble, arrays, background, weights, *, n_rows: int, n_threads: int,
                         table_budget: int = 2**28):  # fmt: skip
     """Tables of :class:`LeafPatterns` for ``background``, or None when a path is too wide.
@@ -371,12 +438,13 @@ def build_leaf_patterns(ensemble, arrays, background, weights, *, n_rows: int, n
     feat = np.empty(feat_off[-1], dtype=np.int64)
     _leaf_features(node, parent, bit, leaf_of, arrays[2], feat_off, feat)
     split_le = bool(ensemble.split_le)
+    inner = _inner_nodes(arrays, node, parent, is_left, bit, leaf_of, tree_start)
     parallel = n_threads > 1
     merge = _merge_parallel if parallel else _merge
     n_unique = np.zeros(n_feat.shape[0], dtype=np.int64)
     empty_i = np.zeros(0, dtype=np.int64)
-    common = (background, weights, arrays, split_le, node, parent, is_left, bit, leaf_of,
-              tree_start, n_feat)  # fmt: skip
+    common = (np.ascontiguousarray(background.T), weights, arrays, inner, split_le, node,
+              leaf_of, tree_start, n_feat)  # fmt: skip
     # one pass into room for min(|B|, 2^d) masks per leaf, then compaction; a count pass first
     # when that room would be large
     room = np.minimum(background.shape[0], np.int64(1) << np.minimum(n_feat, 62))
@@ -399,121 +467,137 @@ def build_leaf_patterns(ensemble, arrays, background, weights, *, n_rows: int, n
         weight = np.empty(off[-1])
         count = np.empty(off[-1], dtype=np.int64)
         merge(*common, True, off, mask, weight, count, n_unique)
+    cls_off = np.zeros(n_feat.shape[0] + 1, dtype=np.int64)
+    np.cumsum(n_feat * ((n_unique + 63) >> 6), out=cls_off[1:])
+    cls = np.zeros(cls_off[-1], dtype=np.int64)
+    _mask_classes(n_feat, off, mask, cls_off, cls)
     tab_off = _choose_tables(n_feat, n_unique, n_rows, table_budget)
     tab = np.empty(tab_off[-1])
     g_t, g_w = _gauss_tables((MAX_TABLE_FEATURES + 1) // 2)
     (_tables_parallel if parallel else _tables)(tree_start, leaf_of, n_feat, off, mask, weight,
                                                  tab_off, tab, g_t, g_w)  # fmt: skip
+    leaf_pos = np.flatnonzero(leaf_of >= 0)  # leaves are numbered in preorder
+    leaf_start = np.searchsorted(leaf_pos, tree_start).astype(np.int64)
     return LeafPatterns(node=node, parent=parent, is_left=is_left, bit=bit, leaf_of=leaf_of,
+                        leaf_pos=leaf_pos, leaf_start=leaf_start, inner=inner,
                         tree_start=tree_start, n_feat=n_feat, feat_off=feat_off, feat=feat,
-                        off=off, mask=mask, weight=weight, count=count, tab_off=tab_off,
-                        tab=tab)  # fmt: skip
+                        off=off, mask=mask, weight=weight, count=count, cls_off=cls_off,
+                        cls=cls, tab_off=tab_off, tab=tab)  # fmt: skip
 
 
 @numba.njit(cache=True, nogil=True)
-def _rows(X, start, stop, lp_node, parent, is_left, bit, leaf_of, tree_start, n_feat, feat_off,
-          feat, off, mask, weight, count, tab_off, tab, arrays, split_le, tree_output, value,
-          w_x, w_r, out):  # fmt: skip
+def _rows(X, start, stop, lp_node, inner, leaf_pos, leaf_start, tree_start,
+          n_feat, feat_off, feat, off, mask, weight, count, cls_off, cls, tab_off, tab, arrays,
+          split_le, tree_output, value, w_x, w_r, out):  # fmt: skip
     """Interventional SHAP of the margin for rows ``start:stop``, added into ``out``."""
-    left, _, feature, thr, dleft, is_cat, cat_left, cat_off, cat_val, zmiss = arrays
+    _, _, _, thr, dleft, is_cat, cat_left, cat_off, cat_val, zmiss = arrays
+    ipos, ifeat, ithr, iclr, irpos, idleft, ispecial, int_start = inner
     n_out = value.shape[1]
     n_trees = tree_start.shape[0] - 1
     widest = 1
     for t in range(n_trees):
         widest = max(widest, tree_start[t + 1] - tree_start[t])
-    goes = np.zeros(widest, dtype=np.bool_)
-    masks = np.empty(widest, dtype=np.int64)
+    masks = np.empty((widest, _ROW_BLOCK), dtype=np.int64)
+    xt = np.empty((X.shape[1], _ROW_BLOCK))
     acc = np.zeros(MAX_PATH_FEATURES + 1)
-    for i in range(start, stop):
-        x = X[i]
-        phi = out[i - start]
+    # rows in blocks, trees outside the rows of a block: a tree's leaf data stays in cache
+    # for the whole block (per row, the order of the sums is unchanged)
+    for i0 in range(start, stop, _ROW_BLOCK):
+        i1 = min(i0 + _ROW_BLOCK, stop)
+        xb = xt[:, : i1 - i0]
+        for i in range(i0, i1):
+            xb[:, i - i0] = X[i]
         for t in range(n_trees):
             s = tree_start[t]
-            e = tree_start[t + 1]
-            _tree_masks(x, s, e, lp_node, parent, is_left, bit, left, feature, thr, dleft,
-                        is_cat, cat_left, cat_off, cat_val, zmiss, split_le, goes,
-                        masks)  # fmt: skip
             k_out = tree_output[t]
             k_lo = 0 if k_out < 0 else k_out
             k_hi = n_out if k_out < 0 else k_out + 1
-            for k in range(s, e):
-                q = leaf_of[k]
-                if q < 0:
-                    continue
-                d = n_feat[q]
-                full = (np.int64(1) << d) - 1
-                ox = masks[k - s] & full
-                fail = full & ~ox
-                nd = lp_node[k]
-                f0 = feat_off[q]
-                to = tab_off[q]
-                if to >= 0:  # lookup table
-                    r_sum = tab[to + 3 * fail]
-                    x0 = tab[to + 3 * fail + 1]
-                    if x0 == 0.0 and r_sum == 0.0:
-                        continue  # exactly zero: no background mask contains `fail`
-                    for b in range(d):
-                        bb = np.int64(1) << b
-                        if fail & bb:
-                            g = -r_sum
-                        else:
-                            g = x0 - tab[to + 3 * (fail | bb) + 2]
-                        for kk in range(k_lo, k_hi):
-                            phi[feat[f0 + b], kk] += value[nd, kk] * g
-                    continue
-                u = _popcount(fail)
-                r_sum = 0.0
-                touched = np.int64(0)
-                for r in range(off[q], off[q + 1]):
-                    c = count[r]
-                    if c < u:
-                        break  # sorted by popcount: no later mask can contain `fail`
-                    m = mask[r]
-                    if m & fail != fail:
-                        continue
-                    a = d - c  # m contains fail, so the features x passes and r fails: ~m
-                    if u > 0:
-                        r_sum += weight[r] * w_r[a, u]
-                    if a > 0:
-                        g = weight[r] * w_x[a, u]
-                        sx = full & ~m
-                        touched |= sx
+            _block_masks(xb, s, int_start[t], int_start[t + 1], ipos, ifeat, ithr, iclr, irpos,
+                         idleft, ispecial, lp_node, thr, dleft, is_cat, cat_left, cat_off,
+                         cat_val, zmiss, split_le, masks)  # fmt: skip
+            for i in range(i0, i1):
+                phi = out[i - start]
+                c = i - i0
+                for q in range(leaf_start[t], leaf_start[t + 1]):
+                    k = leaf_pos[q]
+                    d = n_feat[q]
+                    full = (np.int64(1) << d) - 1
+                    ox = masks[k - s, c] & full
+                    fail = full & ~ox
+                    nd = lp_node[k]
+                    f0 = feat_off[q]
+                    to = tab_off[q]
+                    if to >= 0:  # lookup table
+                        r_sum = tab[to + 3 * fail]
+                        x0 = tab[to + 3 * fail + 1]
+                        if x0 == 0.0 and r_sum == 0.0:
+                            continue  # exactly zero: no background mask contains `fail`
                         for b in range(d):
-                            if (sx >> b) & 1:
-                                acc[b] += g
-                if r_sum == 0.0 and touched == 0:
-                    continue
-                for b in range(d):
-                    if (touched >> b) & 1:
-                        g = acc[b]
+                            bb = np.int64(1) << b
+                            if fail & bb:
+                                g = -r_sum
+                            else:
+                                g = x0 - tab[to + 3 * (fail | bb) + 2]
+                            for kk in range(k_lo, k_hi):
+                                phi[feat[f0 + b], kk] += value[nd, kk] * g
+                        continue
+                    u = _popcount(fail)
+                    r_sum = 0.0
+                    touched = np.int64(0)
+                    o = off[q]
+                    nu = off[q + 1] - o
+                    nw = (nu + 63) >> 6
+                    co = cls_off[q]
+                    for wd in range(nw):
+                        # the masks containing `fail`: AND of the class words of its features
+                        rest = nu - (wd << 6)
+                        cur = np.int64(-1) if rest >= 64 else (np.int64(1) << rest) - 1
+                        f = fail
+                        while f != 0 and cur != 0:
+                            cur &= cls[co + trailing_zeros(f) * nw + wd]
+                            f &= f - 1
+                        while cur != 0:
+                            r = o + (wd << 6) + trailing_zeros(cur)
+                            cur &= cur - 1
+                            a = d - count[r]  # m contains fail: x passes and r fails ~m
+                            if u > 0:
+                                r_sum += weight[r] * w_r[a, u]
+                            if a > 0:
+                                g = weight[r] * w_x[a, u]
+                                sx = full & ~mask[r]
+                                touched |= sx
+                                while sx != 0:
+                                    acc[trailing_zeros(sx)] += g
+                                    sx &= sx - 1
+                    if r_sum == 0.0 and touched == 0:
+                        continue
+                    for b in range(d):  # no branch: acc is 0 off `touched`, which misses `fail`
+                        g = acc[b] - r_sum * ((fail >> b) & 1)
                         acc[b] = 0.0
                         for kk in range(k_lo, k_hi):
                             phi[feat[f0 + b], kk] += value[nd, kk] * g
-                    elif (fail >> b) & 1:
-                        for kk in range(k_lo, k_hi):
-                            phi[feat[f0 + b], kk] -= value[nd, kk] * r_sum
 
 
 @numba.njit(parallel=True, cache=True)
-def _rows_parallel(X, lp_node, parent, is_left, bit, leaf_of, tree_start, n_feat, feat_off,
-                   feat, off, mask, weight, count, tab_off, tab, arrays, split_le, tree_output,
-                   value, w_x, w_r, out, block):  # fmt: skip
+def _rows_parallel(X, lp_node, inner, leaf_pos, leaf_start, tree_start,
+                   n_feat, feat_off, feat, off, mask, weight, count, cls_off, cls, tab_off, tab,
+                   arrays, split_le, tree_output, value, w_x, w_r, out, block):  # fmt: skip
     n_blocks = (X.shape[0] + block - 1) // block
     for c in numba.prange(n_blocks):
         start = c * block
         stop = min(start + block, X.shape[0])
-        _rows(X, start, stop, lp_node, parent, is_left, bit, leaf_of, tree_start, n_feat,
-              feat_off, feat, off, mask, weight, count, tab_off, tab, arrays, split_le,
-              tree_output, value, w_x, w_r, out[start:stop])  # fmt: skip
+        _rows(X, start, stop, lp_node, inner, leaf_pos, leaf_start, tree_start,
+              n_feat, feat_off, feat, off, mask, weight, count, cls_off, cls, tab_off, tab, arrays,
+              split_le, tree_output, value, w_x, w_r, out[start:stop])  # fmt: skip
 
 
 def leaf_pattern_shap(patterns: LeafPatterns, ensemble, arrays, X, out, w_x, w_r, *,
                       n_threads: int) -> None:  # fmt: skip
     """Add the interventional SHAP values of the margin of rows ``X`` into ``out`` (n, d, k)."""
     lp = patterns
-    args = (lp.node, lp.parent, lp.is_left, lp.bit, lp.leaf_of, lp.tree_start, lp.n_feat,
-            lp.feat_off, lp.feat, lp.off, lp.mask, lp.weight, lp.count, lp.tab_off, lp.tab,
-            arrays, bool(ensemble.split_le),
+    args = (lp.node, lp.inner, lp.leaf_pos, lp.leaf_start, lp.tree_start,
+            lp.n_feat, lp.feat_off, lp.feat, lp.off, lp.mask, lp.weight, lp.count, lp.cls_off,
+            lp.cls, lp.tab_off, lp.tab, arrays, bool(ensemble.split_le),
             np.ascontiguousarray(ensemble.tree_output, dtype=np.int64),
             np.ascontiguousarray(ensemble.value, dtype=np.float64), w_x, w_r)  # fmt: skip
     n = X.shape[0]
