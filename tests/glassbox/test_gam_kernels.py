@@ -7,7 +7,7 @@ import pytest
 
 from assay.errors import InvalidInputError
 from assay.glassbox import GAMClassifier
-from assay.glassbox._boost import _pair_tree, _pass_k1, _pass_logit, boost_terms
+from assay.glassbox._boost import _pair_tree, _pass_k1, _pass_logit, _resync_e, boost_terms
 from assay.glassbox._gam import _n_threads
 
 
@@ -69,30 +69,37 @@ def test_pair_tree_finds_planted_checkerboard():
 
 
 def test_logit_pass_matches_exp_per_row():
-    """The exp-free pass (scores updated by per-bin factors) equals the direct computation,
-    including rows whose scores overflow exp and a resync that recovers them."""
+    """The exp-free pass (no stored scores: ``exp(score)`` updated by per-bin factors, scores
+    rebuilt from the term tables when needed) equals the direct computation on explicit scores,
+    including rows whose scores overflow exp, come back, and a resync from the tables."""
     rng = np.random.default_rng(0)
-    n, nb = 400, 7
+    n, nb, n_terms = 400, 7, 6
     y = (rng.random(n) < 0.4).astype(float)
-    s_ref = rng.normal(scale=2.0, size=n)
-    s_ref[:5] = [800.0, -800.0, 50.0, -50.0, 0.0]  # exp overflows/underflows on the first two
-    s_fast = s_ref.copy()
-    e = np.exp(np.clip(s_fast, -700, 700))
-    tb = rng.integers(0, nb, size=(6, n)).astype(np.int32)
+    base = rng.normal(scale=2.0, size=n)
+    base[:5] = [800.0, -800.0, 50.0, -50.0, 0.0]  # exp overflows/underflows on the first two
+    s_ref = base.copy()
+    e = np.exp(np.clip(base, -700, 700))  # wrong on rows 0-1 until the first resync
+    tb = rng.integers(0, nb, size=(n_terms, n)).astype(np.int32)
+    values = np.zeros((n_terms, nb, 1))
     with np.errstate(over="ignore"):
-        for step in range(6):
+        for step in range(n_terms):
             prev = rng.normal(scale=0.3, size=nb)
             if step == 3:
                 prev[tb[step - 1, :2]] = [-900.0, 900.0]  # pull the extreme rows back
-            eprev = np.exp(prev)
-            hg_r, hh_r, hg_f, hh_f = (np.zeros(nb) for _ in range(4))
+            if step > 0:
+                values[step - 1, :, 0] += prev  # boost_terms updates the table first
+            hg_r, hh_r, hgh_f = np.zeros(nb), np.zeros(nb), np.zeros((2, nb))
             tb_prev, tb_cur = tb[max(step - 1, 0)], tb[step]
             _pass_k1(1, step > 0, tb_prev, prev, tb_cur, y, s_ref, hg_r, hh_r)
-            _pass_logit(step in (0, 4), step > 0, tb_prev, prev, eprev, tb_cur, y, s_fast, e,
-                        hg_f, hh_f)  # fmt: skip
-            np.testing.assert_allclose(s_fast, s_ref, rtol=0, atol=1e-12)
-            np.testing.assert_allclose(hg_f, hg_r, rtol=1e-9, atol=1e-9)
-            np.testing.assert_allclose(hh_f, hh_r, rtol=1e-9, atol=1e-9)
+            resync = step in (0, 4)
+            if resync:
+                _resync_e(base, tb, values, e)
+            _pass_logit(step > 0 and not resync, tb_prev, np.exp(prev), tb_cur, y, e,
+                        hgh_f[0], hgh_f[1], base, tb, values)  # fmt: skip
+            np.testing.assert_allclose(hgh_f[0], hg_r, rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(hgh_f[1], hh_r, rtol=1e-9, atol=1e-9)
+            ok = np.abs(s_ref) < 600
+            np.testing.assert_allclose(np.log(e[ok]), s_ref[ok], rtol=0, atol=1e-9)
 
 
 def test_boost_terms_logistic_fast_path_matches_general_path():
@@ -190,7 +197,10 @@ def test_logit_validation_loss_matches_direct_formula():
     with np.errstate(over="ignore"):
         e = np.exp(s)
     direct = mean_loss(1, y, s[:, None])
-    assert _logit_loss_e(y, s, e) == pytest.approx(direct, rel=1e-12)
+    no_terms = (np.zeros((0, s.size), dtype=np.int32), np.zeros((0, 1, 1)))  # score = base
+    assert _logit_loss_e(y, e, s, *no_terms) == pytest.approx(direct, rel=1e-12)
     # Confident correct predictions only: many products near 1, none tiny.
     yy = (s > 0).astype(float)
-    assert _logit_loss_e(yy, s, e) == pytest.approx(mean_loss(1, yy, s[:, None]), rel=1e-10)
+    assert _logit_loss_e(yy, e, s, *no_terms) == pytest.approx(
+        mean_loss(1, yy, s[:, None]), rel=1e-10
+    )

@@ -18,8 +18,9 @@ whole loop, with early stopping on a validation split, runs inside one compiled 
 that Python is not entered per round; kernels release the GIL so bags run in threads.
 
 Cost: a round is one pass over the training rows per term, so the per-row work is what
-matters. For binary log-loss the pass keeps ``exp(score)`` per row and applies each term's
-update as a per-bin factor (see :func:`_pass_logit`), avoiding an ``exp`` per row and term;
+matters. For binary log-loss the pass keeps only ``exp(score)`` per row (the score itself is
+rebuilt from the term tables when needed) and applies each term's update as a per-bin factor
+(see :func:`_pass_logit`), avoiding an ``exp`` and a score update per row and term;
 pair trees are scored with running sums, without per-cut allocations. All functions are
 compiled with ``cache=True``: the first use on a machine compiles them (about 10-15 s of CPU),
 later processes load them from the cache in well under a second.
@@ -458,25 +459,37 @@ def _pass_k1(loss, has_prev, tb_prev, prev, tb_cur, y, s, hg, hh):
 
 
 @njit(**_NJIT)
-def _pass_logit(resync, has_prev, tb_prev, prev, eprev, tb_cur, y, s, e, hg, hh):
-    """Binary log-loss fast path without a per-row ``exp``.
+def _row_score(base, tbins, values, i):
+    """Current score of row ``i``: its start score plus every term's table entry."""
+    s = base[i]
+    for t in range(tbins.shape[0]):
+        s += values[t, tbins[t, i], 0]
+    return s
 
-    ``e`` holds ``exp(s)``; the previous term's update ``prev[b]`` is applied as a product
-    with the per-bin factor ``eprev[b] = exp(prev[b])``, so a row costs a multiply and a
-    divide instead of an exponential (the dominant cost of a pass). With ``resync`` (every
-    ``_RESYNC_ROUNDS`` rounds) ``e`` is recomputed from ``s``, which bounds rounding drift;
-    a row whose product leaves the normal range (over/underflow) is recomputed at once.
+
+@njit(**_NJIT)
+def _resync_e(base, tbins, values, e):
+    """Recompute ``e = exp(score)`` of every row from the term tables."""
+    for i in range(e.shape[0]):
+        e[i] = np.exp(_row_score(base, tbins, values, i))
+
+
+@njit(**_NJIT)
+def _pass_logit(has_prev, tb_prev, eprev, tb_cur, y, e, hg, hh, base, tbins, values):
+    """Binary log-loss fast path: no per-row ``exp`` and no per-row score.
+
+    ``e`` holds ``exp(score)``; the previous term's update is applied as a product with the
+    per-bin factor ``eprev[b] = exp(update[b])``, so a row costs a gather, a multiply and a
+    divide instead of an exponential (the dominant cost of a pass). The scores themselves are
+    never stored: they are ``base + sum_t values[t, bin]`` (:func:`_row_score`), which
+    :func:`_resync_e` uses every ``_RESYNC_ROUNDS`` rounds to bound rounding drift and this
+    pass uses at once for a row whose product leaves the normal range (over/underflow).
     """
-    n = s.shape[0]
+    n = e.shape[0]
     for i in range(n):
-        if has_prev:
-            pb = tb_prev[i]
-            s[i] += prev[pb]
-            ei = e[i] * eprev[pb]
-        else:
-            ei = e[i]
-        if resync or not 1e-300 < ei < 1e300:  # also catches inf * 0 = NaN
-            ei = np.exp(s[i])
+        ei = e[i] * eprev[tb_prev[i]] if has_prev else e[i]
+        if not 1e-300 < ei < 1e300:  # also catches inf * 0 = NaN
+            ei = np.exp(_row_score(base, tbins, values, i))
         e[i] = ei
         p = ei / (1.0 + ei) if ei < 1e300 else 1.0
         b = tb_cur[i]
@@ -485,14 +498,14 @@ def _pass_logit(resync, has_prev, tb_prev, prev, eprev, tb_cur, y, s, e, hg, hh)
 
 
 @njit(**_NJIT)
-def _logit_loss_e(y, s, e):
-    """Mean binary log-loss from ``e = exp(s)`` with one ``log`` per block of rows.
+def _logit_loss_e(y, e, base, tbins, values):
+    """Mean binary log-loss from ``e = exp(score)`` with one ``log`` per block of rows.
 
     ``-log q_i`` (``q_i`` the probability of the observed label, ``y`` in {0, 1}) is summed
     as the log of running products of ``q_i``, flushed before they can underflow; rows with
-    a tiny ``q_i`` (or an overflowed ``e``) take the direct, stable formula from ``s``. This
-    is the per-round early-stopping check, which otherwise costs two transcendentals per
-    validation row.
+    a tiny ``q_i`` (or an overflowed ``e``) take the direct, stable formula from the score
+    (:func:`_row_score`). This is the per-round early-stopping check, which otherwise costs
+    two transcendentals per validation row.
     """
     n = e.shape[0]
     if n == 0:
@@ -504,7 +517,7 @@ def _logit_loss_e(y, s, e):
         yi = y[i]
         q = (yi * ei + (1.0 - yi)) / (1.0 + ei) if ei < 1e300 else yi
         if q < 1e-50:
-            si = s[i]
+            si = _row_score(base, tbins, values, i)
             total -= max(si, 0.0) + np.log1p(np.exp(-abs(si))) - yi * si
         else:
             prod *= q
@@ -541,7 +554,7 @@ def boost_terms(
     """Cyclic boosting of all terms; returns ``(values, n_rounds, best_loss)``.
 
     ``scores_tr``/``scores_va`` (n, K) hold the starting scores (intercept plus any frozen
-    terms); they are used as work space. ``values`` (T, max_bins, K) holds the term tables
+    terms); they may be used as work space. ``values`` (T, max_bins, K) holds the term tables
     of the round with the best validation loss (the training loss is used when the
     validation split is empty). Smoothing rounds (the first ``smoothing_rounds``) use
     random cuts for ordered main effects and do not count towards early stopping.
@@ -589,10 +602,12 @@ def boost_terms(
             hg[:, :nb] = 0.0
             hh[:, :nb] = 0.0
             if logit:
-                resync = t == 0 and (resync_next or r % _RESYNC_ROUNDS == 0)
+                if t == 0 and (resync_next or r % _RESYNC_ROUNDS == 0):
+                    _resync_e(s_flat, tbins_tr, values, e_tr)
+                    pending = -1  # already in ``values``, hence in the recomputed ``e``
                 _pass_logit(
-                    resync, pending >= 0, tbins_tr[max(pending, 0)], prev[0], eprev,
-                    tbins_tr[t], y_tr, s_flat, e_tr, hg[0], hh[0],
+                    pending >= 0, tbins_tr[max(pending, 0)], eprev, tbins_tr[t], y_tr, e_tr,
+                    hg[0], hh[0], s_flat, tbins_tr, values,
                 )  # fmt: skip
             elif k_n == 1 and loss != 2:
                 _pass_k1(
@@ -652,11 +667,9 @@ def boost_terms(
                         eprev[b] = np.exp(u[b])
                     tbv = tbins_va[t]
                     for i in range(n_va):
-                        bv = tbv[i]
-                        s_va[i] += u[bv]
-                        ev = e_va[i] * eprev[bv]
+                        ev = e_va[i] * eprev[tbv[i]]
                         if not 1e-300 < ev < 1e300:
-                            ev = np.exp(s_va[i])
+                            ev = np.exp(_row_score(s_va, tbins_va, values, i))
                         e_va[i] = ev
                 else:
                     for i in range(n_va):
@@ -665,13 +678,20 @@ def boost_terms(
             resync_next = False
         if use_va and logit:
             if r % _RESYNC_ROUNDS == _RESYNC_ROUNDS - 1:
-                for i in range(n_va):
-                    e_va[i] = np.exp(s_va[i])
-            cur = _logit_loss_e(y_va, s_va, e_va)
+                _resync_e(s_va, tbins_va, values, e_va)
+            cur = _logit_loss_e(y_va, e_va, s_va, tbins_va, values)
         elif use_va:
             cur = _loss(loss, y_va, scores_va)
+        elif logit:
+            # Training loss: the logit path keeps no scores, so rebuild them from the tables;
+            # ``e_tr`` is rebuilt from the same tables at the next round's start.
+            full = np.empty((n_tr, 1))
+            for i in range(n_tr):
+                full[i, 0] = _row_score(s_flat, tbins_tr, values, i)
+            resync_next = True
+            pending = -1
+            cur = _loss(loss, y_tr, full)
         else:
-            resync_next = True  # the training scores change below, behind e_tr's back
             for i in range(n_tr):
                 pb = tbins_tr[pending, i]
                 for k in range(k_n):
