@@ -1,28 +1,47 @@
 """KernelShap / PermutationShap versus shap's KernelExplainer / PermutationExplainer.
 
-Same model function, same 50-row background, same rows, equal model-evaluation budget
-(coalitions per row; every coalition costs 50 model rows in both libraries). Errors are RMSE
-over (row, feature) against a reference: exact Shapley values (assay.ExactShapley) for d=10;
-for d=30, assay PermutationShap with 400 permutations (its own stderr is printed; it adds the
-same noise to both libraries' errors). Also: leverage vs kernel size sampling, share of wall time
-inside the model, and a Dask LocalCluster run (1 vs 2 worker processes, 1,000 rows).
+Same model, same 50-row background, same rows, equal model-evaluation budget (coalitions per
+row; every coalition costs 50 model rows in both libraries). shap gets the model's prediction
+function; assay runs twice: on the same function's model ("model": the library evaluates every
+masked row) and, for the HistGradientBoosting models, on the estimator itself, which assay
+evaluates with its compiled copy of the trees after checking it against the model
+(``fast_trees``, "compiled trees"; same values). All libraries run on one thread (BLAS, OpenMP,
+numba), the runs are interleaved, each setting is repeated and the median wall time is shown.
 
-Run: .venv/bin/python benchmarks/bench_kernel.py [--quick]
+Errors are RMSE over (row, feature) against a reference: exact Shapley values
+(assay.ExactShapley) for d=10; for d=30, assay PermutationShap with 400 permutations (its own
+stderr is printed; it adds the same noise to both libraries' errors). Also: leverage vs kernel
+size sampling, share of wall time inside the model (for "compiled trees": inside assay's
+compiled evaluator), and a Dask LocalCluster run (1 vs 2 single-threaded worker processes,
+1,000 rows).
+
+Run: OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_kernel.py [--quick] [--only dask]
 """
 
 from __future__ import annotations
 
-import argparse
-import time
-import warnings
+import os
 
-import numpy as np
-import shap
-from sklearn.datasets import load_breast_cancer, load_diabetes
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.neural_network import MLPClassifier, MLPRegressor
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ[_var] = "1"  # before numpy / numba load: one thread everywhere, both libraries
 
-from assay.attribution import ExactShapley, KernelShap, PermutationShap
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+import shap  # noqa: E402
+from sklearn.datasets import load_breast_cancer, load_diabetes  # noqa: E402
+from sklearn.ensemble import (  # noqa: E402
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+)
+from sklearn.neural_network import MLPClassifier, MLPRegressor  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from assay.attribution import ExactShapley, KernelShap, PermutationShap  # noqa: E402
+from assay.model import _fast_predict  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
@@ -46,7 +65,23 @@ class Timed:
         self.seconds, self.rows = 0.0, 0
 
 
+# time spent in assay's compiled tree evaluator (the "model" of the compiled path)
+COMPILED = Timed(None)
+_compiled_call = _fast_predict.CompiledPredictor.__call__
+
+
+def _timed_compiled_call(self, X):
+    t = time.perf_counter()
+    out = _compiled_call(self, X)
+    COMPILED.seconds += time.perf_counter() - t
+    return out
+
+
+_fast_predict.CompiledPredictor.__call__ = _timed_compiled_call
+
+
 def setups():
+    """(name, function given to shap, estimator given to assay or None, output column, X)."""
     Xd, yd = load_diabetes(return_X_y=True)
     Xd = (Xd - Xd.mean(0)) / Xd.std(0)
     Xb, yb = load_breast_cancer(return_X_y=True)
@@ -56,10 +91,10 @@ def setups():
     hgb_c = HistGradientBoostingClassifier(max_iter=100, random_state=0).fit(Xb, yb)
     mlp_c = MLPClassifier(hidden_layer_sizes=(64, 32), max_iter=800, random_state=0).fit(Xb, yb)
     return [
-        ("HGB d=10 (diabetes)", hgb_r.predict, Xd),
-        ("MLP d=10 (diabetes)", mlp_r.predict, Xd),
-        ("HGB d=30 (breast cancer, P(y=1))", lambda X: hgb_c.predict_proba(X)[:, 1], Xb),
-        ("MLP d=30 (breast cancer, P(y=1))", lambda X: mlp_c.predict_proba(X)[:, 1], Xb),
+        ("HGB d=10 (diabetes)", hgb_r.predict, hgb_r, 0, Xd),
+        ("MLP d=10 (diabetes)", mlp_r.predict, None, 0, Xd),
+        ("HGB d=30 (breast cancer, P(y=1))", lambda X: hgb_c.predict_proba(X)[:, 1], hgb_c, 1, Xb),
+        ("MLP d=30 (breast cancer, P(y=1))", lambda X: mlp_c.predict_proba(X)[:, 1], None, 0, Xb),
     ]
 
 
@@ -75,145 +110,240 @@ def reference(f, bg, X):
     return exp.values[..., 0], float(np.sqrt(np.mean(exp.stderr**2)))
 
 
-def run_kernel(name, f, X, n_rows, budget, table, samp_table, seeds):
-    rng = np.random.default_rng(0)
-    idx = rng.permutation(X.shape[0])
-    bg, rows = X[idx[:50]], X[idx[50 : 50 + n_rows]]
-    d = X.shape[1]
+def split(X, n_rows):
+    idx = np.random.default_rng(0).permutation(X.shape[0])
+    return X[idx[:50]], X[idx[50 : 50 + n_rows]]
+
+
+def assay_run(cls, target, col, bg, rows, seed, **opts):
+    """(values of output ``col``, wall s, share of wall in the model or compiled evaluator)."""
+    COMPILED.reset()
+    if isinstance(target, Timed):
+        target.reset()
+    t = time.perf_counter()
+    exp = cls(target, background=bg, **opts).explain(rows, seed=seed)
+    wall = time.perf_counter() - t
+    inside = target.seconds if isinstance(target, Timed) else COMPILED.seconds
+    if isinstance(target, Timed):
+        assert exp.params["model_evaluation"] == "model"
+    else:
+        assert exp.params["model_evaluation"] == "compiled trees", exp.params
+    return exp, exp.values[..., col], wall, inside / wall
+
+
+def shap_kernel(timed, bg, rows, budget, rep):
+    np.random.seed(rep)  # noqa: NPY002 (KernelExplainer samples from the global generator)
+    explainer = shap.KernelExplainer(timed, bg)
+    return explainer.shap_values(rows, nsamples=budget, l1_reg=False, silent=True)
+
+
+def shap_permutation(timed, bg, rows, n_pairs, rep):
+    masker = shap.maskers.Independent(bg, max_samples=50)
+    explainer = shap.PermutationExplainer(timed, masker, seed=rep)
+    d = rows.shape[1]
+    return explainer(rows, max_evals=n_pairs * (2 * d + 1), silent=True).values
+
+
+def compare(name, f, est, col, X, n_rows, repeats, kind, size):
+    """Interleaved repeats of shap, assay on the function and assay on the estimator."""
+    bg, rows = split(X, n_rows)
     ref, ref_se = reference(f, bg, rows)
     timed = Timed(f)
-    # shap KernelExplainer, no l1 truncation
-    explainer = shap.KernelExplainer(timed, bg)
-    timed.reset()
-    t = time.perf_counter()
-    sv = explainer.shap_values(rows, nsamples=budget, l1_reg=False, silent=True)
-    shap_wall = time.perf_counter() - t
-    shap_err, shap_share = rmse(sv, ref), timed.seconds / shap_wall
-    # assay KernelShap
-    errs, walls, shares = [], [], []
-    for s in seeds:
+    cls = KernelShap if kind == "kernel" else PermutationShap
+    opts = {"budget": size} if kind == "kernel" else {"n_permutations": 2 * size}
+    runs = {"shap": [], "model": [], "compiled": []}
+    for rep in range(repeats):
         timed.reset()
         t = time.perf_counter()
-        exp = KernelShap(timed, background=bg, budget=budget).explain(rows, seed=s)
-        walls.append(time.perf_counter() - t)
-        shares.append(timed.seconds / walls[-1])
-        errs.append(rmse(exp.values[..., 0], ref))
-    se = float(np.sqrt(np.mean(exp.stderr**2)))
-    table.append(
-        f"| {name} | {budget} | {np.mean(errs):.4g} (mean stderr {se:.3g}) | {shap_err:.4g} | "
-        f"{1e3 * np.mean(walls) / n_rows:.1f} | {1e3 * shap_wall / n_rows:.1f} | "
-        f"{shap_wall / np.mean(walls):.1f}x | {100 * np.mean(shares):.0f}% | "
-        f"{100 * shap_share:.0f}% | {ref_se:.2g} |"
+        if kind == "kernel":
+            sv = shap_kernel(timed, bg, rows, size, rep)
+        else:
+            sv = shap_permutation(timed, bg, rows, size, rep)
+        wall = time.perf_counter() - t
+        runs["shap"].append((rmse(sv, ref), wall, timed.seconds / wall))
+        exp, v, wall, share = assay_run(cls, timed, 0, bg, rows, rep, **opts)
+        runs["model"].append((rmse(v, ref), wall, share))
+        if est is not None:
+            _, vc, wall, share = assay_run(cls, est, col, bg, rows, rep, **opts)
+            gap = float(np.abs(vc - v).max())  # same seed: same values, either evaluation path
+            assert gap < 1e-9, gap
+            runs["compiled"].append((rmse(vc, ref), wall, share))
+
+    def med(key, i):
+        return float(np.median([r[i] for r in runs[key]])) if runs[key] else float("nan")
+
+    shap_ms, model_ms = 1e3 * med("shap", 1) / n_rows, 1e3 * med("model", 1) / n_rows
+    comp_ms = 1e3 * med("compiled", 1) / n_rows
+    err = float(np.mean([r[0] for r in runs["model"]]))
+    se = float(np.sqrt(np.mean(exp.stderr**2))) if kind == "kernel" else None
+    err_s = f"{err:.4g}" + (f" (mean stderr {se:.3g})" if se is not None else "")
+    comp = "n/a" if est is None else f"{comp_ms:.1f} ({shap_ms / comp_ms:.1f}x)"
+    comp_share = "" if est is None else f" / {100 * med('compiled', 2):.0f}%"
+    size_s = size if kind == "kernel" else f"{size} fwd+rev"
+    row = (
+        f"| {name} | {size_s} | {err_s} | {np.mean([r[0] for r in runs['shap']]):.4g} | "
+        f"{shap_ms:.1f} | {model_ms:.1f} ({shap_ms / model_ms:.1f}x) | {comp} | "
+        f"{100 * med('model', 2):.0f}%{comp_share} | {100 * med('shap', 2):.0f}% | "
+        f"{1 / med('shap', 2):.1f}x |"
     )
+    if kind == "kernel":
+        row += f" {ref_se:.2g} |"
+    print(row, flush=True)
+    return row, bg, rows, ref
+
+
+def sampling_rows(name, f, est, col, X, n_rows, budget, seeds, bg, rows, ref):
+    d = X.shape[1]
+    out = []
+    target = est if est is not None else f
     for b in sorted({min(budget, 2**d - 2), max(64, budget // 4)}):
-        row = []
+        errs = []
         for sampling in ("leverage", "kernel"):
             e = [
                 rmse(
-                    KernelShap(f, background=bg, budget=b, sampling=sampling)
+                    KernelShap(target, background=bg, budget=b, sampling=sampling)
                     .explain(rows, seed=s)
-                    .values[..., 0],
+                    .values[..., col],
                     ref,
                 )
                 for s in seeds
             ]
-            row.append(np.mean(e))
-        samp_table.append(f"| {name} | {b} | {row[0]:.4g} | {row[1]:.4g} |")
-    print(table[-1], flush=True)
+            errs.append(np.mean(e))
+        out.append(f"| {name} | {b} | {errs[0]:.4g} | {errs[1]:.4g} |")
+    return out
 
 
-def run_permutation(name, f, X, n_rows, n_pairs, table):
-    rng = np.random.default_rng(0)
-    idx = rng.permutation(X.shape[0])
-    bg, rows = X[idx[:50]], X[idx[50 : 50 + n_rows]]
-    d = X.shape[1]
-    ref, _ = reference(f, bg, rows)
-    timed = Timed(f)
-    masker = shap.maskers.Independent(bg, max_samples=50)
-    explainer = shap.PermutationExplainer(timed, masker, seed=0)
-    timed.reset()
-    t = time.perf_counter()
-    sv = explainer(rows, max_evals=n_pairs * (2 * d + 1), silent=True).values
-    shap_wall = time.perf_counter() - t
-    shap_err, shap_share = rmse(sv, ref), timed.seconds / shap_wall
-    timed.reset()
-    t = time.perf_counter()
-    exp = PermutationShap(timed, background=bg, n_permutations=2 * n_pairs).explain(rows, seed=0)
-    wall = time.perf_counter() - t
-    share = timed.seconds / wall
-    table.append(
-        f"| {name} | {n_pairs} fwd+rev | {rmse(exp.values[..., 0], ref):.4g} | {shap_err:.4g} | "
-        f"{1e3 * wall / n_rows:.1f} | {1e3 * shap_wall / n_rows:.1f} | "
-        f"{shap_wall / wall:.1f}x | {100 * share:.0f}% | {100 * shap_share:.0f}% |"
-    )
-    print(table[-1], flush=True)
+def run_dask(f, X, n_rows, budget, repeats):
+    """Local serial vs 1 vs 2 single-threaded worker processes, interleaved; median wall."""
+    from contextlib import nullcontext
 
+    from distributed import Client, LocalCluster, get_task_stream
 
-def run_dask(f, X, n_rows, budget):
-    from distributed import Client, LocalCluster
-
-    rng = np.random.default_rng(0)
-    idx = rng.permutation(X.shape[0])
-    bg = X[idx[:50]]
-    rows = X[rng.integers(0, X.shape[0], size=n_rows)]
-    out = []
-    values = []
+    bg = split(X, 0)[0]
+    rows = X[np.random.default_rng(1).integers(0, X.shape[0], size=n_rows)]
+    env = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    env["NUMBA_NUM_THREADS"] = "1"
+    clusters, clients = {}, {}
     for workers in (1, 2):
-        with (
-            LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-            ) as cluster,
-            Client(cluster) as client,
-        ):
-            KernelShap(f, background=bg, budget=budget, client=client).explain(rows[:20])  # warm
-            t = time.perf_counter()
-            exp = KernelShap(f, background=bg, budget=budget, client=client).explain(rows, seed=0)
-            out.append(time.perf_counter() - t)
-            values.append(exp.values)
-    t = time.perf_counter()
-    local = KernelShap(f, background=bg, budget=budget).explain(rows, seed=0)
-    local_wall = time.perf_counter() - t
-    same = all(np.array_equal(v, local.values) for v in values)
-    return out, local_wall, same
+        clusters[workers] = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            env=env,
+            silence_logs=logging.ERROR,
+        )
+        clients[workers] = Client(clusters[workers])
+        KernelShap(f, background=bg, budget=budget, client=clients[workers]).explain(rows[:32])
+    walls = {"local": [], 1: [], 2: []}
+    busy = {1: [], 2: []}
+    loads, values = [], {}
+    try:
+        for _ in range(repeats):
+            for key in ("local", 1, 2):
+                client = None if key == "local" else clients[key]
+                loads.append(os.getloadavg()[0])
+                with get_task_stream(client) if client is not None else nullcontext() as ts:
+                    t = time.perf_counter()
+                    exp = KernelShap(f, background=bg, budget=budget, client=client).explain(
+                        rows, seed=0
+                    )
+                    walls[key].append(time.perf_counter() - t)
+                if ts is not None:  # compute time of the batch tasks (not transfers)
+                    spans = [
+                        ss["stop"] - ss["start"]
+                        for task in ts.data
+                        for ss in task["startstops"]
+                        if ss["action"] == "compute"
+                    ]
+                    busy[key].append((sum(spans), float(np.median(spans)), len(spans)))
+                values[key] = exp.values
+    finally:
+        for workers in (1, 2):
+            clients[workers].close()
+            clusters[workers].close()
+    same = all(np.array_equal(values[k], values["local"]) for k in (1, 2))
+    med = {k: float(np.median(v)) for k, v in walls.items()}
+    return med, walls, same, loads, busy
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", choices=["dask", "explainers"], default=None)
     args = parser.parse_args()
     n_rows = 4 if args.quick else 10
+    repeats = 2 if args.quick else 3
     seeds = [0, 1] if args.quick else [0, 1, 2]
+    print(f"load average at start: {os.getloadavg()}", flush=True)
+    with threadpool_limits(1):
+        if args.only != "dask":
+            explainers(n_rows, repeats, seeds)
+        if args.only != "explainers":
+            dask_part(args.quick)
+    print(f"load average at end: {os.getloadavg()}")
+
+
+HEAD = (
+    "| model | budget/row | assay RMSE | shap RMSE | shap ms/row | assay ms/row, model "
+    "(speedup) | assay ms/row, compiled trees (speedup) | assay time in model / compiled | "
+    "shap time in model | ceiling at equal evaluations = 1/(shap share) |"
+)
+
+
+def explainers(n_rows, repeats, seeds):
     kernel_table, samp_table, perm_table = [], [], []
-    for name, f, X in setups():
+    for name, f, est, col, X in setups():
         d = X.shape[1]
         budget = 256 if d == 10 else 2 * d + 2048
-        run_kernel(name, f, X, n_rows, budget, kernel_table, samp_table, seeds)
-        run_permutation(name, f, X, n_rows, 10, perm_table)
-    print("\n### KernelSHAP vs shap.KernelExplainer(l1_reg=False), 50 background rows\n")
+        row, bg, rows, ref = compare(name, f, est, col, X, n_rows, repeats, "kernel", budget)
+        kernel_table.append(row)
+        samp_table += sampling_rows(name, f, est, col, X, n_rows, budget, seeds, bg, rows, ref)
+        perm_table.append(compare(name, f, est, col, X, n_rows, repeats, "permutation", 10)[0])
     print(
-        "| model | coalitions/row | assay RMSE | shap RMSE | assay ms/row | shap ms/row | "
-        "speedup | assay time in model | shap time in model | reference stderr |"
+        f"\n### KernelSHAP vs shap.KernelExplainer(l1_reg=False), 50 background rows, "
+        f"{n_rows} rows, median of {repeats}\n"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(HEAD + " reference stderr |")
+    print("|---" * 11 + "|")
     print("\n".join(kernel_table))
     print("\n### Size sampling: leverage (uniform over sizes) vs Shapley kernel, assay RMSE\n")
     print("| model | coalitions/row | leverage | kernel |\n|---|---|---|---|")
     print("\n".join(samp_table))
-    print("\n### PermutationShap vs shap.PermutationExplainer, 50 background rows\n")
     print(
-        "| model | permutations | assay RMSE | shap RMSE | assay ms/row | shap ms/row | "
-        "speedup | assay time in model | shap time in model |"
+        f"\n### PermutationShap vs shap.PermutationExplainer, 50 background rows, "
+        f"{n_rows} rows, median of {repeats}\n"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(HEAD)
+    print("|---" * 10 + "|")
     print("\n".join(perm_table))
-    name, f, X = setups()[3]
-    n_dask = 200 if args.quick else 1000
-    walls, local_wall, same = run_dask(f, X, n_dask, 128)
-    print(f"\n### Dask LocalCluster, {name}, {n_dask} rows, budget 128\n")
-    print("| workers | wall s | speedup vs 1 worker |\n|---|---|---|")
-    print(f"| 1 | {walls[0]:.1f} | 1.0x |\n| 2 | {walls[1]:.1f} | {walls[0] / walls[1]:.2f}x |")
-    print(f"| local (no Dask) | {local_wall:.1f} | {walls[0] / local_wall:.2f}x |")
-    print(f"\nvalues identical to local: {same}")
+
+
+def dask_part(quick):
+    name, f, _, _, X = setups()[3]
+    n_dask = 200 if quick else 1000
+    budget = 256
+    med, walls, same, loads, busy = run_dask(f, X, n_dask, budget, 2 if quick else 3)
+    print(
+        f"\n### Dask LocalCluster (processes, 1 thread each), {name}, {n_dask} rows, "
+        f"budget {budget}, median of {len(walls[1])}\n"
+    )
+    print(
+        "| run | wall s (median) | all runs | speedup vs 1 worker | tasks | median task s | "
+        "task compute / (workers x wall) |\n|---|---|---|---|---|---|---|"
+    )
+    for key, label in (("local", "local, no Dask"), (1, "1 worker"), (2, "2 workers")):
+        runs = ", ".join(f"{w:.1f}" for w in walls[key])
+        extra = "| | |"
+        if key in busy:
+            i = int(np.argsort(walls[key])[len(walls[key]) // 2])  # the median run
+            total, task_med, n_tasks = busy[key][i]
+            extra = f"{n_tasks} | {task_med:.2f} | {total / (key * walls[key][i]):.0%} |"
+        print(f"| {label} | {med[key]:.1f} | {runs} | {med[1] / med[key]:.2f}x | {extra}")
+    print(
+        f"\nload average (1 min) at each Dask measurement: {', '.join(f'{x:.1f}' for x in loads)}"
+    )
+    print(f"values from the 1- and 2-worker clusters bit-identical to the local run: {same}")
 
 
 if __name__ == "__main__":

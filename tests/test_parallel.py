@@ -39,10 +39,15 @@ def test_local_processes_give_identical_values() -> None:
 
 def test_two_worker_dask_cluster_gives_identical_values() -> None:
     distributed = pytest.importorskip("distributed")
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
     X = np.random.default_rng(1).normal(size=(48, 6))
     bg = X[:12]
     local_k = KernelShap(model, background=bg, budget=50).explain(X, seed=3)
     local_p = PermutationShap(model, background=bg, n_permutations=8).explain(X, seed=3)
+    # a tree model travels to the workers as assay's compiled copy of its trees
+    hgb = HistGradientBoostingRegressor(max_iter=10, random_state=0).fit(X, model(X))
+    local_t = PermutationShap(hgb, background=bg, n_permutations=4).explain(X, seed=3)
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
@@ -53,7 +58,12 @@ def test_two_worker_dask_cluster_gives_identical_values() -> None:
         dask_p = PermutationShap(model, background=bg, n_permutations=8, client=client).explain(
             X, seed=3
         )
+        dask_t = PermutationShap(hgb, background=bg, n_permutations=4, client=client).explain(
+            X, seed=3
+        )
     assert np.array_equal(local_k.values, dask_k.values)
     assert np.array_equal(local_k.stderr, dask_k.stderr)
     assert np.array_equal(local_p.values, dask_p.values)
     assert dask_k.params["distributed"] is True
+    assert dask_t.params["model_evaluation"] == "compiled trees"
+    assert np.array_equal(local_t.values, dask_t.values)

@@ -96,6 +96,21 @@ class BaseExplainer:
             return self.background_weights
         return np.full(bg.shape[0], 1.0 / bg.shape[0])
 
+    def _model_evaluator(self, probe: np.ndarray, *, fast_trees: bool) -> tuple[Any, str]:
+        """What evaluates the model on many rows, and its name for ``params``.
+
+        A compiled copy of the model's trees (:mod:`assay.model._fast_predict`) when
+        ``fast_trees`` is on, the model exposes numeric trees of at most 64 leaves, and the copy
+        matches ``adapter.predict`` on ``probe`` to 1e-9 (one model call); else the model.
+        """
+        if fast_trees and self.adapter.has_trees:
+            from assay.model._fast_predict import fast_tree_predictor
+
+            fast = fast_tree_predictor(self.adapter, probe)
+            if fast is not None:
+                return fast, "compiled trees"
+        return self.adapter.predict, "model"
+
     def _result(
         self,
         X: np.ndarray,

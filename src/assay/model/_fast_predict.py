@@ -6,18 +6,19 @@ right; every internal node whose test sends a row *right* rules out the leaves o
 subtree, so AND-ing the masks of those nodes leaves the exit leaf as the lowest set bit.
 Every row takes the same branch-free steps, vectorized across a block of rows, which is
 several times faster than a traversal when trees are small (a random forest on a few hundred
-training rows). Each row's trees are summed in tree order starting from ``base_offset``, as
+training rows, or a HistGradientBoosting model, whose trees have at most 31 leaves by
+default). Each row's trees are summed in tree order starting from ``base_offset``, as
 :func:`assay.model._tree_predict.predict_raw` does, so both give bit-identical outputs.
 
 Only numerical splits are supported (no categorical sets, no LightGBM zero-as-missing) and
-trees of at most 64 leaves; NaN follows ``default_left``. :func:`fast_tree_predictor` builds one
-for a :class:`~assay.model.ModelAdapter` and checks it against the model itself on probe rows
-before anyone relies on it.
+trees of at most 64 leaves; NaN follows ``default_left`` (HistGradientBoosting's
+``missing_go_to_left``), and the raw sum is mapped to the adapter's space by the model's own
+link (``expit`` / softmax for boosted classifiers, as scikit-learn does).
+:func:`fast_tree_predictor` builds one for a :class:`~assay.model.ModelAdapter` and checks it
+against the model itself on probe rows before anyone relies on it.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numba
 import numpy as np
@@ -25,7 +26,13 @@ import numpy as np
 from assay.errors import InvalidInputError
 from assay.model._tree_ensemble import TreeEnsemble
 
-__all__ = ["MAX_LEAVES", "CompiledTrees", "compile_tree_predictor", "fast_tree_predictor"]
+__all__ = [
+    "MAX_LEAVES",
+    "CompiledPredictor",
+    "CompiledTrees",
+    "compile_tree_predictor",
+    "fast_tree_predictor",
+]
 
 MAX_LEAVES = 64  # one int64 bitmask per tree and row
 # Rows per block: their transposed features and masks stay in L1 while all trees run.
@@ -284,7 +291,7 @@ def _to_space(raw: np.ndarray, space: str, target: str, n_outputs: int) -> np.nd
 
 def fast_tree_predictor(
     adapter, probe: np.ndarray, *, atol: float = 1e-9
-) -> Callable[[np.ndarray], np.ndarray] | None:
+) -> CompiledPredictor | None:
     """A compiled stand-in for ``adapter.predict``, or None when there is no safe one.
 
     The model must expose its trees (``adapter.has_trees``) with numerical splits only, and
@@ -303,15 +310,31 @@ def fast_tree_predictor(
         return None
     compiled = CompiledTrees(ensemble)
     expected = adapter.predict(probe)
-    n_outputs = expected.shape[1]
-
-    def predict(X: np.ndarray) -> np.ndarray:
-        out = _to_space(compiled(X), ensemble.output_space, adapter.output_space, n_outputs)
-        adapter.n_calls += 1
-        adapter.n_rows_evaluated += X.shape[0]
-        return out  # type: ignore[return-value]
-
-    got = _to_space(compiled(probe), ensemble.output_space, adapter.output_space, n_outputs)
+    fast = CompiledPredictor(compiled, adapter, expected.shape[1])
+    got = fast.convert(compiled(probe))
     if got is None or got.shape != expected.shape or not np.allclose(got, expected, 0.0, atol):
         return None
-    return predict
+    return fast
+
+
+class CompiledPredictor:
+    """``adapter.predict`` done by :class:`CompiledTrees`, in the adapter's output space.
+
+    A plain class rather than a closure so that it pickles (local worker processes, Dask).
+    Calls are counted on the adapter like the model's own calls.
+    """
+
+    def __init__(self, compiled: CompiledTrees, adapter, n_outputs: int) -> None:
+        self.compiled = compiled
+        self.adapter = adapter
+        self.n_outputs = int(n_outputs)
+
+    def convert(self, raw: np.ndarray) -> np.ndarray | None:
+        """Raw ensemble output in the adapter's space (None when there is no known link)."""
+        return _to_space(raw, self.compiled.output_space, self.adapter.output_space, self.n_outputs)
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        out = self.convert(self.compiled(X))
+        self.adapter.n_calls += 1
+        self.adapter.n_rows_evaluated += X.shape[0]
+        return out  # type: ignore[return-value]

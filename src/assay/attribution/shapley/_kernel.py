@@ -218,7 +218,7 @@ def _solve(
     g = (Zw * n_pairs)[:, :, :, None] * res[:, :, None, :]  # (r, S, d, k)
     psi = g[:, 0::2] + g[:, 1::2]  # (r, P, d, k)
     Pm = np.matmul(np.matmul(N, Ginv), N.T)  # (r, d, d)
-    u = np.einsum("rij,rpjk->rpik", Pm, psi)
+    u = np.matmul(Pm[:, None], psi)  # (r, P, d, k); matmul is several times faster than einsum
     # HC1 small-sample factor: d - 1 free coefficients are fitted to the pairs
     dof = max(1, n_pairs - (d - 1))
     var = u.var(axis=1) / dof
@@ -230,7 +230,7 @@ def _kernel_batch(shared: tuple[Game, _Plan, int], batch: tuple[np.ndarray, np.n
     game, plan, entropy = shared
     idx, X = batch
     r, d = X.shape
-    fx = game.adapter.predict(X)
+    fx = game.predict(X)
     k = fx.shape[1]
     c = fx - plan.v0[None, :]
     E = plan.n_enum
@@ -304,6 +304,13 @@ class KernelShap(SamplingExplainer):
         ``"probability"``, ``"log_odds"`` or ``"raw"``; see :func:`assay.model.wrap`.
     max_memory : int, default 256 MiB
         Largest model input, in bytes, built for one model call.
+    fast_trees : bool, default True
+        For tree ensembles with numerical splits and at most 64 leaves per tree
+        (HistGradientBoosting with default settings, forests on small data), evaluate the
+        masked rows with assay's compiled copy of the trees instead of the library (several
+        times faster; the values are the same: it is used only after matching the model to
+        1e-9 on probe rows, one model call). ``params["model_evaluation"]`` says which was
+        used. False always calls the model.
     progress : bool, default False
         Progress bar over batches of rows (local serial runs).
 
@@ -336,6 +343,7 @@ class KernelShap(SamplingExplainer):
         client: Any = None,
         output_space: str | None = None,
         max_memory: int = DEFAULT_MAX_MEMORY,
+        fast_trees: bool = True,
         progress: bool = False,
     ) -> None:
         super().__init__(
@@ -346,6 +354,7 @@ class KernelShap(SamplingExplainer):
             n_jobs=n_jobs,
             client=client,
             max_memory=max_memory,
+            fast_trees=fast_trees,
             progress=progress,
         )
         if budget != "auto":
@@ -377,7 +386,8 @@ class KernelShap(SamplingExplainer):
         -------
         Explanation
             ``stderr`` holds the standard errors (0 where every coalition was enumerated).
-            ``params`` records the seed, budget, enumerated sizes, pairs sampled per row and,
+            ``params`` records the seed, budget, enumerated sizes, pairs sampled per row,
+            ``model_evaluation`` (``"compiled trees"`` or ``"model"``, see ``fast_trees``) and,
             with ``tol``, which rows converged.
         """
         Xv, names, seed = self._prepare(X, seed)

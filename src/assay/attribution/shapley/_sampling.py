@@ -7,10 +7,18 @@ the model in as few calls as ``max_memory`` allows, the inputs are built by a co
 kernel into one reused buffer, and the background average is a compiled sum in a fixed order.
 A pair's value therefore does not depend on which other pairs shared its model call (as long as
 the model itself predicts row by row).
+
+Small-tree ensembles (random forests on small data, HistGradientBoosting with its default 31
+leaves) are evaluated by assay's compiled copy of the trees instead of the library
+(``fast_trees``, :mod:`assay.model._fast_predict`), once it has matched the model on probe rows
+that look like the masked inputs (explained rows, background rows and mixtures of both). Its
+outputs equal the model's (the probe check allows 1e-9; in practice they are bit-identical), so
+a seed gives the same values either way; it only removes the library's per-call cost.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +27,7 @@ import numpy as np
 
 from assay.attribution._background import resolve_background, warn_large_background
 from assay.attribution._base import DEFAULT_MAX_MEMORY, BaseExplainer
+from assay.errors import InvalidInputError
 from assay.parallel import check_executor, row_chunks, run_batches
 
 __all__ = [
@@ -26,20 +35,30 @@ __all__ = [
     "SamplingExplainer",
     "base_value",
     "coalition_values",
+    "probe_rows",
     "random_subsets",
     "rows_per_chunk",
     "weighted_background_mean",
 ]
 
 
+# Model input built per call for the compiled trees: they have no per-call cost, and a buffer
+# this small stays in cache between being filled and being read.
+COMPILED_CALL_BYTES = 2 * 2**20
+
+
 @dataclass(frozen=True)
 class Game:
-    """What a worker needs to evaluate coalitions: the model, the background and its weights."""
+    """What a worker needs to evaluate coalitions: the model, the background and its weights.
 
-    adapter: Any
+    ``predict`` is the adapter's ``predict`` or its compiled stand-in (``compiled`` True).
+    """
+
+    predict: Callable[[np.ndarray], np.ndarray]
     background: np.ndarray
     weights: np.ndarray
     max_memory: int
+    compiled: bool = False
 
     @property
     def n_background(self) -> int:
@@ -83,7 +102,8 @@ def coalition_values(
     m = game.n_background
     if n_items == 0:
         return np.empty((0, 0))
-    items_per_call = int(max(1, min(n_items, game.max_memory // (m * d * 8))))
+    call_bytes = min(game.max_memory, COMPILED_CALL_BYTES) if game.compiled else game.max_memory
+    items_per_call = int(max(1, min(n_items, call_bytes // (m * d * 8))))
     buffer = np.empty((items_per_call, m, d))
     X = np.ascontiguousarray(X, dtype=np.float64)
     masks = np.ascontiguousarray(masks, dtype=np.bool_)
@@ -93,7 +113,7 @@ def coalition_values(
         stop = min(n_items, start + items_per_call)
         batch = buffer[: stop - start]
         _fill_masked(X, game.background, masks[start:stop], row_of[start:stop], batch)
-        f = game.adapter.predict(batch.reshape(-1, d))
+        f = game.predict(batch.reshape(-1, d))
         if out is None:
             out = np.empty((n_items, f.shape[1]))
         out[start:stop] = weighted_background_mean(np.ascontiguousarray(f), game.weights, m)
@@ -101,9 +121,17 @@ def coalition_values(
     return out
 
 
-def model_output(game: Game, X: np.ndarray) -> np.ndarray:
-    """``f(x)`` for every row (the value of the full coalition)."""
-    return game.adapter.predict(X)
+def probe_rows(X: np.ndarray, bg: np.ndarray, n: int = 128) -> np.ndarray:
+    """Rows like the ones :func:`coalition_values` builds, to check a compiled model against:
+    up to ``n`` explained rows, ``n`` background rows and ``2 n`` random mixtures of the two
+    (fixed seed, so the check is deterministic)."""
+    rng = np.random.default_rng(0)
+    mix = np.where(
+        rng.random((2 * n, X.shape[1])) < 0.5,
+        X[rng.integers(0, X.shape[0], 2 * n)],
+        bg[rng.integers(0, bg.shape[0], 2 * n)],
+    )
+    return np.vstack([X[:n], bg[:n], mix])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -145,7 +173,8 @@ def random_subsets(rng: np.random.Generator, sizes: np.ndarray, d: int) -> np.nd
 
 
 class SamplingExplainer(BaseExplainer):
-    """Common constructor of the sampling explainers: weighted background and executor options."""
+    """Common constructor of the sampling explainers: weighted background, executor options and
+    the model evaluator (``fast_trees``)."""
 
     def __init__(
         self,
@@ -157,8 +186,12 @@ class SamplingExplainer(BaseExplainer):
         n_jobs: int | None = None,
         client: Any = None,
         max_memory: int = DEFAULT_MAX_MEMORY,
+        fast_trees: bool = True,
         progress: bool = False,
     ) -> None:
+        if not isinstance(fast_trees, bool | np.bool_):
+            msg = f"fast_trees must be True or False; got {fast_trees!r}."
+            raise InvalidInputError(msg)
         background, background_weights = resolve_background(background, background_weights)
         super().__init__(
             model,
@@ -171,10 +204,15 @@ class SamplingExplainer(BaseExplainer):
         if self.background is not None:
             warn_large_background(self.background.shape[0], explainer=type(self).__name__)
         self.n_jobs, self.client = check_executor(n_jobs, client)
+        self.fast_trees = bool(fast_trees)
 
     def _game(self, X: np.ndarray, seed: int | None) -> tuple[Game, str]:
         bg, note = self._background_for(X, seed)
-        game = Game(self.adapter, np.ascontiguousarray(bg), self._weights_for(bg), self.max_memory)
+        bg = np.ascontiguousarray(bg)
+        predict, evaluation = self._model_evaluator(probe_rows(X, bg), fast_trees=self.fast_trees)
+        game = Game(
+            predict, bg, self._weights_for(bg), self.max_memory, evaluation == "compiled trees"
+        )
         return game, note
 
     def _map_rows(
@@ -202,10 +240,11 @@ class SamplingExplainer(BaseExplainer):
             "n_jobs": self.n_jobs,
             "distributed": self.client is not None,
             "max_memory": self.max_memory,
+            "model_evaluation": "compiled trees" if game.compiled else "model",
         }
 
 
 def base_value(game: Game) -> np.ndarray:
     """``E_w f(b)``: the value of the empty coalition, shape (n_outputs,)."""
-    f = game.adapter.predict(game.background)
+    f = game.predict(game.background)
     return weighted_background_mean(np.ascontiguousarray(f), game.weights, game.n_background)[0]
