@@ -82,7 +82,7 @@ class _BaseGAM(EditingMixin, BaseEstimator):
         max_bins: int = 256,
         max_interaction_bins: int = 32,
         interactions: int = 10,
-        learning_rate: float = 0.04,
+        learning_rate: float = 0.06,
         max_leaves: int = 2,
         smoothing_rounds: int | str = "auto",
         interaction_smoothing_rounds: int = 50,
@@ -512,7 +512,7 @@ class GAMClassifier(ClassifierMixin, _BaseGAM):
     interactions : int, default=10
         Number of pairs to add, chosen by FAST on the residuals of the main-effects model.
         Pairs never involve monotone-constrained features.
-    learning_rate : float, default=0.04
+    learning_rate : float, default=0.06
         Shrinkage of each boosting step.
     max_leaves : int, default=2
         Leaves of the tree fitted to a main effect's histogram in each step.
