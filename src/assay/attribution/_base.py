@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ def default_background(
     return X[np.sort(rng.choice(X.shape[0], size=n_rows, replace=False))]
 
 
-class BaseExplainer:
+class BaseExplainer(abc.ABC):
     """Holds a wrapped model and an optional background; subclasses implement ``explain``.
 
     Parameters
@@ -134,8 +135,9 @@ class BaseExplainer:
             params=params,
         )
 
+    @abc.abstractmethod
     def explain(self, X: Any, *, seed: int | None = None) -> Any:
-        raise NotImplementedError
+        """Attributions for the rows of ``X`` (each method implements this)."""
 
 
 def ensure_2d_output(out: np.ndarray) -> np.ndarray:

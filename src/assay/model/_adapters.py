@@ -8,6 +8,7 @@ Every method in assay talks to a model through :class:`ModelAdapter`:
 
 from __future__ import annotations
 
+import abc
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,7 +23,7 @@ __all__ = ["CallableAdapter", "ModelAdapter", "wrap"]
 OUTPUT_SPACES = ("probability", "log_odds", "raw")
 
 
-class ModelAdapter:
+class ModelAdapter(abc.ABC):
     """A model seen through assay's uniform interface.
 
     Subclasses implement :meth:`_predict_raw`. Use :func:`wrap` to build one.
@@ -116,8 +117,9 @@ class ModelAdapter:
     def _default_output_names(self, n_outputs: int) -> list[str]:
         return [f"output_{k}" for k in range(n_outputs)]
 
+    @abc.abstractmethod
     def _predict_raw(self, X: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Model outputs for a validated float matrix (each adapter implements this)."""
 
     @property
     def output_names(self) -> list[str]:

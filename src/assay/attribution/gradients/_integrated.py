@@ -214,7 +214,9 @@ class IntegratedGradients(GradientExplainer):
             return np.zeros_like(X), 1, "zeros"
         if isinstance(b, str):
             bg = self._background(shape)
-            assert bg is not None
+            if bg is None:  # __init__ checks this; kept for subclasses that skip it
+                msg = f"baseline={b!r} needs background rows; pass background=X_train."
+                raise InvalidInputError(msg)
             if b == "mean":
                 return np.broadcast_to(bg.mean(axis=0), X.shape).copy(), 1, "mean of background"
             draws = np.empty((n, self.n_baselines, *shape))

@@ -275,7 +275,8 @@ class ExactShapley(BaseExplainer):
                 out = np.empty((n, n_coal, k))
             v = weighted_background_mean(np.ascontiguousarray(f), weights, m)
             out[start : start + len(x), cstart : cstart + len(mk)] = v.reshape(len(x), len(mk), k)
-        assert out is not None
+        if out is None:  # no rows: the model was never called
+            return np.empty((n, n_coal, 0))
         return out
 
 

@@ -100,8 +100,6 @@ def coalition_values(
     """
     n_items, d = masks.shape
     m = game.n_background
-    if n_items == 0:
-        return np.empty((0, 0))
     call_bytes = min(game.max_memory, COMPILED_CALL_BYTES) if game.compiled else game.max_memory
     items_per_call = int(max(1, min(n_items, call_bytes // (m * d * 8))))
     buffer = np.empty((items_per_call, m, d))
@@ -117,7 +115,8 @@ def coalition_values(
         if out is None:
             out = np.empty((n_items, f.shape[1]))
         out[start:stop] = weighted_background_mean(np.ascontiguousarray(f), game.weights, m)
-    assert out is not None
+    if out is None:  # no items: the model was never called
+        return np.empty((0, 0))
     return out
 
 
