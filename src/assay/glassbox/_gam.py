@@ -20,13 +20,14 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import NotFittedError as _SklearnNotFitted
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from assay.errors import InvalidInputError, NotFittedError
 from assay.glassbox._binning import fit_bins, transform_bins
 from assay.glassbox._boost import boost_terms
 from assay.glassbox._edit import EditingMixin
 from assay.glassbox._interactions import fit_coarse_bins, pair_bin_index, pair_counts, rank_pairs
+from assay.glassbox._sklearn import ValidatedInputMixin
 
 __all__ = ["GAMClassifier", "GAMRegressor"]
 
@@ -73,7 +74,7 @@ def _n_threads(n_jobs: Any, n_bags: int) -> int:
     return max(1, min(n, n_bags))
 
 
-class _BaseGAM(EditingMixin, BaseEstimator):
+class _BaseGAM(ValidatedInputMixin, EditingMixin, BaseEstimator):
     """Shared fitting, prediction and explanation code of the two estimators."""
 
     def __init__(
@@ -125,25 +126,6 @@ class _BaseGAM(EditingMixin, BaseEstimator):
         return tags
 
     # -- validation ----------------------------------------------------------------------------
-    def _validate_X(self, X: Any, *, reset: bool, y: Any = None):
-        try:
-            if reset:
-                return validate_data(
-                    self, X, y, ensure_all_finite="allow-nan", dtype=np.float64, y_numeric=False
-                )
-            return validate_data(
-                self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64
-            )
-        except ValueError as exc:
-            if isinstance(exc, InvalidInputError):
-                raise
-            raise InvalidInputError(str(exc)) from exc
-
-    def _feature_names(self) -> list[str]:
-        if hasattr(self, "feature_names_in_"):
-            return [str(f) for f in self.feature_names_in_]
-        return [f"x{j}" for j in range(self.n_features_in_)]
-
     def _feature_mask(self, spec: Any, name: str, names: list[str]) -> np.ndarray:
         d = len(names)
         mask = np.zeros(d, dtype=bool)

@@ -17,10 +17,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import NotFittedError as _SklearnNotFitted
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from assay._validation import check_int, check_seed, import_optional
 from assay.errors import InvalidInputError, NotFittedError
+from assay.glassbox._sklearn import ValidatedInputMixin
 
 __all__ = ["MonotonicMLPClassifier", "MonotonicMLPRegressor", "parse_directions"]
 
@@ -86,7 +87,7 @@ def parse_directions(spec: Any, names: list[str], *, what: str = "monotone") -> 
     return signs
 
 
-class _BaseMonotonicMLP(BaseEstimator):
+class _BaseMonotonicMLP(ValidatedInputMixin, BaseEstimator):
     """Shared preprocessing, training loop and prediction."""
 
     def __init__(
@@ -129,25 +130,6 @@ class _BaseMonotonicMLP(BaseEstimator):
         return tags
 
     # -- validation --------------------------------------------------------------------------
-    def _validate_X(self, X: Any, *, reset: bool, y: Any = None) -> Any:
-        try:
-            if reset:
-                return validate_data(
-                    self, X, y, ensure_all_finite="allow-nan", dtype=np.float64, y_numeric=False
-                )
-            return validate_data(
-                self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64
-            )
-        except ValueError as exc:
-            if isinstance(exc, InvalidInputError):
-                raise
-            raise InvalidInputError(str(exc)) from exc
-
-    def _feature_names(self) -> list[str]:
-        if hasattr(self, "feature_names_in_"):
-            return [str(f) for f in self.feature_names_in_]
-        return [f"x{j}" for j in range(self.n_features_in_)]
-
     def _check_params(self) -> dict[str, Any]:
         hidden = self.hidden_sizes
         if isinstance(hidden, numbers.Integral):
