@@ -82,7 +82,6 @@ def fairness_section(
     """
     import pandas as pd
     from sklearn.ensemble import HistGradientBoostingClassifier
-    from threadpoolctl import threadpool_limits
 
     from assay.fairness import ProxyAudit
 
@@ -95,14 +94,11 @@ def fairness_section(
     gm, headline, shown = _group_metrics(adapter, X, y, sens, seed)
     # a small auxiliary model keeps the 40 permutation refits cheap; 39 permutations are the
     # fewest that let the joint test reach alpha / 2 = 0.025
-    # ~120 small refits: one OpenMP thread each, since spinning OpenMP workers make them
-    # many times slower whenever other processes share the cores
-    with threadpool_limits(limits=1, user_api="openmp"):
-        proxy = ProxyAudit(
-            model, pd.DataFrame(X, columns=names), sens, n_permutations=39, n_repeats=2,
-            max_samples=max_samples, auxiliary=HistGradientBoostingClassifier(max_iter=30),
-            seed=seed,
-        )  # fmt: skip
+    proxy = ProxyAudit(
+        model, pd.DataFrame(X, columns=names), sens, n_permutations=39, n_repeats=2,
+        max_samples=max_samples, auxiliary=HistGradientBoostingClassifier(max_iter=30),
+        seed=seed,
+    )  # fmt: skip
     attr = proxy.attribute
     diff = float(gm.difference()[headline].iloc[0])
     dlo, dhi = (float(v[headline].iloc[0]) for v in gm.ci("difference"))

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from assay._validation import check_int, check_seed
 from assay.errors import InvalidInputError
@@ -552,8 +553,11 @@ def _predictability(
                 fitted.append(est)
         return _auc(labels, proba), fitted
 
-    auc, fitted = cv_auc(s, True)
-    null = np.array([cv_auc(rng.permutation(s), False)[0] for _ in range(n_perm)])
+    # many small refits: one OpenMP thread each, since spinning OpenMP workers make them many
+    # times slower whenever other processes share the cores (as in trust.off_manifold_test)
+    with threadpool_limits(limits=1, user_api="openmp"):
+        auc, fitted = cv_auc(s, True)
+        null = np.array([cv_auc(rng.permutation(s), False)[0] for _ in range(n_perm)])
     p_value = (1.0 + np.sum(null >= auc - 1e-12)) / (1.0 + n_perm) if n_perm else float("nan")
     d = X.shape[1]
     drops = np.zeros((len(splits) * n_repeats, d))
