@@ -25,6 +25,11 @@ def user_files(tmp_path_factory):
     y = (X["a"] + 0.5 * X["b"] + rng.normal(scale=0.5, size=300) > 0).astype(int)
     frame = X.assign(target=y, group=rng.choice(["g1", "g2"], size=300))
     frame.to_csv(tmp / "data.csv", index=False)
+    frame.assign(target=np.where(y == 1, 7, 5)).to_csv(tmp / "labels57.csv", index=False)
+    frame.assign(target=np.where(np.arange(300) < 3, np.nan, y)).to_csv(
+        tmp / "nan_target.csv", index=False
+    )
+    frame.assign(target=X["a"]).to_csv(tmp / "train.csv", index=False)
     model = LogisticRegression().fit(X, y)
     sio.dump(model, tmp / "model.skops")
     with open(tmp / "model.pkl", "wb") as fh:
@@ -57,7 +62,7 @@ def test_audit_user_model_writes_results_and_report(user_files, tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert results["kind"] == "AuditResult"
     assert results["meta"]["feature_names"] == ["a", "b", "c"]
-    assert results["sections"]["performance"]["data"]["auc"] > 0.8
+    assert results["sections"]["performance"]["data"]["audited"]["AUC"] > 0.8
     html = (out / "report.html").read_text()
     assert "<html" in html and "Performance" in html
     # the report is rebuilt from results.json alone
@@ -72,7 +77,9 @@ def test_audit_user_model_writes_results_and_report(user_files, tmp_path):
         ("missing_data", "does not exist"),
         ("missing_target", "target column 'nope' is not in"),
         ("feature_mismatch", "fitted on 2"),
-        ("non_numeric_target", "not numeric"),
+        ("unknown_labels", "label(s) ['5', '7'] that the model does not know"),
+        ("nan_target", "3 missing or infinite value(s) (first rows: [0, 1, 2])"),
+        ("bad_alpha", "alpha must be a significance level"),
         ("empty_file", "empty"),
         ("pickle_untrusted", "--trust-model"),
         ("bad_model_suffix", "suffix"),
@@ -87,8 +94,10 @@ def test_bad_inputs_give_one_line_error_and_nonzero_exit(user_files, tmp_path, c
         target = "nope"
     elif case == "feature_mismatch":
         model = user_files / "model_2cols.skops"
-    elif case == "non_numeric_target":
-        target = "group"
+    elif case == "unknown_labels":
+        data = user_files / "labels57.csv"
+    elif case == "nan_target":
+        data = user_files / "nan_target.csv"
     elif case == "empty_file":
         data = tmp_path / "empty.csv"
         data.write_text("")
@@ -100,8 +109,10 @@ def test_bad_inputs_give_one_line_error_and_nonzero_exit(user_files, tmp_path, c
     elif case == "missing_model":
         model = tmp_path / "absent.skops"
     args = ["audit", "--data", str(data), "--target", target, "--model", str(model)]
-    if case == "feature_mismatch":
+    if case in ("feature_mismatch", "unknown_labels", "nan_target", "bad_alpha"):
         args += ["--sensitive", "group"]
+    if case == "bad_alpha":
+        args += ["--alpha", "0.7"]
     result = run([*args, "--out", str(tmp_path / "out"), "--quiet"])
     assert result.exit_code != 0
     lines = [ln for ln in result.output.splitlines() if ln.strip()]

@@ -34,7 +34,9 @@ def cli() -> None:
 DEMO_CATEGORICAL = ("zip_region",)
 
 
-def _demo_model(seed: int, quiet: bool) -> tuple[Any, Any, Any, Any, dict[str, str]]:
+def _demo_model(
+    seed: int, quiet: bool
+) -> tuple[Any, Any, Any, Any, dict[str, str], Any, Any]:
     """A gradient-boosting model fitted on half of the demo cohort; the other half is audited."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -52,6 +54,8 @@ def _demo_model(seed: int, quiet: bool) -> tuple[Any, Any, Any, Any, dict[str, s
         data.y.iloc[rest].reset_index(drop=True),
         data.sensitive.iloc[rest].reset_index(drop=True),
         dict(data.truth["expected_directions"]),
+        data.X.iloc[:half],
+        data.y.iloc[:half],
     )
 
 
@@ -113,6 +117,21 @@ class _Progress:
     "--seed", default=0, show_default=True, type=int, help="Seed for every random choice."
 )
 @click.option("--sample", default=None, type=int, help="Audit a random sample of N rows.")
+@click.option(
+    "--train",
+    "train_path",
+    type=click.Path(),
+    default=None,
+    help="The rows the model was fitted on (same columns as --data): the glass-box model is "
+    "fitted on them and audited rows found among them are reported.",
+)
+@click.option(
+    "--alpha",
+    default=0.05,
+    show_default=True,
+    type=float,
+    help="Significance level of every test behind an ok/warning/alert status.",
+)
 @click.option("--quiet", is_flag=True, help="No progress messages.")
 def audit(
     demo: bool,
@@ -126,14 +145,17 @@ def audit(
     out_dir: str,
     seed: int,
     sample: int | None,
+    train_path: str | None,
+    alpha: float,
     quiet: bool,
 ) -> None:
     """Audit a model and write OUT/results.json, OUT/report.html and OUT/figures/*.svg.
 
-    Ctrl-C stops the audit; the sections finished so far are written (marked interrupted).
+    Ctrl-C stops the audit; the sections finished so far are written, every unfinished one
+    listed as interrupted, and the command exits with status 130.
     """
     from assay.auditing import audit as run_audit
-    from assay.auditing._run import STEPS, estimate_seconds
+    from assay.auditing._run import STEP_KEYS, estimate_seconds
     from assay.report import write_report
 
     try:
@@ -141,7 +163,9 @@ def audit(
         if demo:
             if data_path or model_path:
                 _fail("--demo cannot be combined with --data/--model; use one or the other.")
-            model, X, y, sens, demo_directions = _demo_model(seed, quiet)
+            if train_path:
+                _fail("--demo brings its own training rows; --train is for --data.")
+            model, X, y, sens, demo_directions, X_train, y_train = _demo_model(seed, quiet)
             directions = directions or demo_directions
             categorical = categorical or DEMO_CATEGORICAL
             unknown = [c for c in sensitive if c not in sens.columns]
@@ -152,6 +176,7 @@ def audit(
             model, X, y, sens = _load_user_inputs(
                 data_path, target, model_path, sensitive, trust_model
             )
+            X_train, y_train = _load_train(train_path, target, X.columns, sensitive)
         if sample is not None:
             if sample < 1:
                 _fail(f"--sample must be a positive number of rows; got {sample}.")
@@ -165,11 +190,12 @@ def audit(
             f"auditing {len(X):,} rows x {X.shape[1]} features "
             f"(estimated {_duration(estimate)} on one core; Ctrl-C keeps finished sections)...",
         )
-        bar = _Progress(len(STEPS), quiet)
+        bar = _Progress(len(STEP_KEYS), quiet)
         try:
             result = run_audit(
-                model, X, y, sensitive=sens, expected_directions=directions,
-                categorical_features=list(categorical) or None, seed=seed, progress=bar,
+                model, X, y, sensitive=sens, X_train=X_train, y_train=y_train, alpha=alpha,
+                expected_directions=directions, categorical_features=list(categorical) or None,
+                seed=seed, progress=bar,
             )  # fmt: skip
         finally:
             bar.close()
@@ -181,9 +207,10 @@ def audit(
     except KeyboardInterrupt:
         click.echo("interrupted before any section finished; nothing written.", err=True)
         sys.exit(130)
-    if result.meta.get("interrupted"):
-        _echo(quiet, "interrupted: the report holds the sections finished before Ctrl-C.")
     _echo(quiet, f"wrote {out / 'results.json'}, {out / 'report.html'} and {out / 'figures'}/")
+    if result.meta.get("interrupted"):
+        click.echo("interrupted: the report holds the sections finished before Ctrl-C.", err=True)
+        sys.exit(130)
 
 
 def _duration(seconds: float) -> str:
@@ -210,7 +237,6 @@ def _load_user_inputs(
     sensitive: tuple[str, ...],
     trust_model: bool,
 ) -> tuple[Any, Any, Any, Any]:
-    import pandas as pd
 
     from assay._io import read_model, read_table
 
@@ -224,16 +250,29 @@ def _load_user_inputs(
     missing = [c for c in sensitive if c not in frame.columns]
     if missing:
         _fail(f"sensitive column(s) {missing} are not in {data_path}.")
-    y = frame[target]
-    if not pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y):
-        _fail(
-            f"target column {target!r} is not numeric (dtype {y.dtype}); "
-            "encode it as 0/1 or numbers."
-        )
+    y = frame[target]  # labels as the model knows them; the audit maps them to its classes
     model = read_model(model_path, trust=trust_model)
     sens = frame[list(sensitive)] if sensitive else None
     X = frame.drop(columns=[target, *sensitive])
     return model, X, y, sens
+
+
+def _load_train(
+    train_path: str | None, target: str | None, features: Any, sensitive: tuple[str, ...]
+) -> tuple[Any, Any]:
+    """The training rows of --train: the same feature columns as --data, and the target."""
+    from assay._io import read_table
+
+    if not train_path:
+        return None, None
+    frame = read_table(train_path)
+    missing = [c for c in [target, *features] if c not in frame.columns]
+    if missing:
+        _fail(
+            f"--train {train_path!r} lacks column(s) {missing[:10]} that --data has; the training "
+            "rows need the same feature columns and the target."
+        )
+    return frame[list(features)], frame[target]
 
 
 @cli.command()

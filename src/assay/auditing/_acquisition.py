@@ -70,5 +70,9 @@ def acquisition_section(
             ),
             table("Rows where a measurement matters most", ["row", "recommendation"], recs),
         ],
-        data=voi.to_dict(),
+        data={
+            **voi.to_dict(),
+            "rule": "Descriptive: expected value of measuring each missing feature, with "
+            "standard errors; it raises no alert.",
+        },
     )

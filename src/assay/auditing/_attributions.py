@@ -79,5 +79,7 @@ def attribution_section(exp: Any, names: list[str]) -> dict[str, Any]:
             "output": exp.output_names[out_idx],
             "importance": {names[i]: float(imp[i]) for i in order},
             "explanation": exp.to_dict(),
+            "rule": "Descriptive: attributions raise no alert; how far to trust them is the "
+            "next section's question.",
         },
     )

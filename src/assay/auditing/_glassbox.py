@@ -24,12 +24,12 @@ ANOMALY_COLUMNS = [
 ]
 
 
-def _score(adapter_or_gam: Any, X: Any, y: np.ndarray, binary: bool) -> float:
+def _score(scores: np.ndarray, y: np.ndarray, binary: bool) -> float:
     from sklearn import metrics
 
     if binary:
-        return float(metrics.roc_auc_score(y, adapter_or_gam(X)))
-    return float(metrics.r2_score(y, adapter_or_gam(X)))
+        return float(metrics.roc_auc_score(y, scores))
+    return float(metrics.r2_score(y, scores))
 
 
 def _shape_figure(gam: Any, t: int, anomalies: list[Any]) -> dict[str, Any]:
@@ -90,6 +90,17 @@ def _describe(a: Any) -> str:
     return text
 
 
+def _split_rows(
+    n: int, max_rows: int, rng: np.random.Generator, n_train: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rows to fit on, rows to compare on): training rows when given, else halves of X."""
+    if n_train is not None:
+        fit = rng.permutation(n_train)[:max_rows]
+        return np.sort(fit), np.sort(rng.permutation(n)[:max_rows])
+    rows = rng.permutation(n)[:max_rows]
+    return rows[: rows.size // 2], rows[rows.size // 2 :]
+
+
 def glassbox_section(
     adapter: Any,
     X: np.ndarray,
@@ -100,13 +111,21 @@ def glassbox_section(
     categorical_features: list[str] | None = None,
     max_rows: int = 10_000,
     seed: int | None,
+    alpha: float = 0.05,
+    X_train: np.ndarray | None = None,
+    y_train: np.ndarray | None = None,
 ) -> dict[str, Any] | None:
-    """Fit a GAM on half of (up to ``max_rows``) rows; compare and test shapes on the rest.
+    """Fit a GAM on the training rows (or half of X); compare and test shapes on audited rows.
 
-    None for multiclass models (shape anomalies are defined for one score).
+    With ``X_train``/``y_train`` the GAM learns from (up to ``max_rows``) training rows, as the
+    model did, and both are compared on (up to ``max_rows``) audited rows; without them it is
+    fitted on half of the audited rows and compared on the other half. The accuracy gap comes
+    with a paired bootstrap interval. None for multiclass models (shape anomalies are defined
+    for one score).
     """
     import pandas as pd
 
+    from assay.auditing._paired import paired_gap
     from assay.auditing._performance import positive_labels
     from assay.glassbox import GAMClassifier, GAMRegressor, find_shape_anomalies
 
@@ -114,46 +133,66 @@ def glassbox_section(
     if adapter.is_classifier and not binary:
         return None
     rng = np.random.default_rng(seed)
-    rows = rng.permutation(X.shape[0])[:max_rows]
-    fit_rows, test_rows = rows[: rows.size // 2], rows[rows.size // 2 :]
+    has_train = X_train is not None and y_train is not None
+    fit_rows, test_rows = _split_rows(
+        X.shape[0], max_rows, rng, X_train.shape[0] if has_train else None
+    )
     frame = pd.DataFrame(X, columns=names)
+    fit_X = pd.DataFrame(X_train, columns=names) if has_train else frame
+    fit_y = y_train if has_train else y
     categorical = list(categorical_features) if categorical_features else None
     if binary:
-        target = positive_labels(adapter, y)
+        target, fit_target = positive_labels(adapter, y), positive_labels(adapter, fit_y)
         gam: Any = GAMClassifier(
             **GAM_OPTIONS, categorical_features=categorical, n_jobs=1, random_state=seed
         )
     else:
-        target = y.astype(np.float64)
+        target, fit_target = y.astype(np.float64), fit_y.astype(np.float64)
         gam = GAMRegressor(
             **GAM_OPTIONS, categorical_features=categorical, n_jobs=1, random_state=seed
         )
-    gam.fit(frame.iloc[fit_rows], target[fit_rows])
+    gam.fit(fit_X.iloc[fit_rows], fit_target[fit_rows])
     X_test, y_test = frame.iloc[test_rows], target[test_rows]
     if binary:
-        model_value = _score(lambda Z: adapter.predict(Z)[:, -1], X[test_rows], y_test, True)
-        gam_value = _score(lambda Z: gam.predict_proba(Z)[:, 1], X_test, y_test, True)
+        model_scores = adapter.predict(X[test_rows])[:, -1]
+        gam_scores = gam.predict_proba(X_test)[:, 1]
         metric = "AUC"
     else:
-        model_value = _score(lambda Z: adapter.predict(Z)[:, 0], X[test_rows], y_test, False)
-        gam_value = _score(gam.predict, X_test, y_test, False)
+        model_scores = adapter.predict(X[test_rows])[:, 0]
+        gam_scores = gam.predict(X_test)
         metric = "R²"
+    model_value = _score(model_scores, y_test, binary)
+    gam_value = _score(gam_scores, y_test, binary)
+    gap_test = paired_gap(y_test, model_scores, gam_scores, metric=metric, alpha=alpha, seed=seed)
     anomalies = find_shape_anomalies(
-        gam, X_test, y_test, expected_directions=expected_directions or None, max_candidates=64
+        gam,
+        X_test,
+        y_test,
+        expected_directions=expected_directions or None,
+        max_candidates=64,
+        alpha=alpha,
     )
     found = list(anomalies.anomalies)
-    gap = model_value - gam_value
+    gap, glo, ghi = gap_test["estimate"], gap_test["ci_low"], gap_test["ci_high"]
     if any(a.counter_causal for a in found):
         status = "alert"
-    elif found or gap > 0.02:
+    elif found or ghi < 0:
         status = "warning"
     else:
         status = "ok"
+    source = f"{fit_rows.size:,} " + ("training rows" if has_train else "of the audited rows")
     verdict = (
-        f"A glass-box GAM fitted on {fit_rows.size:,} of the rows reaches {metric} "
-        f"{gam_value:.3f} against the model's {model_value:.3f} on {test_rows.size:,} other rows "
-        f"(gap {gap:+.3f}). "
+        f"A glass-box GAM fitted on {source} reaches {metric} {gam_value:.3f} against the "
+        f"model's {model_value:.3f} on {test_rows.size:,} audited rows"
+        + ("" if has_train else " it was not fitted on")
+        + f" (gap {gap:+.3f}, {100 * (1 - alpha):g}% CI [{glo:+.3f}, {ghi:+.3f}]"
     )
+    if glo > 0:
+        verdict += "; the model is more accurate than the GAM). "
+    elif ghi < 0:
+        verdict += "; the model is LESS accurate than a transparent GAM). "
+    else:
+        verdict += "; no significant difference: a transparent model would do as well). "
     if found:
         verdict += f"Shape anomalies: {'; '.join(_describe(a) for a in found[:4])}."
     else:
@@ -172,11 +211,22 @@ def glassbox_section(
         [a.feature, a.kind, a.location, a.effect, a.round_number, a.counter_causal, a.p_adjusted]
         for a in found
     ]
+    rule = (
+        f"Shape anomalies are tested on audited rows with Benjamini-Hochberg control of the false "
+        f"discovery rate at {alpha:g}; alert when a significant anomaly runs against a declared "
+        f"direction, warning for other significant anomalies or when the model is significantly "
+        f"less accurate than the GAM (paired bootstrap interval of the {metric} gap below 0)."
+    )
     return section(
         "Glass-box comparison",
         verdict,
         status=status,
-        metrics={f"model {metric}": model_value, f"GAM {metric}": gam_value, "gap": gap},
+        metrics={
+            f"model {metric}": model_value,
+            f"GAM {metric}": gam_value,
+            "gap": gap,
+            "gap CI": f"[{glo:+.3f}, {ghi:+.3f}]",
+        },
         tables=[
             table(
                 "Shape anomalies",
@@ -192,10 +242,13 @@ def glassbox_section(
             "model": model_value,
             "gam": gam_value,
             "gap": gap,
+            "gap_test": gap_test,
+            "fitted_on": "training rows" if has_train else "half of the audited rows",
             "gam_options": dict(GAM_OPTIONS),
             "n_fit": int(fit_rows.size),
             "n_test": int(test_rows.size),
             "term_importances": importance,
             "anomalies": anomalies.to_dict(),
+            "rule": rule,
         },
     )

@@ -168,5 +168,15 @@ def monotonicity_section(
         },
         tables=tables,
         figures=figures,
-        data={"check": res.to_dict(), "threshold": threshold},
+        data={
+            "check": res.to_dict(),
+            "threshold": threshold,
+            "rule": (
+                "Each violation is a pair of rows, differing in one declared feature, whose "
+                f"prediction moves against the declared direction by at least {threshold:.3g}: an "
+                "observed fact about the model, not a statistical estimate, so no false alarm is "
+                "possible; the rate over sampled pairs is an estimate. Alert from a violation "
+                f"rate of {_ALERT_RATE:.0%}, warning below it."
+            ),
+        },
     )

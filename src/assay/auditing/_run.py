@@ -9,41 +9,17 @@ from typing import Any
 import numpy as np
 
 from assay._validation import as_vector, check_int, check_seed
-from assay.auditing._acquisition import acquisition_section
-from assay.auditing._attributions import attribution_section, compute_attributions
-from assay.auditing._fairness import fairness_section
-from assay.auditing._glassbox import glassbox_section
-from assay.auditing._performance import performance_section
+from assay.auditing._context import AuditContext
+from assay.auditing._holdout import holdout_statement, row_overlap
+from assay.auditing._labels import check_target, class_indices
+from assay.auditing._registry import STEPS, SkipSection
 from assay.auditing._result import AuditResult
-from assay.auditing._slices import slices_section
-from assay.auditing._trust import trust_section
 from assay.errors import AssayError, InvalidInputError
 from assay.model import wrap
 
-__all__ = ["STEPS", "audit", "estimate_seconds"]
+__all__ = ["STEP_KEYS", "audit", "estimate_seconds"]
 
-
-STEPS = (
-    "performance",
-    "attributions",
-    "trust",
-    "glassbox",
-    "fairness",
-    "slices",
-    "monotonicity",
-    "acquisition",
-)
-_NOT_APPLICABLE = {
-    "trust": "no attributions to check",
-    "glassbox": "the glass-box comparison needs a binary classifier or a regressor",
-    "fairness": "no sensitive attribute given (pass sensitive=, or --sensitive COL)",
-    "monotonicity": "no expected directions given (pass expected_directions=, or --expect)",
-    "acquisition": "no missing values that the model accepts",
-}
-
-
-class _Skip(Exception):
-    """A section that cannot run here, with the reason for meta["skipped"]."""
+STEP_KEYS = tuple(step.key for step in STEPS)
 
 
 def _sample(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -63,19 +39,6 @@ def _sensitive_frame(sensitive: Any) -> Any:
     if values.ndim == 1:
         return pd.DataFrame({"sensitive": values})
     return pd.DataFrame(values, columns=[f"sensitive_{j}" for j in range(values.shape[1])])
-
-
-def _monotonicity(
-    adapter: Any, X: np.ndarray, directions: dict[str, str] | None, seed: int | None
-) -> dict[str, Any] | None:
-    if not directions:
-        return None
-    try:  # written separately; the audit must run without it
-        from assay.auditing._monotonicity import monotonicity_section
-    except ImportError as exc:
-        msg = f"the monotonicity check is not available in this installation ({exc})"
-        raise _Skip(msg) from exc
-    return monotonicity_section(adapter, X, directions, seed=seed)
 
 
 def estimate_seconds(model: Any, X: Any, *, sensitive: bool = True) -> float:
@@ -117,11 +80,61 @@ def _check_categorical(features: Sequence[str] | None, names: list[str]) -> list
         features = [features]
     unknown = [f for f in features if f not in names]
     if unknown:
-        msg = (
-            f"categorical_features: {unknown} are not features of X; its features are {names}."
-        )
+        msg = f"categorical_features: {unknown} are not features of X; its features are {names}."
         raise InvalidInputError(msg)
     return list(dict.fromkeys(features))
+
+
+def _check_alpha(alpha: Any) -> float:
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0 < value < 0.5:
+        msg = f"alpha must be a significance level between 0 and 0.5 (e.g. 0.05); got {alpha!r}."
+        raise InvalidInputError(msg)
+    return value
+
+
+def _check_directions(directions: dict[str, str] | None, names: list[str]) -> dict[str, str]:
+    if not directions:
+        return {}
+    unknown = [f for f in directions if f not in names]
+    bad = {f: d for f, d in directions.items() if d not in ("increasing", "decreasing")}
+    if unknown or bad:
+        msg = (
+            f"expected_directions: unknown features {unknown}, bad directions {bad}; use "
+            "feature names of X with 'increasing' or 'decreasing'."
+        )
+        raise InvalidInputError(msg)
+    return dict(directions)
+
+
+def _numeric_target(y: np.ndarray, name: str) -> np.ndarray:
+    try:
+        return y.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        msg = (
+            f"{name} must hold numbers for a regression model; it holds {y.dtype} values such as "
+            f"{y[:3].tolist()}. Pass the numeric target the model was fitted on."
+        )
+        raise InvalidInputError(msg) from exc
+
+
+def _prepare_train(adapter: Any, X_train: Any, y_train: Any) -> tuple[Any, Any]:
+    if X_train is None and y_train is None:
+        return None, None
+    if X_train is None or y_train is None:
+        msg = "pass both X_train and y_train (the rows the model was fitted on), or neither."
+        raise InvalidInputError(msg)
+    Xt, _ = adapter.prepare(X_train)
+    yt = as_vector(y_train, name="y_train", n_rows=Xt.shape[0], numeric=False)
+    check_target(yt, name="y_train")
+    if adapter.is_classifier:
+        class_indices(adapter.output_names, yt, name="y_train")
+    else:
+        yt = _numeric_target(yt, "y_train")
+    return Xt, yt
 
 
 def audit(
@@ -130,24 +143,31 @@ def audit(
     y: Any,
     *,
     sensitive: Any = None,
+    X_train: Any = None,
+    y_train: Any = None,
+    alpha: float = 0.05,
     expected_directions: dict[str, str] | None = None,
     categorical_features: Sequence[str] | None = None,
     n_explain: int = 200,
     seed: int | None = 0,
     progress: Callable[[str], None] | None = None,
 ) -> AuditResult:
-    """Audit a fitted model on labelled data.
+    """Audit a fitted model on labelled, held-out data.
 
-    Sections, in order (keys of ``sections``), each with a plain-language verdict:
+    Sections, in order (keys of ``sections``), each with a plain-language verdict and a status
+    (ok / warning / alert) that comes from a test at level ``alpha`` (its rule is in the
+    section's ``data["rule"]``):
 
-    - ``performance``: overall metrics and calibration;
+    - ``performance``: overall metrics (on training rows too, when given) and a calibration test
+      whose null hypothesis is a perfectly calibrated model;
     - ``attributions``: global and local attributions by the fastest exact method that fits
       the model (TreeSHAP for tree ensembles), with standard errors over rows;
     - ``trust``: :func:`assay.trust.assess` on those attributions;
-    - ``glassbox``: a GAM fitted on half of the rows, its accuracy gap and the shape anomalies
+    - ``glassbox``: a GAM fitted on the training rows (or, without them, on half of the audited
+      rows), its accuracy gap with a paired bootstrap interval, and the shape anomalies
       (:func:`assay.glassbox.find_shape_anomalies`, using ``expected_directions``) tested on
-      the other half;
-    - ``fairness`` (with ``sensitive``): group metrics with bootstrap intervals and a
+      audited rows;
+    - ``fairness`` (with ``sensitive``): group metrics with intervals and a
       :class:`assay.fairness.ProxyAudit`;
     - ``slices``: :func:`assay.slices.find_slices` on the model's errors;
     - ``monotonicity`` (with ``expected_directions``): do predictions move as declared?;
@@ -155,18 +175,25 @@ def audit(
       measure next.
 
     Sections whose components are not available for this model or data are omitted, never
-    faked; the reason is recorded in ``meta["skipped"]``. Pass held-out rows: the failure
-    slices and the glass-box comparison are only as honest as the data they see.
+    faked; the reason is recorded in ``meta["skipped"]``. ``meta["holdout"]`` says in plain
+    words whether the audited rows were held out from training (checked by row hashes when
+    ``X_train`` is given).
 
     Parameters
     ----------
     model : fitted model
         Anything :func:`assay.model.wrap` accepts.
     X : DataFrame or array of shape (n_samples, n_features)
+        The audited rows; they should be rows the model was not fitted on.
     y : array-like of shape (n_samples,)
-        True labels or targets.
+        True labels (as the model knows them: its ``classes_``) or targets.
     sensitive : DataFrame or array, optional
         Sensitive attributes (not model inputs) for the fairness section.
+    X_train, y_train : optional
+        The rows the model was fitted on. The glass-box model is fitted on them, performance is
+        shown on both, and audited rows found among them are reported.
+    alpha : float, default 0.05
+        Significance level of every test behind a status.
     expected_directions : dict, optional
         Declared directions such as ``{"creatinine": "increasing"}``.
     categorical_features : list of str, optional
@@ -181,7 +208,8 @@ def audit(
     Returns
     -------
     AuditResult
-        If interrupted (Ctrl-C), the sections finished so far, with ``meta["interrupted"]``.
+        If interrupted (Ctrl-C), the sections finished so far, with ``meta["interrupted"]`` and
+        every unfinished section listed as interrupted in ``meta["skipped"]``.
 
     Examples
     --------
@@ -189,114 +217,78 @@ def audit(
     >>> from assay.datasets import load_clinical
     >>> from sklearn.ensemble import HistGradientBoostingClassifier
     >>> data = load_clinical(n_samples=2000, seed=0)
-    >>> model = HistGradientBoostingClassifier(max_iter=50).fit(data.X, data.y)
-    >>> result = assay.audit(model, data.X, data.y, n_explain=5)
+    >>> model = HistGradientBoostingClassifier(max_iter=50).fit(data.X[:1000], data.y[:1000])
+    >>> result = assay.audit(model, data.X[1000:], data.y[1000:], n_explain=5)
     >>> "performance" in result.sections
     True
     """
     seed = check_seed(seed)
+    alpha = _check_alpha(alpha)
     n_explain = check_int(n_explain, name="n_explain", minimum=1)
     started = time.perf_counter()
     say = progress or (lambda _msg: None)
     adapter = wrap(model)
     Xv, names = adapter.prepare(X)
     yv = as_vector(y, name="y", n_rows=Xv.shape[0], numeric=False)
+    check_target(yv)
+    if adapter.is_classifier:  # labels as the model knows them, or a clear error now
+        class_indices(adapter.output_names, yv)
+    else:
+        yv = _numeric_target(yv, "y")
+    Xt, yt = _prepare_train(adapter, X_train, y_train)
     if sensitive is not None and len(sensitive) != Xv.shape[0]:
         msg = f"sensitive has {len(sensitive)} rows but X has {Xv.shape[0]}; they must match."
         raise InvalidInputError(msg)
-    if expected_directions:
-        unknown = [f for f in expected_directions if f not in names]
-        bad = {
-            f: d for f, d in expected_directions.items() if d not in ("increasing", "decreasing")
-        }
-        if unknown or bad:
-            msg = (
-                f"expected_directions: unknown features {unknown}, bad directions {bad}; use "
-                "feature names of X with 'increasing' or 'decreasing'."
-            )
-            raise InvalidInputError(msg)
-    categorical = _check_categorical(categorical_features, names)
     rng = np.random.default_rng(seed)
     explain_rows = _sample(Xv.shape[0], n_explain, rng)
-    background = Xv[_sample(Xv.shape[0], 100, rng)]
-    sens = _sensitive_frame(sensitive)
-    state: dict[str, Any] = {}
-
-    def attributions() -> dict[str, Any]:
-        state["exp"] = compute_attributions(
-            adapter, Xv, rows=explain_rows, background=background, seed=seed
-        )
-        return attribution_section(state["exp"], names)
-
-    def trust() -> dict[str, Any] | None:
-        if "exp" not in state:
-            return None
-        return trust_section(adapter.model, state["exp"], Xv, background=background, seed=seed)
-
-    steps: list[tuple[str, str, Callable[[], dict[str, Any] | None]]] = [
-        ("performance", "measuring performance", lambda: performance_section(adapter, Xv, yv)),
-        ("attributions", "computing attributions", attributions),
-        ("trust", "checking how far to trust the attributions", trust),
-        (
-            "glassbox",
-            "fitting a glass-box GAM and testing its shapes",
-            lambda: glassbox_section(
-                adapter,
-                Xv,
-                yv,
-                names,
-                expected_directions=expected_directions,
-                categorical_features=categorical,
-                seed=seed,
-            ),
-        ),
-        (
-            "fairness",
-            "auditing group metrics and proxies",
-            lambda: fairness_section(adapter.model, adapter, Xv, yv, names, sens, seed=seed),
-        ),
-        (
-            "slices",
-            "searching for failure slices",
-            lambda: slices_section(adapter, Xv, yv, names, seed=seed),
-        ),
-        (
-            "monotonicity",
-            "checking the expected directions",
-            lambda: _monotonicity(adapter, Xv, expected_directions, seed),
-        ),
-        (
-            "acquisition",
-            "valuing missing measurements",
-            lambda: acquisition_section(adapter, Xv, names, rows=explain_rows, seed=seed),
-        ),
-    ]
+    ctx = AuditContext(
+        adapter=adapter,
+        model=model,
+        X=Xv,
+        names=names,
+        y=yv,
+        seed=seed,
+        alpha=alpha,
+        explain_rows=explain_rows,
+        background=Xv[_sample(Xv.shape[0], 100, rng)],
+        sensitive=_sensitive_frame(sensitive),
+        expected_directions=_check_directions(expected_directions, names),
+        categorical=_check_categorical(categorical_features, names),
+        X_train=Xt,
+        y_train=yt,
+        holdout=None if Xt is None else row_overlap(Xv, yv, Xt, yt),
+    )
+    holdout_status, holdout_words = holdout_statement(ctx.holdout)
     sections: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
     timings: dict[str, float] = {}
     cpu: dict[str, float] = {}
     interrupted = False
-    for key, message, run in steps:
-        say(message)
+    for step in STEPS:
+        if interrupted:
+            skipped[step.key] = "interrupted (Ctrl-C) before this section ran"
+            continue
+        say(step.message)
         t0, c0 = time.perf_counter(), time.process_time()
         try:
-            result = run()
+            result = step.run(ctx)
         except KeyboardInterrupt:
             interrupted = True
-            skipped[key] = "interrupted"
-            break
-        except _Skip as exc:
-            skipped[key] = str(exc)
+            skipped[step.key] = "interrupted (Ctrl-C) while this section ran"
+            continue
+        except SkipSection as exc:
+            skipped[step.key] = str(exc)
             continue
         except AssayError as exc:
-            skipped[key] = f"could not run: {exc}"
+            skipped[step.key] = f"could not run: {exc}"
             continue
-        timings[key] = round(time.perf_counter() - t0, 3)
-        cpu[key] = round(time.process_time() - c0, 3)
+        timings[step.key] = round(time.perf_counter() - t0, 3)
+        cpu[step.key] = round(time.process_time() - c0, 3)
         if result is None:
-            skipped[key] = _NOT_APPLICABLE.get(key, "not applicable to this model or data")
+            skipped[step.key] = step.not_applicable
         else:
-            sections[key] = result
+            sections[step.key] = result
+    sens = ctx.sensitive
     meta = {
         "model": type(adapter.model).__name__,
         "output_space": adapter.output_space,
@@ -304,8 +296,10 @@ def audit(
         "n_features": int(Xv.shape[1]),
         "feature_names": names,
         "sensitive": [] if sens is None else [str(c) for c in sens.columns],
-        "expected_directions": dict(expected_directions or {}),
-        "categorical_features": categorical,
+        "expected_directions": dict(ctx.expected_directions),
+        "categorical_features": ctx.categorical,
+        "alpha": alpha,
+        "holdout": {"status": holdout_status, "statement": holdout_words, **(ctx.holdout or {})},
         "seed": seed,
         "seconds": round(time.perf_counter() - started, 3),
         "section_seconds": timings,
