@@ -11,6 +11,24 @@ __all__ = ["read_model", "read_table"]
 
 PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib"}
 
+# scikit-learn internals that skops does not trust by default but that hold only arrays and
+# numbers (reviewed: their state is ndarrays, ints and floats; loading them runs no user code).
+# Functions such as check_array are referenced by name, never called at load time. Anything else
+# is still refused with its list of types (or trusted one by one with --trust-types).
+REVIEWED_SKOPS_TYPES = frozenset(
+    {
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.utils.validation.check_array",
+        "functools.partial",
+        "numpy.dtype",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+        "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    }
+)
+
 
 def read_table(path: str | Path) -> Any:
     """Read a CSV or Parquet file into a pandas DataFrame."""
@@ -41,13 +59,37 @@ def read_table(path: str | Path) -> Any:
     return frame
 
 
-def read_model(path: str | Path, *, trust: bool = False) -> Any:
+def _check_skops_types(
+    path: Path, untrusted: list[str], trust_types: frozenset[str], trust: bool
+) -> list[str]:
+    """The types to pass to skops: reviewed, named by the user, or (with trust) all."""
+    unknown = [t for t in untrusted if t not in REVIEWED_SKOPS_TYPES and t not in trust_types]
+    if unknown and not trust:
+        msg = (
+            f"model file {str(path)!r} contains types that neither skops nor assay's reviewed "
+            f"list trusts: {unknown[:8]}. Review them; if you trust them, name them with "
+            "--trust-types T1,T2 (Python: trust_types=[...]), which trusts just those types, or "
+            "pass --trust-model to trust the whole file."
+        )
+        raise ModelError(msg)
+    return list(untrusted)
+
+
+def read_model(path: str | Path, *, trust: bool = False, trust_types: Any = ()) -> Any:
     """Load a saved model.
 
     Supported: scikit-learn models saved with skops (``.skops``), XGBoost native files
     (``.json``/``.ubj``), LightGBM native text files (``.txt``/``.lgb``). Pickle and joblib
     files execute code when loaded, so they are refused unless ``trust=True``.
+
+    skops files load without any flag when every type they hold is trusted by skops or is on
+    assay's reviewed list of scikit-learn internals that hold only arrays and numbers
+    (``REVIEWED_SKOPS_TYPES``: tree structures, histogram-boosting predictors, ...);
+    ``trust_types`` trusts further named types without enabling pickle.
     """
+    if isinstance(trust_types, str):
+        trust_types = [t for t in trust_types.split(",") if t.strip()]
+    trusted_names = frozenset(str(t).strip() for t in trust_types)
     path = Path(path)
     if not path.exists():
         msg = f"model file {str(path)!r} does not exist; check the path."
@@ -58,13 +100,8 @@ def read_model(path: str | Path, *, trust: bool = False) -> Any:
             import skops.io as sio
 
             untrusted = sio.get_untrusted_types(file=path)
-            if untrusted and not trust:
-                msg = (
-                    f"model file {str(path)!r} contains types skops does not trust by default: "
-                    f"{untrusted[:5]}. Review them and pass --trust-model if you trust the file."
-                )
-                raise ModelError(msg)
-            return sio.load(path, trusted=untrusted or None)
+            trusted = _check_skops_types(path, untrusted, trusted_names, trust)
+            return sio.load(path, trusted=trusted or None)
         if suffix in {".json", ".ubj"}:
             import xgboost
 

@@ -112,6 +112,12 @@ class _Progress:
     is_flag=True,
     help="Allow loading pickle/joblib model files (runs code from the file).",
 )
+@click.option(
+    "--trust-types",
+    default="",
+    metavar="T1,T2",
+    help="Trust these named types in a skops file (after review), without enabling pickle.",
+)
 @click.option("--out", "out_dir", required=True, type=click.Path(), help="Output directory.")
 @click.option(
     "--seed", default=0, show_default=True, type=int, help="Seed for every random choice."
@@ -142,6 +148,7 @@ def audit(
     expect: tuple[str, ...],
     categorical: tuple[str, ...],
     trust_model: bool,
+    trust_types: str,
     out_dir: str,
     seed: int,
     sample: int | None,
@@ -174,7 +181,7 @@ def audit(
             sens = sens[list(sensitive)] if sensitive else sens
         else:
             model, X, y, sens = _load_user_inputs(
-                data_path, target, model_path, sensitive, trust_model
+                data_path, target, model_path, sensitive, trust_model, trust_types
             )
             X_train, y_train = _load_train(train_path, target, X.columns, sensitive)
         if sample is not None:
@@ -236,6 +243,7 @@ def _load_user_inputs(
     model_path: str | None,
     sensitive: tuple[str, ...],
     trust_model: bool,
+    trust_types: str = "",
 ) -> tuple[Any, Any, Any, Any]:
 
     from assay._io import read_model, read_table
@@ -251,7 +259,7 @@ def _load_user_inputs(
     if missing:
         _fail(f"sensitive column(s) {missing} are not in {data_path}.")
     y = frame[target]  # labels as the model knows them; the audit maps them to its classes
-    model = read_model(model_path, trust=trust_model)
+    model = read_model(model_path, trust=trust_model, trust_types=trust_types)
     sens = frame[list(sensitive)] if sensitive else None
     X = frame.drop(columns=[target, *sensitive])
     return model, X, y, sens
@@ -323,6 +331,12 @@ def report(results: str, out_path: str | None) -> None:
     is_flag=True,
     help="Allow loading pickle/joblib model files (runs code from the file).",
 )
+@click.option(
+    "--trust-types",
+    default="",
+    metavar="T1,T2",
+    help="Trust these named types in a skops file (after review), without enabling pickle.",
+)
 @click.option("--out", "out_path", required=True, type=click.Path(), help="FILE.parquet or .csv.")
 @click.option(
     "--seed", default=0, show_default=True, type=int, help="Seed for every random choice."
@@ -335,6 +349,7 @@ def explain(
     method: str,
     rows: int,
     trust_model: bool,
+    trust_types: str,
     out_path: str,
     seed: int,
     quiet: bool,
@@ -363,7 +378,7 @@ def explain(
                     f"columns: {list(frame.columns)[:20]}."
                 )
             frame = frame.drop(columns=[target])
-        model = read_model(model_path, trust=trust_model)
+        model = read_model(model_path, trust=trust_model, trust_types=trust_types)
         background = frame.sample(n=min(100, len(frame)), random_state=seed)
         _echo(quiet, f"explaining {min(rows, len(frame)):,} rows with method={method}...")
         exp = run_explain(
