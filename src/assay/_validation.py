@@ -77,10 +77,9 @@ def _frame_to_array(frame: Any, name: str) -> tuple[np.ndarray, list[str]]:
     if bad:
         msg = (
             f"{name} has non-numeric columns without an encoding: {', '.join(bad)}. "
-            "Encode them as numbers first (for example integer category codes, or one-hot "
-            "columns via pandas.get_dummies) and fit the model on the encoded columns; assay "
-            "perturbs numeric matrices, so string columns cannot be passed through a "
-            "Pipeline's own encoder."
+            "Either fit the model on a DataFrame with these columns (e.g. a Pipeline whose "
+            "ColumnTransformer encodes them; assay then passes the labels through) or encode "
+            "them as numbers first and fit the model on the encoded columns."
         )
         raise InvalidInputError(msg)
     # C order, like arrays: row-major data gives the same model output whatever its source

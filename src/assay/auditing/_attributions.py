@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,15 @@ def compute_attributions(
     return explain(adapter, X[rows], background=background, seed=seed)
 
 
-def attribution_section(exp: Any, names: list[str]) -> dict[str, Any]:
+def _value_text(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def attribution_section(
+    exp: Any, names: list[str], *, label: Callable[[str, float], str] | None = None
+) -> dict[str, Any]:
+    """Global importance and the local view of two rows; ``label`` names category codes."""
+    label = label or (lambda _feature, value: _value_text(value))
     out_idx = exp.values.shape[2] - 1  # the positive class for binary classifiers
     vals = exp.values[:, :, out_idx]
     imp = np.abs(vals).mean(axis=0)
@@ -38,17 +47,18 @@ def attribution_section(exp: Any, names: list[str]) -> dict[str, Any]:
     # local view: the rows with the highest and lowest predictions
     total = vals.sum(axis=1) + exp.base_values[:, out_idx]
     local = []
-    for label, r in (
+    for which, r in (
         ("highest prediction", int(np.argmax(total))),
         ("lowest prediction", int(np.argmin(total))),
     ):
         contrib = np.argsort(-np.abs(vals[r]))[:5]
         local.append(
             [
-                label,
+                which,
                 f"{total[r]:.3g}",
                 "; ".join(
-                    f"{names[i]} = {exp.data[r, i]:.3g} ({vals[r, i]:+.3g})" for i in contrib
+                    f"{names[i]} = {label(names[i], exp.data[r, i])} ({vals[r, i]:+.3g})"
+                    for i in contrib
                 ),
             ]
         )

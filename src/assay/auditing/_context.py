@@ -50,3 +50,13 @@ class AuditContext:
     y_train: np.ndarray | None = None
     holdout: dict[str, Any] | None = None
     state: dict[str, Any] = field(default_factory=dict)
+
+    def label(self, feature: str, value: Any) -> str:
+        """A value as people read it: the label of a text column's code, else the number."""
+        labelled = self.adapter.categories.label(feature, value)
+        if labelled is not value:
+            return str(labelled)
+        try:
+            return f"{float(value):.4g}"
+        except (TypeError, ValueError):
+            return str(value)

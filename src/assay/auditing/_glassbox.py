@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -59,7 +60,7 @@ def _shape_figure(gam: Any, t: int, anomalies: list[Any]) -> dict[str, Any]:
     )
 
 
-def _category_figure(gam: Any, t: int) -> dict[str, Any]:
+def _category_figure(gam: Any, t: int, label: Callable[[str, float], str]) -> dict[str, Any]:
     """One bar per observed level of a categorical feature (the GAM's value for that level)."""
     name = gam.term_names_[t]
     fb = gam.bins_[gam.term_features_[t][0]]
@@ -68,7 +69,7 @@ def _category_figure(gam: Any, t: int) -> dict[str, Any]:
     return figure(
         "bar",
         f"Contribution of each level of {name} in the glass-box model (±2 sd over bags).",
-        labels=[f"{name} = {fb.edges[b - 1]:g}" for b in levels],
+        labels=[f"{name} = {label(name, fb.edges[b - 1])}" for b in levels],
         values=gam.term_values_[t][levels, 0].tolist(),
         errors=(2 * gam.term_std_[t][levels, 0]).tolist(),
         reference=0.0,
@@ -114,6 +115,7 @@ def glassbox_section(
     alpha: float = 0.05,
     X_train: np.ndarray | None = None,
     y_train: np.ndarray | None = None,
+    label: Callable[[str, float], str] | None = None,
 ) -> dict[str, Any] | None:
     """Fit a GAM on the training rows (or half of X); compare and test shapes on audited rows.
 
@@ -132,6 +134,7 @@ def glassbox_section(
     binary = adapter.is_classifier and adapter.n_outputs == 2
     if adapter.is_classifier and not binary:
         return None
+    label = label or (lambda _feature, value: f"{value:g}")
     rng = np.random.default_rng(seed)
     has_train = X_train is not None and y_train is not None
     fit_rows, test_rows = _split_rows(
@@ -204,7 +207,7 @@ def glassbox_section(
     figures = [
         _shape_figure(gam, t, [a for a in found if a.feature == gam.term_names_[t]])
         if gam.bins_[gam.term_features_[t][0]].kind == "continuous"
-        else _category_figure(gam, t)
+        else _category_figure(gam, t, label)
         for t in shown
     ]
     rows_tbl = [

@@ -43,7 +43,7 @@ def _attributions(ctx: AuditContext) -> dict[str, Any]:
     ctx.state["exp"] = compute_attributions(
         ctx.adapter, ctx.X, rows=ctx.explain_rows, background=ctx.background, seed=ctx.seed
     )
-    return attribution_section(ctx.state["exp"], ctx.names)
+    return attribution_section(ctx.state["exp"], ctx.names, label=ctx.label)
 
 
 def _trust(ctx: AuditContext) -> dict[str, Any] | None:
@@ -52,7 +52,7 @@ def _trust(ctx: AuditContext) -> dict[str, Any] | None:
     if "exp" not in ctx.state:
         return None
     return trust_section(
-        ctx.adapter.model, ctx.state["exp"], ctx.X, background=ctx.background, seed=ctx.seed
+        ctx.adapter, ctx.state["exp"], ctx.X, background=ctx.background, seed=ctx.seed
     )
 
 
@@ -63,6 +63,7 @@ def _glassbox(ctx: AuditContext) -> dict[str, Any] | None:
         ctx.adapter, ctx.X, ctx.y, ctx.names,
         expected_directions=ctx.expected_directions, categorical_features=ctx.categorical,
         seed=ctx.seed, alpha=ctx.alpha, X_train=ctx.X_train, y_train=ctx.y_train,
+        label=ctx.label,
     )  # fmt: skip
 
 
@@ -70,7 +71,7 @@ def _fairness(ctx: AuditContext) -> dict[str, Any] | None:
     from assay.auditing._fairness import fairness_section
 
     return fairness_section(
-        ctx.adapter.model, ctx.adapter, ctx.X, ctx.y, ctx.names, ctx.sensitive, seed=ctx.seed
+        ctx.adapter, ctx.adapter, ctx.X, ctx.y, ctx.names, ctx.sensitive, seed=ctx.seed
     )
 
 

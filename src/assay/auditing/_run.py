@@ -253,7 +253,11 @@ def audit(
         background=Xv[_sample(Xv.shape[0], 100, rng)],
         sensitive=_sensitive_frame(sensitive),
         expected_directions=_check_directions(expected_directions, names),
-        categorical=_check_categorical(categorical_features, names),
+        categorical=list(
+            dict.fromkeys(
+                [*_check_categorical(categorical_features, names), *adapter.categories.columns]
+            )
+        ),
         X_train=Xt,
         y_train=yt,
         holdout=None if Xt is None else row_overlap(Xv, yv, Xt, yt),
@@ -298,6 +302,7 @@ def audit(
         "sensitive": [] if sens is None else [str(c) for c in sens.columns],
         "expected_directions": dict(ctx.expected_directions),
         "categorical_features": ctx.categorical,
+        "category_labels": {c: [str(v) for v in lv] for c, lv in adapter.categories.levels.items()},
         "alpha": alpha,
         "holdout": {"status": holdout_status, "statement": holdout_words, **(ctx.holdout or {})},
         "seed": seed,

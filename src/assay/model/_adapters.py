@@ -17,6 +17,7 @@ import numpy as np
 
 from assay._validation import align_columns, as_matrix, check_fitted
 from assay.errors import InvalidInputError, ModelError
+from assay.model._categories import CategoryCodec, text_columns
 
 __all__ = ["CallableAdapter", "ModelAdapter", "wrap"]
 
@@ -77,6 +78,8 @@ class ModelAdapter(abc.ABC):
         self.supports_missing = supports_missing
         self.n_rows_evaluated = 0
         self.n_calls = 0
+        # labels of text columns, coded for assay and decoded for the model (see _categories)
+        self.categories = CategoryCodec()
 
     # -- the interface -----------------------------------------------------------------------
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -149,6 +152,7 @@ class ModelAdapter(abc.ABC):
         """Validate user data for this model: convert, check finiteness and align columns."""
         if allow_nan is None:
             allow_nan = self.supports_missing
+        X = self._encode_text(X, name)
         values, names = as_matrix(X, name=name, allow_nan=allow_nan, feature_names=None)
         from_frame = hasattr(X, "columns")
         values = align_columns(
@@ -159,6 +163,27 @@ class ModelAdapter(abc.ABC):
         elif self.n_features is None:
             self.n_features = values.shape[1]
         return values, names
+
+    @property
+    def accepts_text(self) -> bool:
+        """Whether the model is called with a DataFrame, so text columns reach it as labels."""
+        return False
+
+    def _encode_text(self, X: Any, name: str) -> Any:
+        if not hasattr(X, "columns") or not hasattr(X, "dtypes"):
+            return X
+        texts = text_columns(X)
+        if not texts:
+            return X
+        if not self.accepts_text:
+            msg = (
+                f"{name} has text columns {texts[:10]}, but this model "
+                f"({type(self.model).__name__}) takes a numeric matrix, so assay cannot hand it "
+                "the labels. Pass the numeric encoding the model was fitted on, or fit the model "
+                "(e.g. a Pipeline with a OneHotEncoder) on a DataFrame with the text columns."
+            )
+            raise InvalidInputError(msg)
+        return self.categories.encode(X)
 
     def __repr__(self) -> str:
         model = type(self.model).__name__
@@ -275,9 +300,15 @@ class SklearnAdapter(_ExtractsTrees, ModelAdapter):
             return ["prediction"]
         return super()._default_output_names(n_outputs)
 
+    @property
+    def accepts_text(self) -> bool:
+        return self._frame_columns is not None
+
     def _as_input(self, X: np.ndarray) -> Any:
         if self._frame_columns is None:
             return X
+        if self.categories:
+            return self.categories.decode(X, self._frame_columns)
         import pandas as pd
 
         return pd.DataFrame(X, columns=self._frame_columns, copy=False)
@@ -529,7 +560,12 @@ def wrap(
     ((4, 2), 'probability')
     """
     if isinstance(model, ModelAdapter):
-        return model
+        if output_space is None or output_space == model.output_space:
+            return model
+        # the same model in another output space, sharing the labels of its text columns
+        other = wrap(model.model, output_space=output_space, feature_names=model.feature_names)
+        other.categories = model.categories
+        return other
     if output_space is not None and output_space not in OUTPUT_SPACES:
         msg = f"output_space must be one of {OUTPUT_SPACES}; got {output_space!r}."
         raise InvalidInputError(msg)

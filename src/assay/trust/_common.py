@@ -59,9 +59,7 @@ def resolve_output(explanation: Explanation, output: Any) -> int:
 
 
 def wrap_for(model: Any, explanation: Explanation) -> ModelAdapter:
-    """Wrap ``model`` in the explanation's output space."""
-    if isinstance(model, ModelAdapter):
-        return model
+    """Wrap ``model`` (or re-wrap an adapter) in the explanation's output space."""
     try:
         return wrap(model, output_space=explanation.output_space)
     except InvalidInputError:
