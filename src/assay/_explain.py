@@ -92,7 +92,9 @@ def explain(
     seed : int, optional
         Seed for every random choice; recorded in ``params``. Same seed, same result.
     output_space : str, optional
-        ``"probability"``, ``"log_odds"`` or ``"raw"``.
+        ``"probability"``, ``"log_odds"`` or ``"raw"``. Default: one space per model for
+        every method (:func:`assay.model.default_output_space`): log-odds for boosted
+        classifiers, probabilities for other classifiers, the raw output otherwise.
     **options
         Keyword options of the chosen explainer class.
 
@@ -118,6 +120,10 @@ def explain(
         from assay.attribution.gradients._common import _differentiable
 
         model = _differentiable(model, output_space)
+    elif output_space is None:
+        from assay.model._adapters import default_output_space
+
+        output_space = default_output_space(model)
     adapter = wrap(model, output_space=output_space)
     if method == "auto":
         Xv, _ = adapter.prepare(X)

@@ -231,6 +231,7 @@ def audit(
     Xv, names = adapter.prepare(X)
     yv = as_vector(y, name="y", n_rows=Xv.shape[0], numeric=False)
     check_target(yv)
+    adapter.predict(Xv[:5])  # the model runs on these rows, and its output names are known
     if adapter.is_classifier:  # labels as the model knows them, or a clear error now
         class_indices(adapter.output_names, yv)
     else:

@@ -4,10 +4,17 @@
 their structure as a :class:`TreeEnsemble`.
 """
 
-from assay.model._adapters import CallableAdapter, ModelAdapter, wrap
+from assay.model._adapters import CallableAdapter, ModelAdapter, default_output_space, wrap
 from assay.model._tree_ensemble import TreeEnsemble
 
-__all__ = ["CallableAdapter", "ModelAdapter", "TreeEnsemble", "extract_tree_ensemble", "wrap"]
+__all__ = [
+    "CallableAdapter",
+    "ModelAdapter",
+    "TreeEnsemble",
+    "default_output_space",
+    "extract_tree_ensemble",
+    "wrap",
+]
 
 
 def extract_tree_ensemble(model):

@@ -19,7 +19,7 @@ from assay._validation import align_columns, as_matrix, check_fitted
 from assay.errors import InvalidInputError, ModelError
 from assay.model._categories import CategoryCodec, text_columns
 
-__all__ = ["CallableAdapter", "ModelAdapter", "wrap"]
+__all__ = ["CallableAdapter", "ModelAdapter", "default_output_space", "wrap"]
 
 OUTPUT_SPACES = ("probability", "log_odds", "raw")
 
@@ -244,13 +244,17 @@ class SklearnAdapter(_ExtractsTrees, ModelAdapter):
     def __init__(
         self, model: Any, *, output_space: str | None, feature_names: Sequence[str] | None
     ) -> None:
-        from sklearn.base import is_classifier
+        from sklearn.base import BaseEstimator, is_classifier
 
         check_fitted(model)
         names_in = getattr(model, "feature_names_in_", None)
         n_in = getattr(model, "n_features_in_", None)
         self._frame_columns = None if names_in is None else list(names_in)
-        clf = is_classifier(model)
+        # duck typing: any object with predict_proba is a classifier (how people wrap an API)
+        clf = is_classifier(model) if isinstance(model, BaseEstimator) else (
+            hasattr(model, "predict_proba")
+            or getattr(model, "_estimator_type", None) == "classifier"
+        )
         if clf:
             if output_space is None:
                 output_space = "probability"
@@ -268,7 +272,9 @@ class SklearnAdapter(_ExtractsTrees, ModelAdapter):
                 )
                 raise ModelError(msg)
             classes = list(getattr(model, "classes_", []))
-            if output_space == "probability":
+            if not classes:  # known from the first call: classes 0..k-1
+                out_names = None
+            elif output_space == "probability":
                 out_names = _class_names(classes)
             elif len(classes) == 2:
                 out_names = [str(classes[1])]
@@ -298,6 +304,8 @@ class SklearnAdapter(_ExtractsTrees, ModelAdapter):
     def _default_output_names(self, n_outputs: int) -> list[str]:
         if n_outputs == 1 and not self.is_classifier:
             return ["prediction"]
+        if self.is_classifier:
+            return ["1"] if n_outputs == 1 else [str(k) for k in range(n_outputs)]
         return super()._default_output_names(n_outputs)
 
     @property
@@ -523,6 +531,36 @@ def _module_root(obj: Any) -> str:
     return type(obj).__module__.split(".")[0]
 
 
+_BOOSTED_PREFIXES = ("HistGradientBoosting", "GradientBoosting", "XGB", "LGBM")
+
+
+def default_output_space(model: Any) -> str:
+    """The output space every attribution method uses for ``model`` unless told otherwise.
+
+    One space per model, whatever the method, so that tree, exact, kernel, permutation and LIME
+    answers can be compared: boosted classifiers (scikit-learn gradient boosting, XGBoost,
+    LightGBM) are explained in log-odds, where their trees add up; every other classifier in
+    probabilities; regressors and callables in their raw output.
+
+    Examples
+    --------
+    >>> from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    >>> default_output_space(HistGradientBoostingClassifier())
+    'log_odds'
+    >>> default_output_space(RandomForestClassifier())
+    'probability'
+    """
+    if isinstance(model, ModelAdapter):
+        return model.output_space
+    adapter = wrap(model)
+    if not adapter.is_classifier:
+        return adapter.output_space
+    boosted = isinstance(adapter, (XGBoostAdapter, LightGBMAdapter)) or type(
+        model
+    ).__name__.startswith(_BOOSTED_PREFIXES)
+    return "log_odds" if boosted else adapter.output_space
+
+
 def wrap(
     model: Any,
     *,
@@ -578,7 +616,8 @@ def wrap(
         return TorchAdapter(
             model, output_space=output_space, feature_names=feature_names, n_features=n_features
         )
-    if hasattr(model, "fit") and (hasattr(model, "predict") or hasattr(model, "predict_proba")):
+    if any(hasattr(model, m) for m in ("predict_proba", "decision_function", "predict")):
+        # scikit-learn estimators, and any object that quacks like one (duck typing)
         return SklearnAdapter(model, output_space=output_space, feature_names=feature_names)
     if callable(model):
         return CallableAdapter(
@@ -589,7 +628,7 @@ def wrap(
         )
     msg = (
         f"Cannot use an object of type {type(model).__name__} as a model. Pass a fitted "
-        "scikit-learn estimator, an XGBoost/LightGBM model, a torch.nn.Module, or a callable "
-        "f(X) -> ndarray."
+        "scikit-learn estimator, an XGBoost/LightGBM model, a torch.nn.Module, any object with "
+        "predict_proba/predict/decision_function, or a callable f(X) -> ndarray."
     )
     raise ModelError(msg)
