@@ -57,7 +57,7 @@ def test_an_object_with_predict_proba_is_a_classifier(data):
 
 
 def test_an_object_with_predict_only_is_a_regressor(data):
-    X, y = data
+    X, _ = data
     duck = PredictOnly(LinearRegression().fit(X.to_numpy(), X["a"].to_numpy()))
     exp = assay.explain(duck, X.iloc[:5], method="exact", background=X.iloc[:30])
     assert exp.output_space == "raw" and exp.values.shape == (5, 4, 1)
