@@ -310,9 +310,30 @@ class SeedStabilityResult(_ResultMixin):
         )
 
 
+# methods whose values are a deterministic function of the model and the rows: re-running them
+# reproduces the values (to float tolerance), whatever the seed
+DETERMINISTIC_METHODS = (
+    "exact",
+    "tree",
+    "linear_closed_form",
+    "additive_closed_form",
+    "saliency",
+    "integrated_gradients",
+    "input_x_gradient",
+)
+REPRODUCE_TOL = 1e-6  # relative change that counts as "reproduced" for a deterministic method
+MODEL_SENSITIVE_SHARE = 0.05  # output change, as a share of the attribution size, worth naming
+
+_OUTPUT_WORDS = {
+    "probability": "predicted probability",
+    "log_odds": "output (log-odds)",
+    "raw": "prediction",
+}
+
+
 @dataclass(frozen=True, eq=False)
 class SensitivityResult(_ResultMixin):
-    """How much attributions move under small input perturbations.
+    """How much attributions move under small input perturbations, and whose fault it is.
 
     Attributes
     ----------
@@ -328,9 +349,27 @@ class SensitivityResult(_ResultMixin):
         ``max_p (||phi(x') - phi(x)||_2 / ||phi(x)||_2) / ||(x' - x) / sigma||_2``
         (Agarwal et al. 2022, with standardized instead of element-wise relative changes).
     max_relative_change : float
-        Mean ``relative_sensitivity`` above which the result is a warning (twice: alert).
+        Pooled ``repeat_change`` (:attr:`mean_repeat_change`) above which the result is a
+        warning (twice: alert).
     method : str
     params : dict
+    repeat_change : ndarray (n_rows,) or None
+        ``||phi_again(x) - phi(x)||_2 / ||phi(x)||_2`` where ``phi_again`` re-explains the
+        unperturbed row with fresh random draws: the explainer's own instability (zero for a
+        method that reproduces its values). None only for results built by hand.
+    output_change : ndarray (n_rows,) or None
+        Mean over perturbations of ``|f(x') - f(x)|`` in the explanation's output space: the
+        model's own sensitivity (NaN when the model was not given).
+    feature_output_change : ndarray (n_features,) or None
+        Mean over rows of ``|f(x') - f(x)|`` when only that feature is jittered (same box).
+    output_spread : float
+        Standard deviation of ``f(x)`` over the explained rows.
+    attribution_l1 : ndarray (n_rows,) or None
+        ``||phi(x)||_1`` (for an additive explanation at least ``|f(x) - E f|``).
+    attribution_norm : ndarray (n_rows,) or None
+        ``||phi(x)||_2``.
+    feature_names : tuple of str
+    output_space : str
     """
 
     radius: float
@@ -340,13 +379,118 @@ class SensitivityResult(_ResultMixin):
     max_relative_change: float
     method: str
     params: dict[str, Any] = field(default_factory=dict)
+    repeat_change: np.ndarray | None = None
+    output_change: np.ndarray | None = None
+    feature_output_change: np.ndarray | None = None
+    output_spread: float = np.nan
+    attribution_l1: np.ndarray | None = None
+    attribution_norm: np.ndarray | None = None
+    feature_names: tuple[str, ...] = ()
+    output_space: str = "raw"
+
+    @property
+    def deterministic(self) -> bool:
+        """Whether the method's values are a deterministic function of model and rows."""
+        return self.method in DETERMINISTIC_METHODS
+
+    @property
+    def mean_repeat_change(self) -> float:
+        """Zero-jitter change pooled over rows: ``sum_i ||phi_again - phi||_2 / sum_i ||phi||_2``.
+
+        Pooled rather than a mean of per-row ratios, so rows whose attributions are all near
+        zero (predictions at the base value) do not dominate. NaN if not measured.
+        """
+        if self.repeat_change is None or self.repeat_change.size == 0:
+            return np.nan
+        if self.attribution_norm is None:
+            return float(np.mean(self.repeat_change))
+        w = self.attribution_norm
+        total = float(np.sum(w))
+        if total <= 0:
+            return float(np.mean(self.repeat_change))
+        return float(np.sum(self.repeat_change * w) / total)
+
+    @property
+    def mean_output_change(self) -> float:
+        """Mean ``|f(x') - f(x)|`` over rows and perturbations; NaN if not measured."""
+        if self.output_change is None or not np.isfinite(self.output_change).any():
+            return np.nan
+        return float(np.nanmean(self.output_change))
+
+    @property
+    def model_sensitive(self) -> bool:
+        """Whether the jitter moves the model's output by a notable share of the attributions.
+
+        Descriptive (it never sets the status): the mean output change is at least
+        ``MODEL_SENSITIVE_SHARE`` (5%) of the mean ``||phi(x)||_1``.
+        """
+        m = self.mean_output_change
+        if not np.isfinite(m) or self.attribution_l1 is None:
+            return False
+        size = float(np.mean(self.attribution_l1))
+        return bool(m > 0 and (size <= 0 or m >= MODEL_SENSITIVE_SHARE * size))
+
+    @property
+    def not_reproduced(self) -> bool:
+        """A deterministic method whose re-run does not give these values (to 1e-6)."""
+        return bool(
+            self.deterministic
+            and self.repeat_change is not None
+            and self.repeat_change.size
+            and float(np.max(self.repeat_change)) > REPRODUCE_TOL
+        )
 
     @property
     def status(self) -> str:
-        r = float(np.mean(self.relative_sensitivity))
+        if self.repeat_change is None:  # hand-built result: only the total change is known
+            r = float(np.mean(self.relative_sensitivity))
+        else:
+            r = self.mean_repeat_change
         if r > 2 * self.max_relative_change:
             return "alert"
-        return "warning" if r > self.max_relative_change else "ok"
+        if r > self.max_relative_change or self.not_reproduced:
+            return "warning"
+        return "ok"
+
+    @property
+    def rule(self) -> str:
+        t = self.max_relative_change
+        return (
+            f"input_sensitivity (heuristic; the change is an effect size, not a test): the "
+            "explained rows are re-explained unperturbed, with fresh random draws; warning "
+            f"when that zero-jitter change (pooled over rows) is more than {100 * t:g}% of "
+            f"the attribution norm, alert above {200 * t:g}% (the explainer's own noise, or "
+            "values the method does not reproduce); a deterministic method (exact, tree, "
+            f"closed form, gradients) that does not reproduce its values to {REPRODUCE_TOL:g} "
+            f"is a warning. The change under a jitter of {self.radius:g} standard deviations "
+            "and the model's own output change are reported as properties of the model and do "
+            "not set the status: a "
+            "faithful explanation of a jagged model must move with it."
+        )
+
+    def model_finding(self) -> str:
+        """One sentence on the model's own sensitivity (empty when it was not measured)."""
+        m = self.mean_output_change
+        if not np.isfinite(m):
+            return ""
+        what = _OUTPUT_WORDS.get(self.output_space, "output")
+        if not self.model_sensitive:
+            return (
+                f"The model's own {what} barely moves under the same jitter ({_fmt(m)} on "
+                "average)."
+            )
+        text = (
+            f"The model itself is sensitive: a jitter of up to {self.radius:g} standard "
+            f"deviations moves its {what} by {_fmt(m)} on average"
+        )
+        fo = self.feature_output_change
+        if fo is not None and np.isfinite(fo).any() and len(self.feature_names) == fo.size:
+            j = int(np.nanargmax(fo))
+            text += f" ({_fmt(float(fo[j]))} when {self.feature_names[j]} alone is jittered)"
+        spread = self.output_spread
+        if np.isfinite(spread) and spread > 0:
+            text += f", {100 * m / spread:.0f}% of its standard deviation across the rows"
+        return text + ". That is a property of the model, not of the explanation."
 
     @property
     def verdict(self) -> str:
@@ -354,13 +498,47 @@ class SensitivityResult(_ResultMixin):
         head = (
             f"Moving each feature by up to {self.radius:g} standard deviations changes the "
             f"{self.method} attributions by {100 * r:.1f}% of their norm on average (worst row "
-            f"{100 * float(np.max(self.relative_sensitivity)):.1f}%)"
+            f"{100 * float(np.max(self.relative_sensitivity)):.1f}%)."
         )
+        model = self.model_finding()
+        parts = [head] + ([model] if model else [])
+        e = self.mean_repeat_change
+        if not np.isfinite(e):
+            if self.status == "ok":
+                parts.append("Stable under small input changes.")
+            else:
+                parts.append(
+                    "Nearby, practically identical inputs get noticeably different "
+                    "explanations."
+                )
+            return " ".join(parts)
         if self.status == "ok":
-            return head + ": stable under small input changes."
-        return head + (
-            ": nearby, practically identical inputs get noticeably different explanations."
-        )
+            again = (
+                "reproduces them exactly"
+                if float(np.max(self.repeat_change)) <= REPRODUCE_TOL
+                else f"changes them by {100 * e:.1f}% of their norm on average"
+            )
+            tail = (
+                f"Re-explaining the unperturbed rows {again}, so the explanation itself is "
+                "stable"
+            )
+            tail += "; what moves is the model." if self.model_sensitive and r > 0.05 else "."
+            parts.append(tail)
+        elif self.not_reproduced and e <= self.max_relative_change:
+            parts.append(
+                f"Re-running the deterministic {self.method} method on the unperturbed rows "
+                f"does not reproduce these values (largest change "
+                f"{100 * float(np.max(self.repeat_change)):.2g}% of their norm): they are not "
+                "what the method gives for these rows."
+            )
+        else:
+            parts.append(
+                f"Re-explaining the unperturbed rows already changes the attributions by "
+                f"{100 * e:.1f}% of their norm on average: that is the explainer's own "
+                "instability, not the model's (increase its sampling budget, or check that "
+                "these values are what the method gives for these rows)."
+            )
+        return " ".join(parts)
 
 
 @dataclass(frozen=True, eq=False)
