@@ -59,13 +59,13 @@ def _json_safe(obj: Any) -> Any:
 
 
 class _ResultMixin:
-    """``to_dict()`` over the dataclass fields plus the ``status`` and ``verdict``."""
+    """``to_dict()`` over the dataclass fields plus ``status``, ``verdict`` and ``rule``."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": type(self).__name__, "schema_version": SCHEMA_VERSION}
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             out[f.name] = _json_safe(getattr(self, f.name))
-        for extra in ("status", "verdict"):
+        for extra in ("status", "verdict", "rule"):
             if extra not in out and hasattr(self, extra):
                 out[extra] = getattr(self, extra)
         return out
@@ -219,6 +219,22 @@ class FaithfulnessResult(_ResultMixin):
         return "ok" if n_beat == len(self.metrics) else "warning"
 
     @property
+    def rule(self) -> str:
+        a = self.params.get("alpha", self.metrics[0].alpha if self.metrics else 0.05)
+        names = ", ".join(m.name for m in self.metrics)
+        return (
+            f"faithfulness (significance test, level alpha={a:g}): each of the "
+            f"{len(self.metrics)} metrics ({names}) is compared, row by row, with "
+            f"{self.params.get('n_random', 'several')} random re-orderings of the same "
+            f"attribution values by a one-sided paired t-test over the {self.n_rows} rows, "
+            "Holm-adjusted across the metrics; ok when every metric beats random, warning "
+            "when at least half do, alert otherwise or when any is significantly worse than "
+            "random. An explanation no better than random passes with probability at most "
+            "alpha; a warning or alert means 'not shown to beat random', which a good "
+            "explanation checked on few rows can also get (low power)."
+        )
+
+    @property
     def verdict(self) -> str:
         beat = [m.name for m in self.metrics if m.beats_random]
         worse = [m.name for m in self.metrics if m.worse_than_random]
@@ -233,15 +249,15 @@ class FaithfulnessResult(_ResultMixin):
         if beat:
             parts.append(f"beats random on {', '.join(beat)}")
         if tie:
-            parts.append(f"no better than random on {', '.join(tie)}")
+            parts.append(f"not shown to beat random on {', '.join(tie)}")
         if worse:
             parts.append(f"WORSE than random on {', '.join(worse)}")
         return (
             head
             + "; ".join(parts)
             + (
-                ". Do not read its feature ranking as what drives the model where it does not beat "
-                "a random ranking."
+                ". Do not read its feature ranking as what drives the model where it has not "
+                "been shown to beat a random ranking."
             )
         )
 
@@ -293,6 +309,17 @@ class SeedStabilityResult(_ResultMixin):
         if j < self.min_jaccard or s < self.min_spearman:
             return "warning"
         return "ok"
+
+    @property
+    def rule(self) -> str:
+        return (
+            "seed_stability (heuristic thresholds; agreement is an effect size, not a test): "
+            f"the rows are re-explained with {len(self.seeds) - 1} other seed(s); warning when "
+            f"the mean top-{self.top_k} Jaccard index is below {self.min_jaccard:g} (chance "
+            f"level {_fmt(self.chance_jaccard)}) or the mean Spearman correlation of the values "
+            f"below {self.min_spearman:g}, alert below half of either. Only sampled methods "
+            "are re-run: an exact method gives identical values for every seed."
+        )
 
     @property
     def verdict(self) -> str:
@@ -476,8 +503,7 @@ class SensitivityResult(_ResultMixin):
         what = _OUTPUT_WORDS.get(self.output_space, "output")
         if not self.model_sensitive:
             return (
-                f"The model's own {what} barely moves under the same jitter ({_fmt(m)} on "
-                "average)."
+                f"The model's own {what} barely moves under the same jitter ({_fmt(m)} on average)."
             )
         text = (
             f"The model itself is sensitive: a jitter of up to {self.radius:g} standard "
@@ -508,8 +534,7 @@ class SensitivityResult(_ResultMixin):
                 parts.append("Stable under small input changes.")
             else:
                 parts.append(
-                    "Nearby, practically identical inputs get noticeably different "
-                    "explanations."
+                    "Nearby, practically identical inputs get noticeably different explanations."
                 )
             return " ".join(parts)
         if self.status == "ok":
@@ -519,8 +544,7 @@ class SensitivityResult(_ResultMixin):
                 else f"changes them by {100 * e:.1f}% of their norm on average"
             )
             tail = (
-                f"Re-explaining the unperturbed rows {again}, so the explanation itself is "
-                "stable"
+                f"Re-explaining the unperturbed rows {again}, so the explanation itself is stable"
             )
             tail += "; what moves is the model." if self.model_sensitive and r > 0.05 else "."
             parts.append(tail)
@@ -586,6 +610,14 @@ class RandomizationResult(_ResultMixin):
     @property
     def status(self) -> str:
         return "ok" if self.passed else "alert"
+
+    @property
+    def rule(self) -> str:
+        return (
+            "randomization (fixed threshold, Adebayo et al. 2018): alert when the attributions "
+            "after randomizing the model keep a mean rank correlation of at least "
+            f"{self.threshold:g} with the originals, else ok."
+        )
 
     @property
     def verdict(self) -> str:
@@ -663,6 +695,14 @@ class AgreementResult(_ResultMixin):
         return "warning" if fa < self.min_agreement else "ok"
 
     @property
+    def rule(self) -> str:
+        return (
+            "ground_truth (heuristic threshold): warning when the mean top-"
+            f"{self.top_k} feature or sign agreement with the reference is below "
+            f"{self.min_agreement:g}, alert below half of it."
+        )
+
+    @property
     def verdict(self) -> str:
         s = self.summary()
         head = (
@@ -726,6 +766,14 @@ class DisagreementResult(_ResultMixin):
         return "warning" if v < self.min_agreement else "ok"
 
     @property
+    def rule(self) -> str:
+        return (
+            "disagreement (heuristic threshold): warning when the least agreeing pair of "
+            f"methods shares fewer than {100 * self.min_agreement:g}% of its top-{self.top_k} "
+            "features with the same sign, alert below half of that."
+        )
+
+    @property
     def verdict(self) -> str:
         a, b, v = self.worst_pair()
         if a == b:
@@ -785,6 +833,17 @@ class ManifoldResult(_ResultMixin):
         return "warning" if self.auc >= self.warn_auc else "ok"
 
     @property
+    def rule(self) -> str:
+        return (
+            f"off_manifold (classifier two-sample test, level alpha={self.alpha:g}): a "
+            f"classifier is trained to tell the explainer's {self.sampler} perturbation samples "
+            "from real rows on half of each; warning when its held-out AUC is at least "
+            f"{self.warn_auc:g} and the permutation p-value is below alpha, alert from AUC "
+            f"{self.alert_auc:g}. Perturbations drawn from the data distribution itself are "
+            "flagged with probability at most alpha."
+        )
+
+    @property
     def verdict(self) -> str:
         head = (
             f"A classifier tells the {self.sampler} perturbation samples from real rows with "
@@ -819,6 +878,11 @@ class Check(_ResultMixin):
     verdict: str
     result: Any
 
+    @property
+    def rule(self) -> str:
+        """The decision rule of the check (from its result)."""
+        return str(getattr(self.result, "rule", ""))
+
 
 @dataclass(frozen=True, eq=False)
 class AssessmentResult(_ResultMixin):
@@ -849,6 +913,16 @@ class AssessmentResult(_ResultMixin):
     @property
     def status(self) -> str:
         return worst_status(c.status for c in self.checks)
+
+    @property
+    def rules(self) -> dict[str, str]:
+        """The decision rule of each check that ran, by name."""
+        return {c.name: c.rule for c in self.checks}
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["rules"] = self.rules
+        return out
 
     @property
     def verdict(self) -> str:
