@@ -349,7 +349,10 @@ DETERMINISTIC_METHODS = (
     "input_x_gradient",
 )
 REPRODUCE_TOL = 1e-6  # relative change that counts as "reproduced" for a deterministic method
-MODEL_SENSITIVE_SHARE = 0.05  # output change, as a share of the attribution size, worth naming
+# the model is called sensitive when a jitter of r standard deviations moves its output by at
+# least r of its own standard deviation: about twice what a linear model shows (r/2 with one
+# feature, ~0.46 r with several independent ones)
+MODEL_SENSITIVE_RATIO = 1.0
 
 _OUTPUT_WORDS = {
     "probability": "predicted probability",
@@ -391,8 +394,6 @@ class SensitivityResult(_ResultMixin):
         Mean over rows of ``|f(x') - f(x)|`` when only that feature is jittered (same box).
     output_spread : float
         Standard deviation of ``f(x)`` over the explained rows.
-    attribution_l1 : ndarray (n_rows,) or None
-        ``||phi(x)||_1`` (for an additive explanation at least ``|f(x) - E f|``).
     attribution_norm : ndarray (n_rows,) or None
         ``||phi(x)||_2``.
     feature_names : tuple of str
@@ -410,7 +411,6 @@ class SensitivityResult(_ResultMixin):
     output_change: np.ndarray | None = None
     feature_output_change: np.ndarray | None = None
     output_spread: float = np.nan
-    attribution_l1: np.ndarray | None = None
     attribution_norm: np.ndarray | None = None
     feature_names: tuple[str, ...] = ()
     output_space: str = "raw"
@@ -446,16 +446,20 @@ class SensitivityResult(_ResultMixin):
 
     @property
     def model_sensitive(self) -> bool:
-        """Whether the jitter moves the model's output by a notable share of the attributions.
+        """Whether the jitter moves the model's output more than a smooth model's would.
 
-        Descriptive (it never sets the status): the mean output change is at least
-        ``MODEL_SENSITIVE_SHARE`` (5%) of the mean ``||phi(x)||_1``.
+        Descriptive (it never sets the status): the mean output change is at least ``radius``
+        times the standard deviation of ``f`` over the explained rows, about twice what a
+        linear model of the same spread shows under the same jitter (``radius / 2`` with one
+        feature, ``~0.46 radius`` with several independent ones).
         """
         m = self.mean_output_change
-        if not np.isfinite(m) or self.attribution_l1 is None:
+        spread = self.output_spread
+        if not np.isfinite(m) or m <= 0:
             return False
-        size = float(np.mean(self.attribution_l1))
-        return bool(m > 0 and (size <= 0 or m >= MODEL_SENSITIVE_SHARE * size))
+        if not np.isfinite(spread) or spread <= 0:
+            return True  # a constant output over the rows that still moves under jitter
+        return bool(m >= MODEL_SENSITIVE_RATIO * self.radius * spread)
 
     @property
     def not_reproduced(self) -> bool:
@@ -502,8 +506,15 @@ class SensitivityResult(_ResultMixin):
             return ""
         what = _OUTPUT_WORDS.get(self.output_space, "output")
         if not self.model_sensitive:
+            spread = self.output_spread
+            share = (
+                f", {100 * m / spread:.1f}% of its standard deviation across the rows"
+                if np.isfinite(spread) and spread > 0
+                else ""
+            )
             return (
-                f"The model's own {what} barely moves under the same jitter ({_fmt(m)} on average)."
+                f"The model's own {what} moves little under the same jitter ({_fmt(m)} on "
+                f"average{share}), as a smooth model's would."
             )
         text = (
             f"The model itself is sensitive: a jitter of up to {self.radius:g} standard "
@@ -515,7 +526,10 @@ class SensitivityResult(_ResultMixin):
             text += f" ({_fmt(float(fo[j]))} when {self.feature_names[j]} alone is jittered)"
         spread = self.output_spread
         if np.isfinite(spread) and spread > 0:
-            text += f", {100 * m / spread:.0f}% of its standard deviation across the rows"
+            text += (
+                f", {100 * m / spread:.1f}% of its standard deviation across the rows (a "
+                f"linear model would move about {50 * self.radius:.1f}%)"
+            )
         return text + ". That is a property of the model, not of the explanation."
 
     @property

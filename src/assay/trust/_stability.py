@@ -26,9 +26,10 @@
     when that feature alone is jittered, ``feature_output_change``) — a model property,
     reported but never held against the explanation;
   * the *zero-jitter change* (``repeat_change``): the unperturbed rows are re-explained in
-    the same batch, after the perturbed ones, so a sampled explainer draws fresh random
-    numbers for them (its per-row streams depend on the row's position). Its change relative
-    to ``||phi(x)||_2`` is the explainer's own instability at an unchanged input and model.
+    the same batch, after the perturbed ones, with another seed than the explanation's (by
+    default; an ``explain_fn`` sees them at new positions, which also changes per-row random
+    streams). Its change relative to ``||phi(x)||_2`` is the explainer's own instability at
+    an unchanged input and model.
     An exact method (TreeSHAP, exact Shapley, gradients) reproduces its values, so this is
     zero however jagged the model.
 
@@ -48,7 +49,7 @@ import numpy as np
 
 from assay._validation import as_matrix, check_int, check_seed
 from assay.attribution._explanation import Explanation
-from assay.errors import InvalidInputError
+from assay.errors import AssayError, InvalidInputError
 from assay.trust._common import (
     check_explanation,
     check_top_k,
@@ -196,6 +197,28 @@ def _values_of(result: Any, n: int, d: int, o: int) -> np.ndarray:
     return v
 
 
+def _output_change(
+    adapter: Any,
+    X: np.ndarray,
+    Zp: np.ndarray,
+    half_width: np.ndarray,
+    n_perturbations: int,
+    o: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Mean |f(x') - f(x)| per row (all features jittered) and per feature (that one alone)."""
+    n, d = X.shape
+    one = rng.uniform(-1.0, 1.0, size=(d, n)) * half_width[:, None]
+    Zf = np.repeat(X[None], d, axis=0)
+    Zf[np.arange(d), :, np.arange(d)] += one
+    f_all = adapter.predict(np.vstack([X, Zp, Zf.reshape(-1, d)]))[:, o]
+    fx = f_all[:n]
+    fp = f_all[n : n + n_perturbations * n].reshape(n_perturbations, n)
+    ff = f_all[n + n_perturbations * n :].reshape(d, n)
+    spread = float(np.std(fx)) if n > 1 else np.nan
+    return np.abs(fp - fx[None]).mean(axis=0), np.abs(ff - fx[None]).mean(axis=1), spread
+
+
 def input_sensitivity(
     explanation: Any,
     model: Any = None,
@@ -224,9 +247,10 @@ def input_sensitivity(
         The explained model; needed unless ``explain_fn`` is given. Without it the model's
         output change is not measured (``output_change`` is NaN).
     explain_fn : callable, optional
-        ``explain_fn(X) -> Explanation or ndarray (n, d[, k])`` that re-explains rows. Default:
-        :func:`assay.explain` with the explanation's method and seed, ``background`` and
-        ``**options``.
+        ``explain_fn(X) -> Explanation or ndarray (n, d[, k])`` that re-explains rows; it is
+        called once, on the perturbed rows followed by the unperturbed ones. Default:
+        :func:`assay.explain` with the explanation's method, ``background``, ``**options``
+        and the explanation's seed plus one (fresh random draws for a sampled method).
     background : array-like, optional
         Passed to the explainer; its standard deviation sets ``scale`` when that is None
         (else the explained rows' standard deviation is used).
@@ -287,13 +311,25 @@ def input_sensitivity(
             raise InvalidInputError(msg)
         from assay._explain import explain
 
+        # another seed than the explanation's: a sampled explainer draws fresh random numbers
+        # for every re-explained row (a deterministic one gives the same values anyway)
+        own = exp.params.get("seed")
+        re_seed = None if own is None else int(own) + 1
+        bg_used = background
+        if bg_used is None and str(exp.params.get("background", "")).startswith("sample of X"):
+            # the explainer drew its background from the explained rows; re-explaining other
+            # rows would draw another one (another game), so replay the same draw
+            from assay.attribution._base import default_background
+
+            bg_used = default_background(X, seed=own)
+
         def explain_fn(Z: np.ndarray) -> Any:
             return explain(
                 model,
                 Z,
                 method=exp.method,
-                background=background,
-                seed=exp.params.get("seed"),
+                background=bg_used,
+                seed=re_seed,
                 output_space=exp.output_space,
                 **options,
             )
@@ -318,19 +354,14 @@ def input_sensitivity(
     out_change = np.full(n, np.nan)
     feat_change = np.full(d, np.nan)
     out_spread = np.nan
+    params: dict[str, Any] = {"n_perturbations": n_perturbations, "seed": seed}
     if model is not None:
-        adapter = wrap_for(model, exp)
-        # one feature at a time, same box: which feature the model is sensitive to
-        one = rng.uniform(-1.0, 1.0, size=(d, n)) * radius * sigma[:, None]
-        Zf = np.repeat(X[None], d, axis=0)
-        Zf[np.arange(d), :, np.arange(d)] += one
-        f_all = adapter.predict(np.vstack([X, Zp, Zf.reshape(-1, d)]))[:, o]
-        fx = f_all[:n]
-        fp = f_all[n : n + n_perturbations * n].reshape(n_perturbations, n)
-        ff = f_all[n + n_perturbations * n :].reshape(d, n)
-        out_change = np.abs(fp - fx[None]).mean(axis=0)
-        feat_change = np.abs(ff - fx[None]).mean(axis=1)
-        out_spread = float(np.std(fx)) if n > 1 else np.nan
+        try:
+            out_change, feat_change, out_spread = _output_change(
+                wrap_for(model, exp), X, Zp, sigma * radius, n_perturbations, o, rng
+            )
+        except AssayError as exc:  # context only: the status does not depend on it
+            params["output_change"] = f"not measured: {exc}"
     return SensitivityResult(
         radius=float(radius),
         max_sensitivity=change.max(axis=0),
@@ -338,12 +369,11 @@ def input_sensitivity(
         relative_input_stability=ris,
         max_relative_change=float(max_relative_change),
         method=exp.method,
-        params={"n_perturbations": n_perturbations, "seed": seed},
+        params=params,
         repeat_change=repeat,
         output_change=out_change,
         feature_output_change=feat_change,
         output_spread=out_spread,
-        attribution_l1=np.abs(phi).sum(axis=1),
         attribution_norm=norm,
         feature_names=tuple(exp.feature_names),
         output_space=exp.output_space,
