@@ -95,7 +95,10 @@ def trust_section(
         verdict,
         status=res.status,
         metrics={c.name: c.status for c in res.checks},
-        tables=[table("Trust checks", ["check", "status", "verdict"], rows)],
+        tables=[
+            table("Trust checks", ["check", "status", "verdict"], rows),
+            table("Decision rules", ["check", "rule"], [[c.name, c.rule] for c in res.checks]),
+        ],
         figures=figures,
         data={**res.to_dict(), "rule": decision_rules(res, alpha)},
     )

@@ -383,10 +383,11 @@ class SensitivityResult(_ResultMixin):
         warning (twice: alert).
     method : str
     params : dict
-    repeat_change : ndarray (n_rows,) or None
+    repeat_change : ndarray (n_repeat,) or None
         ``||phi_again(x) - phi(x)||_2 / ||phi(x)||_2`` where ``phi_again`` re-explains the
         unperturbed row with fresh random draws: the explainer's own instability (zero for a
-        method that reproduces its values). None only for results built by hand.
+        method that reproduces its values). Every row for a sampled method, the first 10 for
+        a deterministic one. None only for results built by hand.
     output_change : ndarray (n_rows,) or None
         Mean over perturbations of ``|f(x') - f(x)|`` in the explanation's output space: the
         model's own sensitivity (NaN when the model was not given).
@@ -431,7 +432,7 @@ class SensitivityResult(_ResultMixin):
             return np.nan
         if self.attribution_norm is None:
             return float(np.mean(self.repeat_change))
-        w = self.attribution_norm
+        w = self.attribution_norm[: self.repeat_change.size]
         total = float(np.sum(w))
         if total <= 0:
             return float(np.mean(self.repeat_change))
@@ -498,6 +499,15 @@ class SensitivityResult(_ResultMixin):
             "not set the status: a "
             "faithful explanation of a jagged model must move with it."
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["mean_repeat_change"] = _json_safe(self.mean_repeat_change)
+        out["mean_output_change"] = _json_safe(self.mean_output_change)
+        out["model_sensitive"] = self.model_sensitive
+        out["deterministic"] = self.deterministic
+        out["not_reproduced"] = self.not_reproduced
+        return out
 
     def model_finding(self) -> str:
         """One sentence on the model's own sensitivity (empty when it was not measured)."""
