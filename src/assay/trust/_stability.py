@@ -29,10 +29,9 @@
     the same batch, after the perturbed ones, with another seed than the explanation's (by
     default; an ``explain_fn`` sees them at new positions, which also changes per-row random
     streams). Its change relative to ``||phi(x)||_2`` is the explainer's own instability at
-    an unchanged input and model. A deterministic method (exact, tree, closed form,
-    gradients) re-explains only its first 10 rows: it must reproduce them to 1e-6.
-    An exact method (TreeSHAP, exact Shapley, gradients) reproduces its values, so this is
-    zero however jagged the model.
+    an unchanged input and model. A deterministic method (TreeSHAP, exact Shapley, closed
+    forms, gradients) reproduces its values, so this is zero however jagged the model; it
+    re-explains only its first 10 rows, which must match to 1e-6.
 
   The status comes from the zero-jitter change only (see :attr:`SensitivityResult.rule`).
   Limitation: an explainer that is deterministic at each input but erratic between nearby
