@@ -24,11 +24,15 @@ def trust_section(
     background: np.ndarray,
     n_rows: int = 60,
     seed: int | None,
+    alpha: float = 0.05,
 ) -> dict[str, Any]:
     """Run the trust checks that apply on the first ``n_rows`` explained rows.
 
     ``model`` must be the user's model, not an adapter: ``assess`` wraps it in the
     explanation's output space (a probability adapter would check the wrong output).
+    ``alpha`` is the level of the significance tests (the audit's). ``data["rule"]`` states
+    the decision rules in one paragraph; a model that is itself sensitive to small input
+    changes is reported in the verdict as a property of the model, not of the explanation.
     """
     from assay.trust import assess
 
@@ -49,6 +53,7 @@ def trust_section(
         checks=CHECKS,
         n_random=5,
         sensitivity_perturbations=2,
+        alpha=alpha,
         seed=seed,
     )
     rows = [[c.name, c.status, c.verdict] for c in res.checks]
@@ -65,6 +70,9 @@ def trust_section(
             f"{'raises an alert' if res.status == 'alert' else 'warns'} "
             f"({len(res.checks)} checks on {k} rows). " + res[worst[0]].verdict
         )
+    sens = next((c for c in res.checks if c.name == "input_sensitivity"), None)
+    if sens is not None and sens.result.model_sensitive and "input_sensitivity" not in worst:
+        verdict += " " + sens.result.model_finding()
     figures = []
     faith = next((c for c in res.checks if c.name == "faithfulness"), None)
     if faith is not None:
@@ -87,7 +95,22 @@ def trust_section(
         verdict,
         status=res.status,
         metrics={c.name: c.status for c in res.checks},
-        tables=[table("Trust checks", ["check", "status", "verdict"], rows)],
+        tables=[
+            table("Trust checks", ["check", "status", "verdict"], rows),
+            table("Decision rules", ["check", "rule"], [[c.name, c.rule] for c in res.checks]),
+        ],
         figures=figures,
-        data=res.to_dict(),
+        data={**res.to_dict(), "rule": decision_rules(res, alpha)},
     )
+
+
+def decision_rules(res: Any, alpha: float) -> str:
+    """One paragraph: how each status of the trust section is decided."""
+    parts = [
+        f"Each check's status follows a stated rule (significance level alpha={alpha:g}); "
+        "the section takes the most severe."
+    ]
+    parts += [c.rule for c in res.checks if c.rule]
+    for name, why in res.skipped:
+        parts.append(f"{name}: not run ({why}).")
+    return " ".join(p if p.endswith(".") else p + "." for p in parts)

@@ -1,12 +1,15 @@
 """How far to trust an explanation: faithfulness, stability, sanity checks and more.
 
 Every check returns a frozen result with ``status`` (``"ok"``, ``"warning"``, ``"alert"``),
-a plain-language ``verdict`` and ``to_dict()``; :func:`assess` runs those that apply.
+a plain-language ``verdict``, the decision ``rule`` behind the status (a significance test
+at a stated level, or a named heuristic threshold) and ``to_dict()``; :func:`assess` runs
+those that apply.
 
 - :func:`faithfulness` — deletion / insertion AUC, PGI, PGU and infidelity, each against a
   random-attribution baseline with a paired test;
 - :func:`seed_stability`, :func:`explain_seeds`, :func:`input_sensitivity` — stability across
-  seeds and under small input changes;
+  seeds and under small input changes (the model's own sensitivity is reported apart from
+  the explainer's instability);
 - :func:`cascading_randomization`, :func:`label_permutation_check` — Adebayo et al. (2018)
   randomization sanity checks;
 - :func:`linear_shapley`, :func:`linear_model_shapley`, :func:`additive_shapley`,

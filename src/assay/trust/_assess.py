@@ -59,6 +59,7 @@ def assess(
     stability_seeds: Sequence[int] = (1, 2),
     sensitivity_perturbations: int = 4,
     explain_options: Mapping[str, Any] | None = None,
+    alpha: float = 0.05,
     seed: int | None = 0,
 ) -> AssessmentResult:
     """Run the trust checks that apply to ``explanation`` and return one summary.
@@ -66,14 +67,19 @@ def assess(
     Checks (each skipped, with the reason recorded, when it does not apply):
 
     - ``"faithfulness"`` — always: :func:`assay.trust.faithfulness` (deletion / insertion AUC,
-      PGI, PGU, infidelity against random attributions).
+      PGI, PGU, infidelity against random attributions; paired tests at level ``alpha``,
+      Holm-adjusted).
     - ``"seed_stability"`` — sampled methods (kernel, permutation, lime, smoothgrad): the rows
-      are re-explained with ``stability_seeds`` (:func:`assay.trust.seed_stability`).
+      are re-explained with ``stability_seeds`` (:func:`assay.trust.seed_stability`). Exact
+      methods are deterministic: every seed gives the same values, so the check is skipped
+      and the reason says its result is perfect by construction.
     - ``"input_sensitivity"`` — methods :func:`assay.explain` knows:
-      :func:`assay.trust.input_sensitivity` with ``sensitivity_perturbations`` perturbations.
+      :func:`assay.trust.input_sensitivity` with ``sensitivity_perturbations`` perturbations;
+      its status is the explainer's own instability (zero-jitter re-explanation), while the
+      model's sensitivity to the jitter is reported as a model property.
     - ``"off_manifold"`` — perturbation methods: samples like the explainer's queries
       (:func:`assay.trust.perturbation_samples`) against the real rows ``X``
-      (:func:`assay.trust.off_manifold_test`).
+      (:func:`assay.trust.off_manifold_test` at level ``alpha``).
     - ``"randomization"`` — gradient methods on a PyTorch model: cascading layer
       randomization; any method when ``fit`` and ``y`` are given: label permutation.
     - ``"ground_truth"`` — when ``reference`` is given, or the model is a scikit-learn linear
@@ -112,6 +118,10 @@ def assess(
     explain_options : mapping, optional
         Options passed to :func:`assay.explain` when re-explaining (same as for the
         original explanation).
+    alpha : float, default 0.05
+        Significance level of the tests (faithfulness against random attributions, the
+        off-manifold two-sample test). Every check's decision rule is in
+        ``result.rules``.
     seed : int or None, default 0
 
     Returns
@@ -133,6 +143,10 @@ def assess(
     exp = check_explanation(explanation)
     o = resolve_output(exp, output)
     seed = check_seed(seed)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        msg = f"alpha must be a number strictly between 0 and 1 (e.g. 0.05); got {alpha!r}."
+        raise InvalidInputError(msg)
+    alpha = float(alpha)
     wanted = CHECKS if checks is None else tuple(checks)
     unknown = [c for c in wanted if c not in CHECKS]
     if unknown:
@@ -174,13 +188,30 @@ def assess(
                     output=o,
                     top_k=top_k,
                     n_random=n_random,
+                    alpha=alpha,
                     seed=seed,
                 ),
             )
         )
     if "seed_stability" in wanted:
         if method not in SAMPLED_METHODS and exp.stderr is None:
-            skipped.append(("seed_stability", f"method {method!r} is deterministic"))
+            skipped.append(
+                (
+                    "seed_stability",
+                    f"method {method!r} is deterministic (it samples nothing): every seed "
+                    "gives the same values, so seed stability is perfect by construction and "
+                    "is not re-run",
+                )
+            )
+        elif exp.stderr is not None and not np.any(exp.stderr):
+            skipped.append(
+                (
+                    "seed_stability",
+                    f"this {method!r} explanation enumerated every coalition (all standard "
+                    "errors are 0): every seed gives the same values, so seed stability is "
+                    "perfect by construction and is not re-run",
+                )
+            )
         elif method not in known_methods:
             skipped.append(("seed_stability", f"assay.explain cannot rerun method {method!r}"))
         else:
@@ -235,7 +266,7 @@ def assess(
                 P, name = perturbation_samples(
                     method, exp.data, background=bg, n_samples=n, seed=seed
                 )
-                return off_manifold_test(real, P, sampler=name, seed=seed)
+                return off_manifold_test(real, P, sampler=name, alpha=alpha, seed=seed)
 
             run("off_manifold", _manifold)
     if "randomization" in wanted:
@@ -311,5 +342,10 @@ def assess(
         checks=tuple(done),
         skipped=tuple(skipped),
         method=method,
-        params={"seed": seed, "output": exp.output_names[o], "n_rows": int(exp.data.shape[0])},
+        params={
+            "seed": seed,
+            "alpha": alpha,
+            "output": exp.output_names[o],
+            "n_rows": int(exp.data.shape[0]),
+        },
     )

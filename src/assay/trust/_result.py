@@ -59,13 +59,13 @@ def _json_safe(obj: Any) -> Any:
 
 
 class _ResultMixin:
-    """``to_dict()`` over the dataclass fields plus the ``status`` and ``verdict``."""
+    """``to_dict()`` over the dataclass fields plus ``status``, ``verdict`` and ``rule``."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": type(self).__name__, "schema_version": SCHEMA_VERSION}
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             out[f.name] = _json_safe(getattr(self, f.name))
-        for extra in ("status", "verdict"):
+        for extra in ("status", "verdict", "rule"):
             if extra not in out and hasattr(self, extra):
                 out[extra] = getattr(self, extra)
         return out
@@ -219,6 +219,22 @@ class FaithfulnessResult(_ResultMixin):
         return "ok" if n_beat == len(self.metrics) else "warning"
 
     @property
+    def rule(self) -> str:
+        a = self.params.get("alpha", self.metrics[0].alpha if self.metrics else 0.05)
+        names = ", ".join(m.name for m in self.metrics)
+        return (
+            f"faithfulness (significance test, level alpha={a:g}): each of the "
+            f"{len(self.metrics)} metrics ({names}) is compared, row by row, with "
+            f"{self.params.get('n_random', 'several')} random re-orderings of the same "
+            f"attribution values by a one-sided paired t-test over the {self.n_rows} rows, "
+            "Holm-adjusted across the metrics; ok when every metric beats random, warning "
+            "when at least half do, alert otherwise or when any is significantly worse than "
+            "random. An explanation no better than random passes with probability at most "
+            "alpha; a warning or alert means 'not shown to beat random', which a good "
+            "explanation checked on few rows can also get (low power)."
+        )
+
+    @property
     def verdict(self) -> str:
         beat = [m.name for m in self.metrics if m.beats_random]
         worse = [m.name for m in self.metrics if m.worse_than_random]
@@ -233,15 +249,15 @@ class FaithfulnessResult(_ResultMixin):
         if beat:
             parts.append(f"beats random on {', '.join(beat)}")
         if tie:
-            parts.append(f"no better than random on {', '.join(tie)}")
+            parts.append(f"not shown to beat random on {', '.join(tie)}")
         if worse:
             parts.append(f"WORSE than random on {', '.join(worse)}")
         return (
             head
             + "; ".join(parts)
             + (
-                ". Do not read its feature ranking as what drives the model where it does not beat "
-                "a random ranking."
+                ". Do not read its feature ranking as what drives the model where it has not "
+                "been shown to beat a random ranking."
             )
         )
 
@@ -295,6 +311,17 @@ class SeedStabilityResult(_ResultMixin):
         return "ok"
 
     @property
+    def rule(self) -> str:
+        return (
+            "seed_stability (heuristic thresholds; agreement is an effect size, not a test): "
+            f"the rows are re-explained with {len(self.seeds) - 1} other seed(s); warning when "
+            f"the mean top-{self.top_k} Jaccard index is below {self.min_jaccard:g} (chance "
+            f"level {_fmt(self.chance_jaccard)}) or the mean Spearman correlation of the values "
+            f"below {self.min_spearman:g}, alert below half of either. Only sampled methods "
+            "are re-run: an exact method gives identical values for every seed."
+        )
+
+    @property
     def verdict(self) -> str:
         head = (
             f"Across {len(self.seeds)} seeds the {self.method} explanation's top-{self.top_k} "
@@ -310,9 +337,33 @@ class SeedStabilityResult(_ResultMixin):
         )
 
 
+# methods whose values are a deterministic function of the model and the rows: re-running them
+# reproduces the values (to float tolerance), whatever the seed
+DETERMINISTIC_METHODS = (
+    "exact",
+    "tree",
+    "linear_closed_form",
+    "additive_closed_form",
+    "saliency",
+    "integrated_gradients",
+    "input_x_gradient",
+)
+REPRODUCE_TOL = 1e-6  # relative change that counts as "reproduced" for a deterministic method
+# the model is called sensitive when a jitter of r standard deviations moves its output by at
+# least r of its own standard deviation: about twice what a linear model shows (r/2 with one
+# feature, ~0.46 r with several independent ones)
+MODEL_SENSITIVE_RATIO = 1.0
+
+_OUTPUT_WORDS = {
+    "probability": "predicted probability",
+    "log_odds": "output (log-odds)",
+    "raw": "prediction",
+}
+
+
 @dataclass(frozen=True, eq=False)
 class SensitivityResult(_ResultMixin):
-    """How much attributions move under small input perturbations.
+    """How much attributions move under small input perturbations, and whose fault it is.
 
     Attributes
     ----------
@@ -328,9 +379,26 @@ class SensitivityResult(_ResultMixin):
         ``max_p (||phi(x') - phi(x)||_2 / ||phi(x)||_2) / ||(x' - x) / sigma||_2``
         (Agarwal et al. 2022, with standardized instead of element-wise relative changes).
     max_relative_change : float
-        Mean ``relative_sensitivity`` above which the result is a warning (twice: alert).
+        Pooled ``repeat_change`` (:attr:`mean_repeat_change`) above which the result is a
+        warning (twice: alert).
     method : str
     params : dict
+    repeat_change : ndarray (n_repeat,) or None
+        ``||phi_again(x) - phi(x)||_2 / ||phi(x)||_2`` where ``phi_again`` re-explains the
+        unperturbed row with fresh random draws: the explainer's own instability (zero for a
+        method that reproduces its values). Every row for a sampled method, the first 10 for
+        a deterministic one. None only for results built by hand.
+    output_change : ndarray (n_rows,) or None
+        Mean over perturbations of ``|f(x') - f(x)|`` in the explanation's output space: the
+        model's own sensitivity (NaN when the model was not given).
+    feature_output_change : ndarray (n_features,) or None
+        Mean over rows of ``|f(x') - f(x)|`` when only that feature is jittered (same box).
+    output_spread : float
+        Standard deviation of ``f(x)`` over the explained rows.
+    attribution_norm : ndarray (n_rows,) or None
+        ``||phi(x)||_2``.
+    feature_names : tuple of str
+    output_space : str
     """
 
     radius: float
@@ -340,13 +408,139 @@ class SensitivityResult(_ResultMixin):
     max_relative_change: float
     method: str
     params: dict[str, Any] = field(default_factory=dict)
+    repeat_change: np.ndarray | None = None
+    output_change: np.ndarray | None = None
+    feature_output_change: np.ndarray | None = None
+    output_spread: float = np.nan
+    attribution_norm: np.ndarray | None = None
+    feature_names: tuple[str, ...] = ()
+    output_space: str = "raw"
+
+    @property
+    def deterministic(self) -> bool:
+        """Whether the method's values are a deterministic function of model and rows."""
+        return self.method in DETERMINISTIC_METHODS
+
+    @property
+    def mean_repeat_change(self) -> float:
+        """Zero-jitter change pooled over rows: ``sum_i ||phi_again - phi||_2 / sum_i ||phi||_2``.
+
+        Pooled rather than a mean of per-row ratios, so rows whose attributions are all near
+        zero (predictions at the base value) do not dominate. NaN if not measured.
+        """
+        if self.repeat_change is None or self.repeat_change.size == 0:
+            return np.nan
+        if self.attribution_norm is None:
+            return float(np.mean(self.repeat_change))
+        w = self.attribution_norm[: self.repeat_change.size]
+        total = float(np.sum(w))
+        if total <= 0:
+            return float(np.mean(self.repeat_change))
+        return float(np.sum(self.repeat_change * w) / total)
+
+    @property
+    def mean_output_change(self) -> float:
+        """Mean ``|f(x') - f(x)|`` over rows and perturbations; NaN if not measured."""
+        if self.output_change is None or not np.isfinite(self.output_change).any():
+            return np.nan
+        return float(np.nanmean(self.output_change))
+
+    @property
+    def model_sensitive(self) -> bool:
+        """Whether the jitter moves the model's output more than a smooth model's would.
+
+        Descriptive (it never sets the status): the mean output change is at least ``radius``
+        times the standard deviation of ``f`` over the explained rows, about twice what a
+        linear model of the same spread shows under the same jitter (``radius / 2`` with one
+        feature, ``~0.46 radius`` with several independent ones).
+        """
+        m = self.mean_output_change
+        spread = self.output_spread
+        if not np.isfinite(m) or m <= 0:
+            return False
+        if not np.isfinite(spread) or spread <= 0:
+            return True  # a constant output over the rows that still moves under jitter
+        return bool(m >= MODEL_SENSITIVE_RATIO * self.radius * spread)
+
+    @property
+    def not_reproduced(self) -> bool:
+        """A deterministic method whose re-run does not give these values (to 1e-6)."""
+        return bool(
+            self.deterministic
+            and self.repeat_change is not None
+            and self.repeat_change.size
+            and float(np.max(self.repeat_change)) > REPRODUCE_TOL
+        )
 
     @property
     def status(self) -> str:
-        r = float(np.mean(self.relative_sensitivity))
+        if self.repeat_change is None:  # hand-built result: only the total change is known
+            r = float(np.mean(self.relative_sensitivity))
+        else:
+            r = self.mean_repeat_change
         if r > 2 * self.max_relative_change:
             return "alert"
-        return "warning" if r > self.max_relative_change else "ok"
+        if r > self.max_relative_change or self.not_reproduced:
+            return "warning"
+        return "ok"
+
+    @property
+    def rule(self) -> str:
+        t = self.max_relative_change
+        return (
+            f"input_sensitivity (heuristic; the change is an effect size, not a test): the "
+            "explained rows are re-explained unperturbed, with fresh random draws; warning "
+            f"when that zero-jitter change (pooled over rows) is more than {100 * t:g}% of "
+            f"the attribution norm, alert above {200 * t:g}% (the explainer's own noise, or "
+            "values the method does not reproduce); a deterministic method (exact, tree, "
+            f"closed form, gradients) that does not reproduce its values to {REPRODUCE_TOL:g} "
+            f"is a warning. The change under a jitter of {self.radius:g} standard deviations "
+            "and the model's own output change are reported as properties of the model and do "
+            "not set the status: a "
+            "faithful explanation of a jagged model must move with it."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["mean_repeat_change"] = _json_safe(self.mean_repeat_change)
+        out["mean_output_change"] = _json_safe(self.mean_output_change)
+        out["model_sensitive"] = self.model_sensitive
+        out["deterministic"] = self.deterministic
+        out["not_reproduced"] = self.not_reproduced
+        return out
+
+    def model_finding(self) -> str:
+        """One sentence on the model's own sensitivity (empty when it was not measured)."""
+        m = self.mean_output_change
+        if not np.isfinite(m):
+            return ""
+        what = _OUTPUT_WORDS.get(self.output_space, "output")
+        if not self.model_sensitive:
+            spread = self.output_spread
+            share = (
+                f", {100 * m / spread:.1f}% of its standard deviation across the rows"
+                if np.isfinite(spread) and spread > 0
+                else ""
+            )
+            return (
+                f"The model's own {what} moves little under the same jitter ({_fmt(m)} on "
+                f"average{share}), as a smooth model's would."
+            )
+        text = (
+            f"The model itself is sensitive: a jitter of up to {self.radius:g} standard "
+            f"deviations moves its {what} by {_fmt(m)} on average"
+        )
+        fo = self.feature_output_change
+        if fo is not None and np.isfinite(fo).any() and len(self.feature_names) == fo.size:
+            j = int(np.nanargmax(fo))
+            text += f" ({_fmt(float(fo[j]))} when {self.feature_names[j]} alone is jittered)"
+        spread = self.output_spread
+        if np.isfinite(spread) and spread > 0:
+            text += (
+                f", {100 * m / spread:.1f}% of its standard deviation across the rows (a "
+                f"linear model would move about {50 * self.radius:.1f}%)"
+            )
+        return text + ". That is a property of the model, not of the explanation."
 
     @property
     def verdict(self) -> str:
@@ -354,13 +548,45 @@ class SensitivityResult(_ResultMixin):
         head = (
             f"Moving each feature by up to {self.radius:g} standard deviations changes the "
             f"{self.method} attributions by {100 * r:.1f}% of their norm on average (worst row "
-            f"{100 * float(np.max(self.relative_sensitivity)):.1f}%)"
+            f"{100 * float(np.max(self.relative_sensitivity)):.1f}%)."
         )
+        model = self.model_finding()
+        parts = [head] + ([model] if model else [])
+        e = self.mean_repeat_change
+        if not np.isfinite(e):
+            if self.status == "ok":
+                parts.append("Stable under small input changes.")
+            else:
+                parts.append(
+                    "Nearby, practically identical inputs get noticeably different explanations."
+                )
+            return " ".join(parts)
         if self.status == "ok":
-            return head + ": stable under small input changes."
-        return head + (
-            ": nearby, practically identical inputs get noticeably different explanations."
-        )
+            again = (
+                "reproduces them exactly"
+                if float(np.max(self.repeat_change)) <= REPRODUCE_TOL
+                else f"changes them by {100 * e:.1f}% of their norm on average"
+            )
+            tail = (
+                f"Re-explaining the unperturbed rows {again}, so the explanation itself is stable"
+            )
+            tail += "; what moves is the model." if self.model_sensitive and r > 0.05 else "."
+            parts.append(tail)
+        elif self.not_reproduced and e <= self.max_relative_change:
+            parts.append(
+                f"Re-running the deterministic {self.method} method on the unperturbed rows "
+                f"does not reproduce these values (largest change "
+                f"{100 * float(np.max(self.repeat_change)):.2g}% of their norm): they are not "
+                "what the method gives for these rows."
+            )
+        else:
+            parts.append(
+                f"Re-explaining the unperturbed rows already changes the attributions by "
+                f"{100 * e:.1f}% of their norm on average: that is the explainer's own "
+                "instability, not the model's (increase its sampling budget, or check that "
+                "these values are what the method gives for these rows)."
+            )
+        return " ".join(parts)
 
 
 @dataclass(frozen=True, eq=False)
@@ -408,6 +634,14 @@ class RandomizationResult(_ResultMixin):
     @property
     def status(self) -> str:
         return "ok" if self.passed else "alert"
+
+    @property
+    def rule(self) -> str:
+        return (
+            "randomization (fixed threshold, Adebayo et al. 2018): alert when the attributions "
+            "after randomizing the model keep a mean rank correlation of at least "
+            f"{self.threshold:g} with the originals, else ok."
+        )
 
     @property
     def verdict(self) -> str:
@@ -485,6 +719,14 @@ class AgreementResult(_ResultMixin):
         return "warning" if fa < self.min_agreement else "ok"
 
     @property
+    def rule(self) -> str:
+        return (
+            "ground_truth (heuristic threshold): warning when the mean top-"
+            f"{self.top_k} feature or sign agreement with the reference is below "
+            f"{self.min_agreement:g}, alert below half of it."
+        )
+
+    @property
     def verdict(self) -> str:
         s = self.summary()
         head = (
@@ -548,6 +790,14 @@ class DisagreementResult(_ResultMixin):
         return "warning" if v < self.min_agreement else "ok"
 
     @property
+    def rule(self) -> str:
+        return (
+            "disagreement (heuristic threshold): warning when the least agreeing pair of "
+            f"methods shares fewer than {100 * self.min_agreement:g}% of its top-{self.top_k} "
+            "features with the same sign, alert below half of that."
+        )
+
+    @property
     def verdict(self) -> str:
         a, b, v = self.worst_pair()
         if a == b:
@@ -607,6 +857,17 @@ class ManifoldResult(_ResultMixin):
         return "warning" if self.auc >= self.warn_auc else "ok"
 
     @property
+    def rule(self) -> str:
+        return (
+            f"off_manifold (classifier two-sample test, level alpha={self.alpha:g}): a "
+            f"classifier is trained to tell the explainer's {self.sampler} perturbation samples "
+            "from real rows on half of each; warning when its held-out AUC is at least "
+            f"{self.warn_auc:g} and the permutation p-value is below alpha, alert from AUC "
+            f"{self.alert_auc:g}. Perturbations drawn from the data distribution itself are "
+            "flagged with probability at most alpha."
+        )
+
+    @property
     def verdict(self) -> str:
         head = (
             f"A classifier tells the {self.sampler} perturbation samples from real rows with "
@@ -641,6 +902,11 @@ class Check(_ResultMixin):
     verdict: str
     result: Any
 
+    @property
+    def rule(self) -> str:
+        """The decision rule of the check (from its result)."""
+        return str(getattr(self.result, "rule", ""))
+
 
 @dataclass(frozen=True, eq=False)
 class AssessmentResult(_ResultMixin):
@@ -671,6 +937,16 @@ class AssessmentResult(_ResultMixin):
     @property
     def status(self) -> str:
         return worst_status(c.status for c in self.checks)
+
+    @property
+    def rules(self) -> dict[str, str]:
+        """The decision rule of each check that ran, by name."""
+        return {c.name: c.rule for c in self.checks}
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["rules"] = self.rules
+        return out
 
     @property
     def verdict(self) -> str:
