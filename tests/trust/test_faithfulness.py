@@ -139,7 +139,7 @@ def test_exact_shapley_beats_random_on_every_metric_and_a_shuffled_one_does_not(
     )
     res_w = faithfulness(wrong, f, background=bg, n_random=10, seed=0)
     assert not any(m.beats_random for m in res_w.metrics), res_w.verdict
-    assert not res_w.beats_random and res_w.status == "alert"
+    assert not res_w.beats_random and res_w.status == "warning"  # no evidence either way
     assert "not shown to beat random" in res_w.verdict
 
     # a consistently wrong one: the planted features' values moved to dummy features

@@ -138,9 +138,9 @@ def test_assess_runs_the_applicable_checks_and_serializes():
         output_space="raw",
     )
     res_bad = assess(bad, model, X, background=bg, checks=["faithfulness", "ground_truth"])
-    assert res_bad["faithfulness"].status == "alert"
-    assert res_bad["ground_truth"].status != "ok"
-    assert res_bad.status == "alert" and "faithfulness (alert)" in res_bad.verdict
+    assert res_bad["faithfulness"].status == "warning"  # not shown to beat random
+    assert res_bad["ground_truth"].status == "alert"
+    assert res_bad.status == "alert" and "ground_truth (alert)" in res_bad.verdict
     with pytest.raises(InvalidInputError, match="unknown check"):
         assess(exp, model, X, checks=["vibes"])
 

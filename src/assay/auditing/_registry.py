@@ -52,8 +52,9 @@ def _trust(ctx: AuditContext) -> dict[str, Any] | None:
     if "exp" not in ctx.state:
         return None
     return trust_section(
-        ctx.adapter, ctx.state["exp"], ctx.X, background=ctx.background, seed=ctx.seed
-    )
+        ctx.adapter, ctx.state["exp"], ctx.X, background=ctx.background, seed=ctx.seed,
+        alpha=ctx.alpha,
+    )  # fmt: skip
 
 
 def _glassbox(ctx: AuditContext) -> dict[str, Any] | None:

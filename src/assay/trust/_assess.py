@@ -42,6 +42,34 @@ def _is_torch_module(model: Any) -> bool:
     return any(c.__module__.startswith("torch.nn") for c in type(model).__mro__)
 
 
+def _coalition_manifold(method: str, real: np.ndarray, alpha: float, seed: int | None) -> Any:
+    """Do coalition samples ``(x_S, b_-S)`` of real rows look like real rows?
+
+    The real rows are split in three: rows to explain, background rows, and the comparison
+    rows. Built from a few explained and background rows, the samples would reuse the same
+    coordinates over and over, and a classifier would detect that finite support rather than a
+    broken dependence between features; built from fresh real rows, every feature has the data's
+    own distribution and only the joint structure can differ, which is what off-manifold means.
+    """
+    rng = np.random.default_rng(None if seed is None else seed + 7)
+    rows = real[rng.permutation(real.shape[0])][:15_000]
+    k = rows.shape[0] // 3
+    explained, background, compare = rows[:k], rows[k : 2 * k], rows[2 * k : 3 * k]
+    # one sample per (explained, background) pair, each real row used once: coordinates never
+    # repeat, so with independent features the samples are exact draws from the data
+    d = rows.shape[1]
+    if d == 1:
+        keep = rng.integers(0, 2, size=(k, 1)).astype(bool)
+    else:
+        size = np.arange(1, d)
+        w = (d - 1) / (size * (d - size))  # Shapley kernel mass of all coalitions of a size
+        sizes = rng.choice(size, size=k, p=w / w.sum())
+        ranks = np.argsort(np.argsort(rng.random((k, d)), axis=1), axis=1)
+        keep = ranks < sizes[:, None]
+    P = np.where(keep, explained, background)
+    return off_manifold_test(compare, P, sampler=f"{method} (coalition)", alpha=alpha, seed=seed)
+
+
 def assess(
     explanation: Any,
     model: Any,
@@ -263,6 +291,8 @@ def assess(
 
             def _manifold() -> Any:
                 n = min(max(real.shape[0], 200), 5000)
+                if SAMPLERS.get(method) == "coalition" and real.shape[0] >= 60:
+                    return _coalition_manifold(method, real, alpha, seed)
                 P, name = perturbation_samples(
                     method, exp.data, background=bg, n_samples=n, seed=seed
                 )
