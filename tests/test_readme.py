@@ -30,3 +30,13 @@ def test_module_tour_runs(monkeypatch):
     assert "zip_region" in namespace["proxies"].summary
     assert any(a.feature == "creatinine" for a in namespace["anomalies"].anomalies)
     assert namespace["kern"].stderr is not None
+
+
+def test_text_columns_example_runs():
+    text = README.read_text(encoding="utf-8")
+    start = text.index("### Your data as you have it")
+    block = re.findall(r"```python\n(.*?)```", text[start:], re.S)[0]
+    namespace: dict = {}
+    exec(compile("import assay\n" + block, "README.md", "exec"), namespace)
+    assert namespace["exp"].feature_names == ["checking", "amount"]
+    assert namespace["exp"].values.shape == (5, 2, 1)  # log-odds of a boosted classifier
