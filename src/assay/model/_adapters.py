@@ -555,8 +555,9 @@ def default_output_space(model: Any) -> str:
     adapter = wrap(model)
     if not adapter.is_classifier:
         return adapter.output_space
+    final = model.steps[-1][1] if hasattr(model, "steps") else model  # a Pipeline's estimator
     boosted = isinstance(adapter, (XGBoostAdapter, LightGBMAdapter)) or type(
-        model
+        final
     ).__name__.startswith(_BOOSTED_PREFIXES)
     return "log_odds" if boosted else adapter.output_space
 
