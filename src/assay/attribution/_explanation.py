@@ -309,3 +309,31 @@ class Explanation:
             f"Explanation(method={self.method!r}, rows={n}, features={d}, outputs={k}, "
             f"output_space={self.output_space!r}, {se})"
         )
+
+    def _repr_html_(self) -> str:
+        """Notebook view: what was explained, and global importance per feature (top 15)."""
+        import html
+
+        from assay._display import fmt_number, html_table
+
+        n, d, k = self.values.shape
+        out = k - 1  # the positive class of a binary classifier; the only output otherwise
+        imp = np.abs(self.values[:, :, out]).mean(axis=0)
+        order = np.argsort(-imp)[:15]
+        rows: list[list[Any]] = []
+        for j in order:
+            row: list[Any] = [self.feature_names[j], float(imp[j])]
+            if self.stderr is not None:
+                row.append(float(np.sqrt(np.mean(self.stderr[:, j, out] ** 2))))
+            row.append(float(np.mean(self.values[:, j, out] > 0)))
+            rows.append(row)
+        columns = ["feature", "mean |value|"]
+        columns += ["typical stderr"] if self.stderr is not None else []
+        columns += ["share of rows pushed up"]
+        exactness = "exact" if self.stderr is None else "sampled, with standard errors"
+        head = (
+            f"<p><strong>Explanation</strong> ({html.escape(self.method)}, {exactness}): "
+            f"{fmt_number(n)} rows × {d} features × {k} outputs, "
+            f"{html.escape(self.output_space)} of '{html.escape(self.output_names[out])}'.</p>"
+        )
+        return head + html_table(columns, rows)

@@ -49,6 +49,39 @@ class AuditResult:
         path.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=True), encoding="utf-8")
         return path
 
+    def __repr__(self) -> str:
+        statuses = ", ".join(f"{k}={s.get('status', '?')}" for k, s in self.sections.items())
+        meta = self.meta
+        return (
+            f"AuditResult({meta.get('model', '?')}, rows={meta.get('n_rows', '?')}, "
+            f"sections: {statuses or 'none'})"
+        )
+
+    def _repr_html_(self) -> str:
+        """Notebook view: the held-out statement and one line per section (status, verdict)."""
+        import html
+
+        from assay._display import html_table, status_badge
+
+        meta = self.meta
+        head = (
+            f"<p><strong>Audit</strong> of {html.escape(str(meta.get('model', '?')))} on "
+            f"{meta.get('n_rows', 0):,} rows (alpha {meta.get('alpha', 0.05)}).</p>"
+        )
+        holdout = meta.get("holdout")
+        if holdout:
+            head += f"<p>{status_badge(holdout['status'])} {html.escape(holdout['statement'])}</p>"
+        rows = [
+            [status_badge(s.get("status", "")), html.escape(s.get("title", k)),
+             html.escape(s.get("verdict", ""))]
+            for k, s in self.sections.items()
+        ]  # fmt: skip
+        rows += [
+            ["", html.escape(k), html.escape(f"not included: {why}")]
+            for k, why in meta.get("skipped", {}).items()
+        ]
+        return head + html_table(["status", "section", "verdict"], rows, raw=(0, 1, 2))
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AuditResult:
         if d.get("kind") != "AuditResult":

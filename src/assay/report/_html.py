@@ -7,11 +7,11 @@ external request. The report depends on ``results.json`` alone.
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any
 
+from assay._display import fmt_number
 from assay._version import __version__
 from assay.auditing._result import AuditResult
 from assay.report._figures import render_figure
@@ -20,17 +20,7 @@ __all__ = ["render_html", "write_report"]
 
 
 def _fmt(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "–"
-        return f"{value:.4g}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
+    return fmt_number(value)
 
 
 def _render_sections(result: AuditResult) -> list[dict[str, Any]]:
