@@ -25,8 +25,76 @@ def _value_text(value: float) -> str:
     return f"{value:.3g}"
 
 
+BEESWARM_FEATURES = 10
+DEPENDENCE_FEATURES = 3
+
+
+def _scaled(values: np.ndarray) -> list[float | None]:
+    """Feature values scaled to [0, 1] by rank (robust to outliers) for the beeswarm colours."""
+    finite = np.isfinite(values)
+    out = np.full(values.shape, np.nan)
+    if finite.sum() > 1:
+        ranks = np.argsort(np.argsort(values[finite]))
+        out[finite] = ranks / max(finite.sum() - 1, 1)
+    return [None if not np.isfinite(v) else float(v) for v in out]
+
+
+def _row_figures(
+    exp: Any,
+    vals: np.ndarray,
+    names: list[str],
+    order: np.ndarray,
+    label: Callable[[str, float], str],
+    categorical: list[str],
+) -> list[dict[str, Any]]:
+    """A beeswarm of the top features and dependence plots of the top three."""
+    top = [int(j) for j in order[:BEESWARM_FEATURES]]
+    space = exp.output_space.replace("_", "-")
+    figures = [
+        figure(
+            "beeswarm",
+            f"Attribution of each explained row ({space}), top features; colour: the feature's "
+            "value from low (blue) to high (red), grey where it is missing or a category.",
+            labels=[names[j] for j in top],
+            values=[vals[:, j].tolist() for j in top],
+            colors=[
+                [None] * vals.shape[0] if names[j] in categorical else _scaled(exp.data[:, j])
+                for j in top
+            ],
+            xlabel=f"attribution ({space})",
+        )
+    ]
+    for j in top[:DEPENDENCE_FEATURES]:
+        x = exp.data[:, j]
+        keep = np.isfinite(x)
+        extra: dict[str, Any] = {}
+        if names[j] in categorical:
+            codes = np.unique(x[keep])
+            extra = {
+                "xticks": codes.tolist(),
+                "xticklabels": [label(names[j], c) for c in codes],
+            }
+        figures.append(
+            figure(
+                "scatter",
+                f"Dependence on {names[j]}: its attribution against its value, one point per "
+                "explained row.",
+                x=x[keep].tolist(),
+                y=vals[keep, j].tolist(),
+                xlabel=names[j],
+                ylabel=f"attribution ({space})",
+                **extra,
+            )
+        )
+    return figures
+
+
 def attribution_section(
-    exp: Any, names: list[str], *, label: Callable[[str, float], str] | None = None
+    exp: Any,
+    names: list[str],
+    *,
+    label: Callable[[str, float], str] | None = None,
+    categorical: list[str] | None = None,
 ) -> dict[str, Any]:
     """Global importance and the local view of two rows; ``label`` names category codes."""
     label = label or (lambda _feature, value: _value_text(value))
@@ -66,6 +134,7 @@ def attribution_section(
         "What drives the predictions",
         verdict,
         figures=[
+            *_row_figures(exp, vals, names, order, label, categorical or []),
             figure(
                 "bar",
                 f"Mean |Shapley value| per feature ({exp.output_space} of "

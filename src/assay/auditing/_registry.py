@@ -43,7 +43,9 @@ def _attributions(ctx: AuditContext) -> dict[str, Any]:
     ctx.state["exp"] = compute_attributions(
         ctx.adapter, ctx.X, rows=ctx.explain_rows, background=ctx.background, seed=ctx.seed
     )
-    return attribution_section(ctx.state["exp"], ctx.names, label=ctx.label)
+    return attribution_section(
+        ctx.state["exp"], ctx.names, label=ctx.label, categorical=ctx.categorical
+    )
 
 
 def _trust(ctx: AuditContext) -> dict[str, Any] | None:

@@ -104,7 +104,43 @@ def _errorbar(ax: Any, data: dict[str, Any]) -> None:
     ax.figure.set_size_inches(6, 0.35 * len(labels) + 1.0)
 
 
+def _beeswarm(ax: Any, data: dict[str, Any]) -> None:
+    """Attributions of every row, one row of points per feature, coloured by feature value."""
+    labels = list(data["labels"])[::-1]
+    values = [np.asarray(v, dtype=float) for v in data["values"]][::-1]
+    colors = [np.asarray(c, dtype=float) for c in data["colors"]][::-1]
+    rng = np.random.default_rng(0)  # fixed jitter: the same results draw the same figure
+    for i, (v, c) in enumerate(zip(values, colors, strict=True)):
+        # spread points vertically where they are dense (rank within small x bins)
+        bins = np.digitize(v, np.quantile(v, np.linspace(0, 1, 30)))
+        jitter = (rng.random(v.size) - 0.5) * 0.7 * np.minimum(1.0, np.bincount(bins)[bins] / 8)
+        known = np.isfinite(c)
+        ax.scatter(v[~known], i + jitter[~known], s=6, color=GREY, lw=0)
+        ax.scatter(
+            v[known], i + jitter[known], s=6, c=c[known], cmap="coolwarm", vmin=0, vmax=1, lw=0
+        )
+    ax.axvline(0, color=GREY, lw=0.8)
+    ax.set_yticks(np.arange(len(labels)), labels)
+    ax.set_xlabel(data.get("xlabel", "attribution"))
+    ax.figure.set_size_inches(6, 0.35 * len(labels) + 1.0)
+
+
+def _scatter(ax: Any, data: dict[str, Any]) -> None:
+    """A dependence plot: attribution against feature value (labels on a categorical axis)."""
+    x = np.asarray(data["x"], dtype=float)
+    y = np.asarray(data["y"], dtype=float)
+    ax.scatter(x, y, s=8, color=BLUE, alpha=0.6, lw=0)
+    ax.axhline(0, color=GREY, lw=0.8)
+    if data.get("xticklabels"):
+        ax.set_xticks(data["xticks"], data["xticklabels"], rotation=30, ha="right")
+    ax.set_xlabel(data.get("xlabel", ""))
+    ax.set_ylabel(data.get("ylabel", ""))
+    ax.figure.set_size_inches(4.5, 3)
+
+
 FIGURE_KINDS: dict[str, Callable[[Any, dict[str, Any]], None]] = {
+    "beeswarm": _beeswarm,
+    "scatter": _scatter,
     "bar": _bar,
     "calibration": _calibration,
     "box": _box,
