@@ -71,3 +71,33 @@ def test_user_strings_are_escaped_in_the_html(report_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "b&amp;c" in html
     assert "<script" not in html.lower()
+
+
+def test_key_findings_box_and_beeswarm_as_seen_in_the_browser(report_path, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from PIL import Image
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(report_path.as_uri())
+        box = page.locator("#key-findings")
+        box_top = box.bounding_box()["y"]
+        first_section = page.locator("section").first.bounding_box()["y"]
+        box_text = box.inner_text()
+        links = box.locator("a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+        box.screenshot(path=str(tmp_path / "findings.png"))
+        swarm = page.locator("figure", has_text="Attribution of each explained row")
+        swarm.screenshot(path=str(tmp_path / "beeswarm.png"))
+        swarm_size = swarm.bounding_box()
+        browser.close()
+    assert box_top < first_section  # the findings come before any section
+    assert "Key findings" in box_text
+    # each listed finding links to its section; the audit above warns at least on held-out data
+    assert all(href.startswith("#") for href in links)
+    assert swarm_size["width"] > 300 and swarm_size["height"] > 150
+    pixels = np.asarray(Image.open(tmp_path / "beeswarm.png").convert("RGB")).reshape(-1, 3)
+    pixels = pixels.astype(int)
+    reddish = np.sum((pixels[:, 0] > 150) & (pixels[:, 2] < 120))
+    bluish = np.sum((pixels[:, 2] > 150) & (pixels[:, 0] < 120))
+    assert reddish > 20 and bluish > 20  # points coloured from low (blue) to high (red) values
