@@ -7,7 +7,7 @@ The main entry points are :func:`explain` (attributions for any model, as an
 from assay._explain import explain
 from assay._version import __version__
 from assay.attribution import Explanation
-from assay.auditing import audit
+from assay.auditing import AuditResult, audit
 
 __all__ = ["AuditResult", "Explanation", "__version__", "audit", "datasets", "explain"]
 

@@ -403,7 +403,7 @@ def explain(
 
 
 def _register_subcommands() -> None:
-    from assay.probe._cli import probe_command
+    from assay._cli_probe import probe_command
 
     cli.add_command(probe_command, name="probe")
 

@@ -16,8 +16,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from click.testing import CliRunner
 
+from assay._cli_probe import load_text_model, probe_command
 from assay.probe import capture, load_statements, probe_layers, transfer_matrix
-from assay.probe._cli import load_text_model, probe_command
 
 
 @pytest.fixture(scope="module")

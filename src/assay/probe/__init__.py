@@ -32,7 +32,6 @@ from assay.probe._datasets import (
 )
 from assay.probe._layers import LayerSweep, probe_layers, wilson_interval
 from assay.probe._probes import LogisticProbe, MassMeanProbe
-from assay.probe._report import probe_section, write_probe_report
 
 __all__ = [
     "CCS",
@@ -50,12 +49,10 @@ __all__ = [
     "number_to_words",
     "patch",
     "probe_layers",
-    "probe_section",
     "random_probe_floor",
     "selectivity",
     "transfer_matrix",
     "unsupervised_baselines",
     "wilson_interval",
     "with_distractor",
-    "write_probe_report",
 ]

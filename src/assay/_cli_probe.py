@@ -51,13 +51,13 @@ def run_probe(
     progress: Any = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Sweep layers, run the sanity checks at the best layer; return (section, meta)."""
+    from assay.auditing._probe_report import probe_section
     from assay.probe import (
         capture,
         distractor_check,
         find_layers,
         load_statements,
         probe_layers,
-        probe_section,
         random_probe_floor,
         selectivity,
         transfer_matrix,
@@ -183,7 +183,7 @@ def probe_command(
     quiet: bool,
 ) -> None:
     """Probe a text encoder for truth; write OUT/results.json and OUT/report.html."""
-    from assay.probe import write_probe_report
+    from assay.auditing._probe_report import write_probe_report
 
     def say(msg: str) -> None:
         if not quiet:
