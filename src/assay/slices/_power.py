@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+from scipy.special import ndtr, ndtri
 
 __all__ = ["detectable"]
 
@@ -34,7 +34,7 @@ def _power(share: float, lift: float, *, n_conf: float, base: float, sd: float |
         return 0.0
     out = base / (share * lift + 1.0 - share)
     inside = lift * out
-    z = float(stats.norm.isf(level))
+    z = -float(ndtri(level))
     if sd is None:  # 0/1 errors
         if inside > 1.0:
             return 0.0
@@ -45,7 +45,7 @@ def _power(share: float, lift: float, *, n_conf: float, base: float, sd: float |
         se0 = se1 = sd * math.sqrt(1 / n_in + 1 / n_out)
     if se1 <= 0:
         return 1.0 if inside > out else 0.0
-    pi = float(stats.norm.cdf((inside - out - z * se0) / se1))
+    pi = float(ndtr((inside - out - z * se0) / se1))
     return 1.0 - (1.0 - pi) ** halves
 
 
