@@ -143,6 +143,13 @@ def test_detectable_effect_is_consistent():
     assert d["min_share_at_lift"] is None
     mid = detectable(n_conf=500, base=0.2, sd=None, level=0.0075, halves=2)
     assert 0 < big["min_share_at_lift"] < mid["min_share_at_lift"] < 0.5
+    # counting the search's own noise (a discovery z-score to beat) needs larger effects
+    noisy = detectable(n_conf=2000, base=0.2, sd=None, level=0.0075, halves=2, z_null=3.5,
+                       n_disc=2000)  # fmt: skip
+    assert noisy["lift_at_share"] == big["lift_at_share"]
+    for key, v in noisy["lift_at_share_with_search"].items():
+        assert v > big["lift_at_share"][key]
+    assert noisy["min_share_at_lift_with_search"] > big["min_share_at_lift"]
     # at the reported lift the normal-approximation power is the target 80%: check it by an
     # independent computation (statsmodels-free: two-proportion z with unpooled alternative)
     s, L = 0.2, lifts[2]

@@ -467,11 +467,13 @@ def find_slices(
     overall = float(e[all_conf].mean())
     levels = [s.ci_level for s in kept]
     sd = None if binary else float(e.std())
+    disc0 = directions[0][0]
+    z_null = _null_top_score(e, disc0, binned, max_level=max_level, ms=ms, seed=seed)
     detect = _power.detectable(
         n_conf=int(conf_rows[0].size), base=float(e.mean()), sd=sd,
         level=alpha / n_dir * _confirm.top_share(k) if weighting == "rank"
         else alpha / n_dir / max(len(tested), 1),
-        halves=n_dir,
+        halves=n_dir, z_null=z_null, n_disc=int(disc0.size),
     )  # fmt: skip
     return SliceReport(
         slices=kept,
@@ -489,6 +491,28 @@ def find_slices(
         tested=tested,
         detectable=detect,
     )
+
+
+def _null_top_score(
+    e: np.ndarray, disc: np.ndarray, binned: Binned, *, max_level: int, ms: int,
+    seed: int | None, reps: int = 3,
+) -> float | None:  # fmt: skip
+    """Best search z-score on the discovery rows with the errors permuted (mean of ``reps``
+    permutations): how high noise alone reaches in this search space."""
+    ed = e[disc]
+    sd = float(ed.std())
+    if sd <= 0:
+        return None
+    rng = np.random.default_rng(seed)
+    sp = np.array([float(ed.mean()), sd])
+    tops = []
+    for _ in range(reps):
+        perm = e.copy()
+        perm[disc] = rng.permutation(ed)
+        r = lattice_search(binned, perm[:, None], rows=disc, max_level=max_level,
+                           min_support=ms, k=1, mode="zscore", params=sp)  # fmt: skip
+        tops.append(float(r["score"][0]) if r["score"].size else 0.0)
+    return float(np.mean(tops))
 
 
 def _discover(
