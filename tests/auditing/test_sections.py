@@ -120,8 +120,13 @@ def test_slices_names_the_planted_subgroup():
     check_schema(sec)
     top = sec["data"]["slices"]
     assert top, sec["verdict"]
+    # the logistic model also errs near its age boundary (a real slice too); the planted
+    # subgroup must be among the confirmed slices and named in the verdict
+    planted = [s for s in top if "region = 3" in s["description"] and "age <" in s["description"]]
+    assert planted, [s["description"] for s in top]
+    assert planted[0]["description"] in sec["verdict"]
+    assert sec["status"] == "alert" and "Decision rule" in sec["data"]["rule"]
     best = max(top, key=lambda s: s["lift"])
-    assert "region = 3" in best["description"] and "age <" in best["description"]
     assert sec["verdict"].split(": ", 1)[1].startswith(best["description"])
 
 
@@ -130,8 +135,15 @@ def test_slices_finds_nothing_on_null_data():
     X, _, _ = _slice_data(planted=False)
     y = (np.random.default_rng(9).random(len(X)) < 0.3).astype(int)
     model = LogisticRegression().fit(X, y)  # predicts 0 everywhere: errors are y itself
-    sec = slices_section(wrap(model), X, y, ["region", "age"], seed=0)
+    sec = slices_section(wrap(model), X, y, ["region", "age"], seed=0, alpha=0.05)
     assert sec["data"]["slices"] == [] and sec["status"] == "ok"
+    # "none confirmed" says what this n could have found, and states the decision rule
+    assert sec["verdict"].startswith("No subgroup confirmed at false discovery rate 0.05; ")
+    assert f"with {len(X)} rows" in sec["verdict"] and "80% of the time" in sec["verdict"]
+    assert "Decision rule" in sec["data"]["rule"] and "0.025 per half" in sec["data"]["rule"]
+    assert sec["data"]["detectable"]["lift_at_share"]
+    for c in sec["data"]["candidates"][:3]:
+        assert c["status"] == "not confirmed" and c["description"] in sec["verdict"]
 
 
 def test_trust_section_passes_an_exact_explanation_of_a_linear_model():

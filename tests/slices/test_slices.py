@@ -227,13 +227,20 @@ def test_continuous_metric_and_report_shape():
     d = rep.to_dict()
     json.dumps(d)
     assert d["slices"][0]["rows"] == np.flatnonzero(rep.slices[0].rows).tolist()
-    # k = 10 distinct slices, each tested with its sub-conjunctions
-    assert 1 <= len(rep.candidates) <= 10 * 7
-    # BH ran over every candidate tested
-    p = np.array([c["p_value"] for c in rep.candidates])
-    np.testing.assert_allclose(
-        [c["p_adjusted"] for c in rep.candidates], stats.false_discovery_control(p)
-    )
+    # per half: k = 10 distinct slices, each tested with its sub-conjunctions
+    assert 1 <= len(rep.tested) <= 2 * 10 * 7
+    for fold in (0, 1):
+        t = [c for c in rep.tested if c["fold"] == fold]
+        p = np.array([c["p_value"] for c in t])
+        w = np.array([c["weight"] for c in t])
+        assert w.mean() == pytest.approx(1.0)
+        # weighted BH (BH of p / w) over every test of the half, at alpha / 2: reported x 2
+        want = np.minimum(1.0, 2 * stats.false_discovery_control(np.minimum(p / w, 1.0)))
+        np.testing.assert_allclose([c["p_adjusted"] for c in t], want, rtol=1e-12)
+        assert [c["confirmed"] for c in t] == [q <= 0.05 for q in want]
+    # unconfirmed leads are listed apart, labelled as such
+    assert all(c["status"] == "not confirmed" and not c["confirmed"] for c in rep.candidates)
+    assert not {c["description"] for c in rep.candidates} & {s.description for s in rep.slices}
     frame = rep.to_frame()
     assert list(frame["description"]) == [s.description for s in rep.slices]
     line = rep.slices[0].summary(rep.metric)
@@ -249,7 +256,8 @@ def test_redundancy_removed_and_kept_on_request():
     raw = find_slices(X, errors=errors, seed=0, redundancy=False)
     assert len(raw.slices) >= len(rep.slices)
     for r in rep.redundant:
-        assert r.contained_in is not None or "explained_by" in r.details
+        why = r.details.keys() & {"explained_by", "duplicate_of"}
+        assert r.contained_in is not None or why
     # no kept slice is a subset of another with the same rows
     for a, b in itertools.combinations(rep.slices, 2):
         assert not np.array_equal(a.rows, b.rows)

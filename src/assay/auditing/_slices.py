@@ -1,4 +1,4 @@
-"""Audit section: failure slices, found on one half of the rows and confirmed on the other."""
+"""Audit section: failure slices, each half of the rows finding and the other confirming."""
 
 from __future__ import annotations
 
@@ -11,10 +11,34 @@ from assay.auditing._section import figure, section, table
 __all__ = ["slices_section"]
 
 
+def _rule(alpha: float, metric: str) -> str:
+    return (
+        f"Decision rule: the rows are split in two halves; each half searches for subgroups "
+        f"with a higher {metric} and the other half tests them (one-sided Fisher exact test "
+        f"for 0/1 errors, Welch's t-test for absolute errors), with a weighted "
+        f"Benjamini-Hochberg step at {alpha / 2:g} per half, so the false discovery rate over "
+        f"all reported subgroups is at most {alpha:g}. Status 'alert': at least one confirmed "
+        f"subgroup with at least twice the overall {metric}; 'warning': confirmed subgroups, "
+        f"all below twice; 'ok': none confirmed. Unconfirmed candidates never change the "
+        f"status. 'None confirmed' is no proof that none exist: 'detectable' states the "
+        f"smallest failure slice these rows would reveal 80% of the time."
+    )
+
+
 def slices_section(
-    adapter: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, seed: int | None
+    adapter: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    names: list[str],
+    *,
+    seed: int | None,
+    alpha: float = 0.05,
 ) -> dict[str, Any] | None:
-    """:func:`assay.slices.find_slices` on the model's errors (or absolute errors)."""
+    """:func:`assay.slices.find_slices` on the model's errors (or absolute errors).
+
+    ``alpha`` is the audit's false discovery rate for the reported slices; the status comes
+    from confirmed slices only (``data["rule"]`` states the rule).
+    """
     import pandas as pd
 
     from assay.auditing._performance import positive_labels
@@ -36,7 +60,7 @@ def slices_section(
         metric = "absolute error"
     # k=50: with the default 10 candidates, broad slices with a small excess (many rows, high
     # z-score) and their sub-slices crowd out a small subgroup where the model is far worse
-    report = find_slices(frame, errors=errors, k=50, seed=seed)
+    report = find_slices(frame, errors=errors, k=50, seed=seed, alpha=alpha)
     # the reader's question is "where is it much worse": order by lift, not by p-value
     found = sorted(report.slices, key=lambda s: -s.lift)
     if found:
@@ -53,16 +77,39 @@ def slices_section(
         )
         status = "alert" if any(s.lift >= 2 for s in found) else "warning"
     else:
+        from assay.slices._power import sentence
+
         verdict = (
-            f"No subgroup with a significantly higher {metric} was confirmed on held-out rows "
-            f"(false discovery rate {report.alpha:g})."
+            f"No subgroup confirmed at false discovery rate {report.alpha:g}; "
+            + sentence(report.detectable, n_rows=report.n_rows, metric=metric)
+            + "."
         )
         status = "ok"
+    if report.candidates:
+        verdict += " Strongest candidates, not confirmed: " + "; ".join(
+            f"{c['description']} ({metric} {c['metric_inside']:.3g} vs "
+            f"{c['metric_outside']:.3g} elsewhere on held-out rows, unadjusted p = "
+            f"{c['p_value']:.2g})"
+            for c in report.candidates[:3]
+        ) + "."
     rows = [
         [s.description, s.support, s.support_share, s.metric_inside, s.metric_outside, s.lift,
          s.p_adjusted]
         for s in found
     ]  # fmt: skip
+    tables = []
+    if rows:
+        tables.append(table("Confirmed slices",
+                            ["slice", "rows", "share", metric, "outside", "lift", "adjusted p"],
+                            rows))  # fmt: skip
+    if report.candidates:
+        tables.append(table(
+            "Candidates, NOT confirmed (leads only)",
+            ["slice", "rows", f"{metric} (held-out)", "elsewhere", "p (unadjusted)",
+             "adjusted p"],
+            [[c["description"], c["support"], c["metric_inside"], c["metric_outside"],
+              c["p_value"], c["p_adjusted"]] for c in report.candidates],
+        ))  # fmt: skip
     figures = []
     if found:
         figures.append(
@@ -79,6 +126,7 @@ def slices_section(
             )
         )
     data = report.to_dict()
+    data["rule"] = _rule(report.alpha, metric)
     # row membership is recomputable from the predicates; keep results.json small
     for s in data.get("slices", []) + data.get("redundant", []):
         s.pop("rows", None)
@@ -86,16 +134,15 @@ def slices_section(
         "Failure slices",
         verdict,
         status=status,
-        metrics={"overall " + metric: report.metric_overall, "confirmed slices": len(found)},
-        tables=[
-            table(
-                "Confirmed slices",
-                ["slice", "rows", "share", metric, "outside", "lift", "adjusted p"],
-                rows,
-            )
-        ]
-        if rows
-        else [],
+        metrics={
+            "overall " + metric: report.metric_overall,
+            "confirmed slices": len(found),
+            "unconfirmed candidates": len(report.candidates),
+            "smallest share found 80% of the time at twice the " + metric: (
+                report.detectable.get("min_share_at_lift")
+            ),
+        },
+        tables=tables,
         figures=figures,
         data=data,
     )

@@ -1,8 +1,10 @@
 """Failure slices: subgroups where a model that is good on average does badly.
 
-:func:`find_slices` searches conjunctions of readable predicates on one part of the data and
-confirms each candidate on the other part, with a Benjamini–Hochberg correction over every
-slice tested.
+:func:`find_slices` searches conjunctions of readable predicates on one half of the data and
+confirms each candidate on the other half, in both directions (cross-fitting: every row
+confirms), with a weighted Benjamini–Hochberg correction over every slice tested. The report
+says what the data could have shown (``detectable``) and lists strong but unconfirmed
+candidates apart from the confirmed slices.
 
 >>> from assay.slices import find_slices  # doctest: +SKIP
 """

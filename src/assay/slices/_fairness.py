@@ -10,6 +10,7 @@ from assay._validation import as_vector
 from assay.errors import InvalidInputError
 from assay.slices import _stats
 from assay.slices._binning import bin_features
+from assay.slices._confirm import strongest_unconfirmed
 from assay.slices._result import Slice, SliceReport
 from assay.slices._search import lattice_search
 
@@ -117,7 +118,7 @@ def fairness_slices(
     padj = _stats.benjamini_hochberg(np.array(pvals))
     confirmed = [j for j in range(len(pvals)) if padj[j] <= alpha]
     level = _stats.fcr_level(alpha, len(confirmed), len(pvals))
-    candidates = [
+    tested = [
         {
             "description": _describe(binned, items),
             "discovery_score": float(cand_scores[j]),
@@ -181,7 +182,7 @@ def fairness_slices(
     return SliceReport(
         slices=kept,
         redundant=redundant,
-        candidates=candidates,
+        candidates=strongest_unconfirmed(tested, kept),
         metric=metric_name,
         metric_overall=overall,
         n_rows=n,
@@ -191,4 +192,5 @@ def fairness_slices(
         ci_level=level,
         mode="fairness",
         params=params,
+        tested=tested,
     )

@@ -12,7 +12,7 @@ import numpy as np
 
 from assay._validation import as_vector, check_int, check_seed
 from assay.errors import InvalidInputError
-from assay.slices import _refine, _stats
+from assay.slices import _confirm, _power, _refine, _stats
 from assay.slices._binning import Binned, bin_features
 from assay.slices._result import Slice, SliceReport
 from assay.slices._search import lattice_search
@@ -33,7 +33,70 @@ def _check_float(value: Any, *, name: str, low: float, high: float, hint: str) -
     return float(value)
 
 
+def _is_missing(x: Any) -> bool:
+    if x is None:
+        return True
+    try:
+        return bool(x != x)  # NaN (float, numpy, pandas NaT)
+    except (TypeError, ValueError):
+        return True  # pandas.NA: its comparisons are NA themselves
+
+
+def _check_missing(values: Any, name: str) -> None:
+    """Raise when ``values`` holds NaN/None (a missing label would count as an error)."""
+    if values is None:
+        return
+    arr = np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values)
+    if arr.dtype.kind in "fc":
+        miss = ~np.isfinite(arr)
+    elif arr.dtype.kind == "O":
+        miss = np.fromiter((_is_missing(x) for x in arr.ravel()), bool, arr.size).reshape(arr.shape)
+    else:
+        return
+    if miss.ndim == 2:
+        miss = miss.any(axis=1)
+    if miss.any():
+        rows = np.flatnonzero(miss)
+        msg = (
+            f"{name} has {rows.size} missing or non-finite value(s) (NaN/None/inf), first at "
+            f"rows {rows[:5].tolist()}; drop those rows (or impute) before searching for "
+            "slices -- counted as errors they would make a fake failure slice."
+        )
+        raise InvalidInputError(msg)
+
+
+def _label_kind(values: np.ndarray) -> str:
+    if values.dtype.kind in "biuf":
+        return "number"
+    if values.dtype.kind in "US":
+        return "text"
+    kinds = {
+        "text" if isinstance(v, str) else "number" if isinstance(v, numbers.Number) else "other"
+        for v in values
+    }
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def _check_label_sets(yt: np.ndarray, yp: np.ndarray) -> None:
+    """Labels and predictions must come from one label set (else every row is an error)."""
+    try:
+        st, sp = np.unique(yt), np.unique(yp)
+    except TypeError:  # unorderable mixture
+        st, sp = np.array(list(set(yt.tolist())), object), np.array(list(set(yp.tolist())), object)
+    kt, kp = _label_kind(st), _label_kind(sp)
+    if kt != kp or not set(st.tolist()) & set(sp.tolist()):
+        msg = (
+            f"y_true and y_pred use different label sets: y_true has {kt} labels "
+            f"{st[:10].tolist()}, y_pred has {kp} labels {sp[:10].tolist()}; no row could be "
+            "right. Map both to the same labels (e.g. the model's classes_, or threshold "
+            "probabilities) before searching for slices."
+        )
+        raise InvalidInputError(msg)
+
+
 def _per_row_metric(metric: Any, y_true: Any, y_pred: Any, n: int) -> tuple[np.ndarray, str]:
+    _check_missing(y_true, "y_true")
+    _check_missing(y_pred, "y_pred")
     if y_true is None or y_pred is None:
         msg = (
             f"metric={metric!r} needs both y_true and y_pred (one value per row); pass them, "
@@ -70,6 +133,7 @@ def _per_row_metric(metric: Any, y_true: Any, y_pred: Any, n: int) -> tuple[np.n
                 raise InvalidInputError(msg)
             yp = yp.argmax(axis=1)  # columns are classes 0..K-1
         yp = as_vector(yp, name="y_pred", n_rows=n, numeric=False)
+        _check_label_sets(yt, yp)
         return (yt != yp).astype(np.float64), "error"
     yt = as_vector(y_true, name="y_true", n_rows=n)
     yp = np.asarray(y_pred.to_numpy() if hasattr(y_pred, "to_numpy") else y_pred, dtype=float)
@@ -156,20 +220,35 @@ def find_slices(
     pool: int = 20,
     max_overlap: float = 0.5,
     seed: int | None = None,
+    crossfit: bool = True,
+    weighting: str = "rank",
 ) -> SliceReport:
     """Find subgroups where a model does markedly worse, with held-out confirmation.
 
-    The rows are split (seeded, stratified by the error indicator when errors are 0/1) into a
-    discovery part and a confirmation part. An exact lattice search over conjunctions of up to
-    ``max_level`` predicates finds the best-scoring slices on the discovery part; their
-    thresholds are refined on a fine grid and needless predicates dropped (still on the
-    discovery part). The ``k`` best distinct ones, each with its sub-conjunctions (the same
-    slice with predicates dropped), are then tested on the confirmation part (Fisher's exact
-    test for 0/1 errors, Welch's t-test for continuous losses, one-sided: inside worse than
-    outside), and Benjamini–Hochberg runs over all those tests. Of two nested confirmed
-    slices, the inner one is dropped as redundant when it does not do significantly worse
-    than the rest of the outer one (its extra predicate separates nothing), and the outer one
-    when it is only bad because it contains the inner one (``redundancy=False`` keeps both).
+    The rows are split (seeded, stratified by the error indicator when errors are 0/1) in two
+    halves, and every row serves for confirmation (cross-fitting): each half discovers
+    candidates and the other half confirms them, each direction at level ``alpha / 2``, and the
+    reported slices are the union (the false discovery rate of the union is at most the sum of
+    the two, ``alpha``; on data without any failure slice the chance of reporting one is at
+    most ``alpha``). ``crossfit=False`` keeps one discovery part (``discovery_fraction``) and
+    one confirmation part at level ``alpha``. In each direction, an exact lattice search over
+    conjunctions of up to ``max_level`` predicates finds the best-scoring slices on the
+    discovery part; their thresholds are refined on a fine grid and needless predicates
+    dropped (still on the discovery part). The ``k`` best distinct ones, each with its
+    sub-conjunctions (the same slice with predicates dropped), are then tested on the
+    confirmation part (Fisher's exact test for 0/1 errors, Welch's t-test for continuous
+    losses, one-sided: inside worse than outside), and a weighted Benjamini–Hochberg step runs
+    over all those tests, the weights fixed by the discovery ranks (``weighting``). Of two
+    nested confirmed slices, the inner one is dropped as redundant when it does not do
+    significantly worse than the rest of the outer one (its extra predicate separates
+    nothing), and the outer one when it is only bad because it contains the inner one
+    (``redundancy=False`` keeps both);
+    the same region found in both halves is reported once.
+
+    The report also says what this ``n`` could have confirmed (``detectable``: the error lift
+    needed at 80% power for slices of 5, 10 and 20% of rows, and the smallest share at lift 2)
+    and lists the strongest tested slices that were *not* confirmed (``candidates``), apart
+    from the confirmed ones.
 
     Parameters
     ----------
@@ -192,7 +271,7 @@ def find_slices(
         Smallest slice: a count of discovery rows, or a share of them if below 1 (at least 10
         rows either way).
     alpha : float, default 0.05
-        False discovery rate over the tested slices.
+        False discovery rate over the reported slices (both halves together).
     k : int, default 10
         Number of distinct candidate slices taken from the search to the confirmation tests
         (each with its sub-conjunctions, so up to ``k * (2 ** max_level - 1)`` tests).
@@ -204,8 +283,8 @@ def find_slices(
         Also offer one-sided ranges (``age < 45``) of continuous features that cover at most
         80% of the rows, besides single bins.
     discovery_fraction : float, default 0.65
-        Share of rows used to search. Finding where a slice's boundaries lie needs more rows
-        than confirming that it is worse, hence more than half.
+        Share of rows used to search when ``crossfit=False``. Finding where a slice's
+        boundaries lie needs more rows than confirming that it is worse, hence more than half.
     score : {"zscore", "sliceline"}, default "zscore"
         Search score: the slice's excess error in standard errors, or SliceLine's size-aware
         score with weight ``sliceline_alpha``.
@@ -233,6 +312,16 @@ def find_slices(
         rows with a better candidate is skipped, so that one region does not fill every slot.
     seed : int, optional
         Seed of the split; the same seed gives the same report.
+    crossfit : bool, default True
+        Discover on each half and confirm on the other (all rows confirm). False: one split
+        by ``discovery_fraction``, the old behaviour. Fairness mode always uses one split.
+    weighting : {"rank", "uniform"}, default "rank"
+        Weights of the confirmation tests in the Benjamini–Hochberg step (mean 1, fixed by the
+        discovery part only, so the error control holds): ``"rank"`` gives half of the budget
+        to the best-ranked candidates (halving with each rank) and half evenly, within a
+        candidate half to its full conjunction and half to its sub-conjunctions; ``"uniform"``
+        is plain BH over every test, which at small ``n`` spreads the budget over tens of
+        tests and confirms little.
 
     Returns
     -------
@@ -241,7 +330,9 @@ def find_slices(
     Raises
     ------
     InvalidInputError
-        On inconsistent lengths, non-finite or negative losses, bad arguments.
+        On inconsistent lengths; missing (NaN/None) labels, predictions or losses (the message
+        gives their count and first rows); labels and predictions from different label sets
+        (e.g. strings against integers); negative losses; bad arguments.
 
     Examples
     --------
@@ -264,6 +355,9 @@ def find_slices(
     discovery_fraction = _check_float(
         discovery_fraction, name="discovery_fraction", low=0, high=1, hint="Use e.g. 0.5."
     )
+    if weighting not in ("rank", "uniform"):
+        msg = f"weighting must be 'rank' or 'uniform'; got {weighting!r}."
+        raise InvalidInputError(msg)
     if score not in ("zscore", "sliceline"):
         msg = f"score must be 'zscore' or 'sliceline'; got {score!r}."
         raise InvalidInputError(msg)
@@ -290,6 +384,8 @@ def find_slices(
         ),
         "fairness_metric": fairness_metric if fairness is not None else None,
         "seed": seed,
+        "crossfit": bool(crossfit) and fairness is None,
+        "weighting": weighting,
     }
     n = _n_rows(X)
     if fairness is not None:
@@ -305,6 +401,7 @@ def find_slices(
         if y_pred is not None:
             msg = "pass either errors= or y_true/y_pred with metric=, not both."
             raise InvalidInputError(msg)
+        _check_missing(errors, "errors")
         e = as_vector(errors, name="errors", n_rows=n)
         metric_name = metric if isinstance(metric, str) and metric in _METRICS else "error"
         if not np.isin(e, (0.0, 1.0)).all() and metric_name == "error":
@@ -313,8 +410,11 @@ def find_slices(
     else:
         e, metric_name = _per_row_metric(metric, y_true, y_pred, n)
     if not np.isfinite(e).all():
-        n_bad = int((~np.isfinite(e)).sum())
-        msg = f"the per-row {metric_name} has {n_bad} NaN/inf values; remove those rows."
+        bad = np.flatnonzero(~np.isfinite(e))
+        msg = (
+            f"the per-row {metric_name} has {bad.size} NaN/inf values, first at rows "
+            f"{bad[:5].tolist()}; remove those rows."
+        )
         raise InvalidInputError(msg)
     if (e < 0).any():
         msg = (
@@ -324,109 +424,124 @@ def find_slices(
         raise InvalidInputError(msg)
     binary = bool(np.isin(e, (0.0, 1.0)).all())
     strata = e if binary else np.zeros(n)
-    disc, conf = _split(n, strata, discovery_fraction, seed)
-    ms = _min_support(min_support, disc.size)
+    if crossfit:
+        half_a, half_b = _split(n, strata, 0.5, seed)
+        directions = [(half_a, half_b), (half_b, half_a)]
+    else:
+        directions = [_split(n, strata, discovery_fraction, seed)]
+    n_dir = len(directions)
+    n_disc = min(d.size for d, _ in directions)
+    ms = _min_support(min_support, n_disc)
     binned = bin_features(X, n_bins=n_bins, max_categories=max_categories, ranges=ranges,
-                          min_count=ms, n_fine=_n_fine(disc.size, ms))  # fmt: skip
-    params.update(min_support_rows=ms, n_items=len(binned.labels), edges=binned.edges)
-    ed = e[disc]
-    ebar, sigma = float(ed.mean()), float(ed.std())
-    found: list[dict[str, Any]] = []
-    params["n_evaluated"] = 0
-    if sigma > 0 and ebar > 0:
-        if score == "zscore":
-            sp = np.array([ebar, sigma])
-        else:
-            sp = np.array([ebar, sliceline_alpha, float(disc.size)])
+                          min_count=ms, n_fine=_n_fine(n_disc, ms))  # fmt: skip
+    params.update(min_support_rows=ms, n_items=len(binned.labels), edges=binned.edges,
+                  n_evaluated=0)  # fmt: skip
+    tested: list[dict[str, Any]] = []
+    slices: list[Slice] = []
+    for fold, (disc, conf) in enumerate(directions):
+        found = _discover(e, disc, binned, score=score, sliceline_alpha=sliceline_alpha,
+                          max_level=max_level, ms=ms, pool=pool, k=k, params=params,
+                          refine=refine, binary=binary)  # fmt: skip
+        t, c = _confirm.confirm(binned, found, e, disc, conf, alpha=alpha, n_directions=n_dir,
+                                k=k, weighting=weighting, binary=binary, fold=fold)  # fmt: skip
+        tested += t
+        slices += c
+    conf_rows = [conf for _, conf in directions]
 
-        def search(rows: np.ndarray) -> dict:
-            return lattice_search(binned, e[:, None], rows=rows, max_level=max_level,
-                                  min_support=ms, k=pool * k, mode=score, params=sp)  # fmt: skip
-
-        found, params["n_evaluated"] = _select(
-            search, binned, disc, ed, k=k, max_overlap=params["max_overlap"], refine=refine,
-            min_support=ms, mode=score, params=sp, binary=binary,
-        )  # fmt: skip
-    ec = e[conf]
-    overall = float(ec.mean()) if ec.size else float("nan")
-
-    masks, pvals, texts = [], [], []
-    for cand in found:
-        mask = _refine.terms_mask(binned, cand["terms"])
-        inside = mask[conf]
-        masks.append(mask)
-        texts.append(_refine.describe(binned, cand["terms"]))
-        pvals.append(_stats.test_greater(ec[inside], ec[~inside], binary=binary))
-    padj = _stats.benjamini_hochberg(np.array(pvals))
-    confirmed = [j for j in range(len(pvals)) if padj[j] <= alpha]
-    level = _stats.fcr_level(alpha, len(confirmed), len(pvals))
-    candidates = [
-        {
-            "description": texts[j][1],
-            "discovery_score": float(cand["score"]),
-            "discovery_support": int(masks[j][disc].sum()),
-            "p_value": float(pvals[j]),
-            "p_adjusted": float(padj[j]),
-            "confirmed": bool(padj[j] <= alpha),
-        }
-        for j, cand in enumerate(found)
-    ]
-    slices = []
-    for j in confirmed:
-        mask = masks[j]
-        inside = mask[conf]
-        x_in, x_out = ec[inside], ec[~inside]
-        if binary:
-            ci_eff = _stats.newcombe_interval(
-                int(x_in.sum()), x_in.size, int(x_out.sum()), x_out.size, level
-            )
-        else:
-            ci_eff = _stats.welch_interval(x_in, x_out, level)
-        m_in = float(x_in.mean())
-        slices.append(
-            Slice(
-                predicates=texts[j][0],
-                description=texts[j][1],
-                rows=mask,
-                support=int(mask.sum()),
-                support_share=float(mask.mean()),
-                n_confirmation=int(inside.sum()),
-                metric_inside=m_in,
-                metric_outside=float(x_out.mean()) if x_out.size else float("nan"),
-                metric_overall=overall,
-                inside_ci=_stats.mean_interval(x_in, level, binary=binary),
-                effect=m_in - float(x_out.mean()),
-                effect_ci=ci_eff,
-                lift=m_in / overall if overall > 0 else float("nan"),
-                p_value=float(pvals[j]),
-                p_adjusted=float(padj[j]),
-                discovery_score=float(found[j]["score"]),
-                ci_level=level,
-            )
-        )
-
-    def worse_p(inside: np.ndarray, reference: np.ndarray, _c: Slice) -> float:
-        return _stats.test_greater(ec[inside[conf]], ec[reference[conf]], binary=binary)
+    def worse_p(inside: np.ndarray, reference: np.ndarray, c: Slice) -> float:
+        # on the confirmation rows of the half that did not find c
+        rows = conf_rows[c.details.get("fold", 0)]
+        return _stats.test_greater(e[rows][inside[rows]], e[rows][reference[rows]],
+                                   binary=binary)  # fmt: skip
 
     # worst first by the lower end of the effect interval: how much worse the slice is at
     # least (a p-value ranks large, mildly bad slices first; a point effect, tiny noisy ones)
     order = lambda s: (-s.effect_ci[0], s.p_value, s.level)  # noqa: E731
     kept, redundant = _remove_redundant(slices, worse_p, alpha=alpha, drop=redundancy,
                                         order=order)  # fmt: skip
+    if redundancy and n_dir > 1:
+        kept, dup = _confirm.merge_overlaps(kept, worse_p, alpha=alpha, order=order,
+                                            max_overlap=params["max_overlap"])  # fmt: skip
+        redundant += dup
+    all_conf = np.concatenate(conf_rows)
+    overall = float(e[all_conf].mean())
+    levels = [s.ci_level for s in kept]
+    sd = None if binary else float(e.std())
+    disc0 = directions[0][0]
+    z_null = _null_top_score(e, disc0, binned, max_level=max_level, ms=ms, seed=seed)
+    detect = _power.detectable(
+        n_conf=int(conf_rows[0].size), base=float(e.mean()), sd=sd,
+        level=alpha / n_dir * _confirm.top_share(k) if weighting == "rank"
+        else alpha / n_dir / max(len(tested), 1),
+        halves=n_dir, z_null=z_null, n_disc=int(disc0.size),
+    )  # fmt: skip
     return SliceReport(
         slices=kept,
         redundant=redundant,
-        candidates=candidates,
+        candidates=_confirm.strongest_unconfirmed(tested, kept),
         metric=metric_name,
         metric_overall=overall,
         n_rows=n,
-        n_discovery=int(disc.size),
-        n_confirmation=int(conf.size),
+        n_discovery=int(n_disc),
+        n_confirmation=int(all_conf.size),
         alpha=alpha,
-        ci_level=level,
+        ci_level=min(levels) if levels else 1.0 - alpha,
         mode="error",
         params=params,
+        tested=tested,
+        detectable=detect,
     )
+
+
+def _null_top_score(
+    e: np.ndarray, disc: np.ndarray, binned: Binned, *, max_level: int, ms: int,
+    seed: int | None, reps: int | None = None,
+) -> float | None:  # fmt: skip
+    """Best search z-score on the discovery rows with the errors permuted (mean of ``reps``
+    permutations; default 3, or 1 above 5,000 discovery rows, where a search costs more and
+    its maximum varies less): how high noise alone reaches in this search space."""
+    if reps is None:
+        reps = 3 if disc.size <= 5000 else 1
+    ed = e[disc]
+    sd = float(ed.std())
+    if sd <= 0:
+        return None
+    rng = np.random.default_rng(seed)
+    sp = np.array([float(ed.mean()), sd])
+    tops = []
+    for _ in range(reps):
+        perm = e.copy()
+        perm[disc] = rng.permutation(ed)
+        r = lattice_search(binned, perm[:, None], rows=disc, max_level=max_level,
+                           min_support=ms, k=1, mode="zscore", params=sp)  # fmt: skip
+        tops.append(float(r["score"][0]) if r["score"].size else 0.0)
+    return float(np.mean(tops))
+
+
+def _discover(
+    e: np.ndarray, disc: np.ndarray, binned: Binned, *, score: str, sliceline_alpha: float,
+    max_level: int, ms: int, pool: int, k: int, params: dict, refine: bool, binary: bool,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Search, refine and pick the candidates of one discovery part (its rows only)."""
+    ed = e[disc]
+    ebar, sigma = float(ed.mean()), float(ed.std())
+    if not (sigma > 0 and ebar > 0):
+        return []
+    if score == "zscore":
+        sp = np.array([ebar, sigma])
+    else:
+        sp = np.array([ebar, sliceline_alpha, float(disc.size)])
+
+    def search(rows: np.ndarray) -> dict:
+        return lattice_search(binned, e[:, None], rows=rows, max_level=max_level,
+                              min_support=ms, k=pool * k, mode=score, params=sp)  # fmt: skip
+
+    found, n_eval = _select(
+        search, binned, disc, ed, k=k, max_overlap=params["max_overlap"], refine=refine,
+        min_support=ms, mode=score, params=sp, binary=binary,
+    )  # fmt: skip
+    params["n_evaluated"] += n_eval
+    return found
 
 
 def _n_fine(n_disc: int, min_support: int) -> int:
@@ -495,7 +610,7 @@ def _select(
     # then judge which predicates are needed (the redundancy step), with every shape counted
     # in the multiple-testing correction
     out, seen = [], set()
-    for c in chosen:
+    for rank, c in enumerate(chosen):
         t = c["terms"]
         shapes = [sub for r in range(len(t), 0, -1) for sub in itertools.combinations(t, r)]
         for terms in shapes:
@@ -505,7 +620,7 @@ def _select(
             m = _refine.terms_mask(binned, terms, disc)
             sc = float(_refine.score(m.sum(), ed[m].sum(), mode, params))
             if m.sum() >= min_support:
-                out.append({"terms": terms, "score": sc})
+                out.append({"terms": terms, "score": sc, "rank": rank, "full": terms == t})
     return out, n_evaluated
 
 

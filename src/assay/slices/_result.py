@@ -9,7 +9,7 @@ import numpy as np
 
 __all__ = ["Slice", "SliceReport"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _jsonable(v: Any) -> Any:
@@ -26,6 +26,10 @@ def _jsonable(v: Any) -> Any:
     if v is None or isinstance(v, (bool, int, float, str)):
         return v
     return str(v)
+
+
+def _fmt_num(v: Any) -> str:
+    return "n/a" if v is None else f"{v:.3g}"
 
 
 def _fmt_p(p: float) -> str:
@@ -137,7 +141,8 @@ class Slice:
 
 @dataclass(frozen=True, eq=False)
 class SliceReport:
-    """Failure slices found on one part of the data and confirmed on the other.
+    """Failure slices found on one part of the data and confirmed on the other (by default
+    each half finds and the other half confirms).
 
     Attributes
     ----------
@@ -149,17 +154,19 @@ class SliceReport:
         Confirmed slices dropped because a coarser reported slice contains them and their effect
         is not significantly different from the rest of it (``contained_in`` names it).
     candidates : list of dict
-        Every slice tested on the confirmation rows (``description``, ``discovery_score``,
-        ``p_value``, ``p_adjusted``, ``confirmed``): the multiplicity correction runs over all
-        of them.
+        The strongest tested slices that were **not confirmed** (unadjusted ``p_value`` <=
+        0.05, smallest first, at most 5), each with ``status = "not confirmed"``: leads worth a
+        look, never findings. Never mixed with ``slices``.
     metric : str
         Name of the per-row metric (``"error"``, ``"log_loss"``, ``"squared_error"``, a
         callable's name, or ``"fpr_gap"``-style names in fairness mode).
     metric_overall : float
         Mean metric over the confirmation rows (the gap, in fairness mode).
     n_rows, n_discovery, n_confirmation : int
+        Input rows; rows of one discovery part (one half under cross-fitting); rows used to
+        confirm (all rows under cross-fitting: each half confirms the other's candidates).
     alpha : float
-        False discovery rate target.
+        False discovery rate target over all reported slices.
     ci_level : float
         Level of the reported intervals: ``1 - R alpha / m`` for ``R`` confirmed of ``m``
         tested, which controls the false coverage rate of the selected slices at ``alpha``
@@ -168,6 +175,15 @@ class SliceReport:
         ``"error"`` or ``"fairness"``.
     params : dict
         The arguments of the call (seed included) and search statistics.
+    tested : list of dict
+        Every slice tested (``description``, ``fold`` -- the half that found it,
+        ``discovery_rank``, ``weight``, ``p_value``, ``p_adjusted``, ``confirmed``, ...): the
+        multiplicity correction runs over all of them.
+    detectable : dict
+        What this ``n`` could confirm at 80% power (see ``assay.slices._power.detectable``):
+        ``lift_at_share`` (slice share -> error lift over the other rows needed),
+        ``min_share_at_lift`` (smallest share at lift ``lift``), ``level``, ``assumes``.
+        Empty in fairness mode.
     """
 
     slices: list[Slice]
@@ -182,6 +198,8 @@ class SliceReport:
     ci_level: float
     mode: str
     params: dict[str, Any] = field(default_factory=dict)
+    tested: list[dict[str, Any]] = field(default_factory=list)
+    detectable: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def __len__(self) -> int:
@@ -189,12 +207,25 @@ class SliceReport:
 
     def table(self) -> str:
         """The confirmed slices as readable lines, best first."""
+        lines = []
         if not self.slices:
-            return (
-                f"No slice confirmed at FDR {self.alpha:g} ({len(self.candidates)} tested; "
+            lines.append(
+                f"No slice confirmed at FDR {self.alpha:g} ({len(self.tested)} tested; "
                 f"overall {self.metric} {self.metric_overall:.3g})."
             )
-        lines = []
+            if self.detectable:
+                from assay.slices._power import sentence
+
+                could = sentence(self.detectable, n_rows=self.n_rows)
+                lines.append(f"This n could confirm: {could}.")
+            for c in self.candidates:
+                lines.append(
+                    f"not confirmed: {c['description']} ({self.metric} "
+                    f"{_fmt_num(c.get('metric_inside'))} vs {_fmt_num(c.get('metric_outside'))}"
+                    f" elsewhere on held-out rows, p = {_fmt_p(c['p_value'])} unadjusted, "
+                    f"p_adj = {_fmt_p(c['p_adjusted'])})"
+                )
+            return "\n".join(lines)
         for s in self.slices:
             line = s.summary(self.metric)
             if s.contained_in is not None:
@@ -268,4 +299,6 @@ class SliceReport:
             "slices": [s.to_dict() for s in self.slices],
             "redundant": [s.to_dict() for s in self.redundant],
             "candidates": _jsonable(self.candidates),
+            "tested": _jsonable(self.tested),
+            "detectable": _jsonable(self.detectable),
         }
