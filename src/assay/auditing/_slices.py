@@ -45,7 +45,9 @@ def slices_section(
     from assay.slices import find_slices
 
     out = adapter.predict(X)
-    frame = pd.DataFrame(X, columns=names)
+    # text columns as their labels, so slices read "checking_account = little"
+    categories = getattr(adapter, "categories", None)
+    frame = categories.decode(X, names) if categories else pd.DataFrame(X, columns=names)
     if adapter.is_classifier:
         if adapter.n_outputs == 2:
             labels = positive_labels(adapter, y)
