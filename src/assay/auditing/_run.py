@@ -268,6 +268,7 @@ def audit(
     skipped: dict[str, str] = {}
     timings: dict[str, float] = {}
     cpu: dict[str, float] = {}
+    model_rows: dict[str, int] = {}
     interrupted = False
     for step in STEPS:
         if interrupted:
@@ -275,6 +276,7 @@ def audit(
             continue
         say(step.message)
         t0, c0 = time.perf_counter(), time.process_time()
+        rows0 = adapter.n_rows_evaluated
         try:
             result = step.run(ctx)
         except KeyboardInterrupt:
@@ -289,6 +291,7 @@ def audit(
             continue
         timings[step.key] = round(time.perf_counter() - t0, 3)
         cpu[step.key] = round(time.process_time() - c0, 3)
+        model_rows[step.key] = adapter.n_rows_evaluated - rows0
         if result is None:
             skipped[step.key] = step.not_applicable
         else:
@@ -310,6 +313,7 @@ def audit(
         "seconds": round(time.perf_counter() - started, 3),
         "section_seconds": timings,
         "section_cpu_seconds": cpu,
+        "section_model_rows": model_rows,
         "skipped": skipped,
         "interrupted": interrupted,
     }
