@@ -210,7 +210,27 @@ class _ExtractsTrees:
     def tree_ensemble(self) -> Any:
         from assay.model._tree_extract import extract_tree_ensemble
 
-        return extract_tree_ensemble(self.model)
+        cached = getattr(self, "_trees", None)
+        return cached if cached is not None else extract_tree_ensemble(self.model)
+
+
+def _read_trees(model: Any) -> Any:
+    """The model's checked trees, or None when it has options tree methods do not support.
+
+    Called when an XGBoost or LightGBM model is wrapped, before anything calls its
+    ``predict``: their compiled predictors follow child indices unchecked, so a malformed
+    model file (a cycle, an index out of range) must fail here with a ModelError.
+    """
+    from assay.errors import AssayError
+    from assay.model._tree_check import CorruptTreeError
+    from assay.model._tree_extract import extract_tree_ensemble
+
+    try:
+        return extract_tree_ensemble(model)
+    except CorruptTreeError:
+        raise
+    except AssayError:  # e.g. a linear booster: model-agnostic methods still apply
+        return None
 
 
 class SklearnAdapter(_ExtractsTrees, ModelAdapter):
@@ -348,6 +368,7 @@ class XGBoostAdapter(_ExtractsTrees, ModelAdapter):
         except Exception as exc:
             msg = f"The XGBoost model is not fitted or unreadable ({exc}); fit it first."
             raise NotFittedError(msg) from exc
+        self._trees = _read_trees(model)
         # the scikit-learn API predicts with the best iteration after early stopping
         self._iteration_range = (0, 0)
         if hasattr(model, "get_booster"):
@@ -410,6 +431,7 @@ class LightGBMAdapter(_ExtractsTrees, ModelAdapter):
             from assay.errors import NotFittedError
 
             raise NotFittedError(msg)
+        self._trees = _read_trees(model)  # before dump_model, which follows the children
         self._booster = booster
         params = booster.params or {}
         objective = str(

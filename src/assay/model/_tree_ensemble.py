@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from assay.model._tree_check import check_ensemble_arrays
+
 __all__ = ["ZERO_THRESHOLD", "TreeEnsemble"]
 
 #: LightGBM's ``kZeroThreshold``: with ``missing_type="Zero"`` values this close to 0 are missing.
@@ -126,6 +128,8 @@ class TreeEnsemble:
             object.__setattr__(self, "cat_offsets", np.zeros(n + 1, dtype=np.int64))
         if self.cat_values is None:
             object.__setattr__(self, "cat_values", np.zeros(0, dtype=np.int64))
+        # the last guard before compiled traversal, which indexes these arrays unchecked
+        check_ensemble_arrays(self)
 
     @property
     def n_trees(self) -> int:
