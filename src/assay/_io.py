@@ -34,7 +34,7 @@ def check_regular(path: str | os.PathLike[str], *, what: str, max_bytes: int) ->
     try:
         info = os.stat(path)
     except FileNotFoundError as exc:
-        msg = f"{what} {str(path)!r} does not exist; check the path."
+        msg = f"no {what} at {str(path)!r}: it does not exist; check the path."
         raise InvalidInputError(msg) from exc
     except OSError as exc:
         msg = f"cannot access {what} {str(path)!r}: {exc.strerror or exc}."
