@@ -217,8 +217,8 @@ def _check_trees(model: Any) -> None:
     """Read and check a tree model's trees now, before anything calls its ``predict``."""
     from assay.model._adapters import _read_trees
 
-    module = type(model).__module__.split(".")[0]
-    if module in {"xgboost", "lightgbm"} or _is_sklearn_tree_model(model):
+    module = type(model).__module__.split(".")[0]  # LightGBM text was checked before parsing
+    if module == "xgboost" or _is_sklearn_tree_model(model):
         _read_trees(model)
 
 

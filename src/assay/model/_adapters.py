@@ -431,17 +431,19 @@ class LightGBMAdapter(_ExtractsTrees, ModelAdapter):
             from assay.errors import NotFittedError
 
             raise NotFittedError(msg)
-        self._trees = _read_trees(model)  # before dump_model, which follows the children
+        from assay.model._tree_check import check_lightgbm_text
+
+        # before dump_model and predict, which follow child indices unchecked
+        check_lightgbm_text(booster.model_to_string(num_iteration=-1))
         self._booster = booster
         params = booster.params or {}
-        objective = str(
-            params.get("objective", booster.dump_model().get("objective", "regression"))
-        )
+        dump = booster.dump_model()
+        objective = str(params.get("objective", dump.get("objective", "regression")))
         self._objective = objective
         clf = objective.startswith(
             ("binary", "multiclass", "softmax", "multiclassova", "cross_entropy")
         )
-        n_class = int(booster.dump_model().get("num_class", 1))
+        n_class = int(dump.get("num_class", 1))
         output_space, out_names = _boosting_outputs(model, clf, n_class, output_space)
         fnames = feature_names if feature_names is not None else booster.feature_name()
         if feature_names is None and fnames == [f"Column_{i}" for i in range(len(fnames))]:

@@ -94,6 +94,15 @@ class TreeEnsemble:
         LightGBM models, every categorical feature of scikit-learn's HistGradientBoosting
         (which encodes categories in sorted order). Encode a value by its position in the
         tuple (NaN if absent). None or a missing entry means the input value is the code.
+
+    Raises
+    ------
+    CorruptTreeError
+        (a :class:`~assay.errors.ModelError`) on construction, if the arrays are not
+        well-formed trees: an index out of range, a node reached twice from the roots, a tree
+        deeper than ``MAX_TREE_DEPTH``, a NaN threshold or a non-finite value (see
+        :mod:`assay.model._tree_check`). Compiled traversals index these arrays unchecked, so
+        every ensemble is checked before they can see it.
     """
 
     children_left: np.ndarray
