@@ -287,6 +287,8 @@ def report(results: str, out_path: str | None) -> None:
     from assay.auditing import AuditResult
     from assay.report import write_report
 
+    if not Path(results).name:
+        _fail(f"RESULTS {results!r} is not a file name; pass the path of a results.json file.")
     target = Path(out_path) if out_path else Path(results).with_name("report.html")
     _check_out_dir(target, file=True)
     try:
