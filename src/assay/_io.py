@@ -174,7 +174,8 @@ def read_model(path: str | Path, *, trust: bool = False) -> Any:
         msg = f"model file {str(path)!r}: {exc}"
         raise type(exc)(msg) from exc
     except Exception as exc:
-        msg = f"could not load model file {str(path)!r}: {type(exc).__name__}: {exc}"
+        said = (str(exc).strip().splitlines() or [""])[0][:300]  # not a native stack trace
+        msg = f"could not load model file {str(path)!r}: {type(exc).__name__}: {said}"
         raise ModelError(msg) from exc
     return model
 
@@ -195,6 +196,10 @@ def _load_model(content: bytes, suffix: str, path: Path, trust: bool) -> Any:
     if suffix in {".json", ".ubj"}:
         import xgboost
 
+        if suffix == ".json":  # XGBoost follows child indices unchecked: check first
+            from assay.model._tree_extract import check_xgboost_json
+
+            check_xgboost_json(content)
         booster = xgboost.Booster()
         booster.load_model(bytearray(content))
         return booster

@@ -285,3 +285,29 @@ def test_tree_ensemble_built_directly_is_checked():
         TreeEnsemble(**{**fields, "children_left": bad_left})
     with pytest.raises(CorruptTreeError, match="adds to output 1"):
         TreeEnsemble(**{**fields, "tree_output": np.array([1])})
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (lambda d: d["learner"]["learner_model_param"].update(num_class="1000000000"),
+         "num_class/num_target is 1000000000"),
+        (lambda d: d["learner"]["learner_model_param"].update(base_score="NaN"),
+         "base offset"),
+        (lambda d: d["learner"]["gradient_booster"]["model"]["trees"][0].pop("left_children"),
+         "KeyError: 'left_children'"),
+        (lambda d: d["learner"]["gradient_booster"]["model"]["trees"][0].update(
+            split_indices=["x"] * 7), "could not convert string"),
+    ],
+)  # fmt: skip
+def test_xgboost_json_is_checked_before_xgboost_reads_it(files, tmp_path, edit, words):
+    """XGBoost itself stalls on a huge num_class: read_model must refuse the file first."""
+    from assay._io import read_model
+
+    doc = json.loads((files / "good.json").read_text())
+    edit(doc)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(CorruptTreeError, match=words) as info:
+        read_model(path)
+    assert "bad.json" in str(info.value)

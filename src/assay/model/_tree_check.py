@@ -152,7 +152,7 @@ def check_ensemble_arrays(ens) -> None:
         bad_tree(f"tree {t}", f"it adds to output {int(tree_output[t])} of {k}")
     base = np.asarray(ens.base_offset, dtype=np.float64)
     if base.shape != (k,) or not np.all(np.isfinite(base)):
-        bad_tree("ensemble", f"the base offset {base.tolist()} must be {k} finite numbers")
+        bad_tree("ensemble", f"the base offset {base.tolist()} is not {k} finite number(s)")
     for side, links in (("left", left), ("right", right)):
         bad = np.flatnonzero((links != -1) & ((links < 0) | (links >= n)))
         if bad.size:

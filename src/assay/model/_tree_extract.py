@@ -32,7 +32,7 @@ from assay.errors import AssayError, ModelError, NotFittedError
 from assay.model._tree_check import bad_tree, check_lightgbm_text, check_tree_links
 from assay.model._tree_ensemble import ZERO_THRESHOLD, TreeEnsemble
 
-__all__ = ["extract_tree_ensemble"]
+__all__ = ["check_xgboost_json", "extract_tree_ensemble"]
 
 _SUPPORTED = (
     "scikit-learn DecisionTree*/RandomForest*/ExtraTrees*/GradientBoosting*/"
@@ -569,6 +569,32 @@ def _from_xgboost(model) -> TreeEnsemble:
         )
         raise NotFittedError(msg) from exc
     return _xgboost_from_json(json.loads(raw), n_iterations)
+
+
+def check_xgboost_json(content: bytes | str) -> None:
+    """Check the trees of an XGBoost JSON model file before XGBoost itself parses it.
+
+    XGBoost's loader and predictor trust the file: a child index out of range crashes them,
+    a cycle loops forever, and a huge ``num_class`` stalls them. The trees are read here
+    with the same checks as :func:`extract_tree_ensemble`, without XGBoost.
+
+    Raises
+    ------
+    CorruptTreeError
+        If the JSON cannot be parsed as a tree model or its trees are malformed. A model
+        that is well-formed but not supported by tree methods (a linear booster) passes.
+    """
+    from assay.model._tree_check import CorruptTreeError
+
+    try:
+        _xgboost_from_json(json.loads(content), None)
+    except CorruptTreeError:
+        raise
+    except AssayError:  # well-formed but unsupported: model-agnostic methods still apply
+        return
+    except (*_MALFORMED, UnicodeDecodeError) as exc:
+        problem = f"its JSON could not be read ({type(exc).__name__}: {str(exc)[:200]})"
+        bad_tree("XGBoost model", problem, cause=exc)
 
 
 def _xgboost_from_json(config: dict, n_iterations: int | None) -> TreeEnsemble:
