@@ -197,7 +197,7 @@ def _load_model(content: bytes, suffix: str, path: Path, trust: bool) -> Any:
         import xgboost
 
         if suffix == ".json":  # XGBoost follows child indices unchecked: check first
-            from assay.model._tree_extract import check_xgboost_json
+            from assay.model._tree_check import check_xgboost_json
 
             check_xgboost_json(content)
         booster = xgboost.Booster()

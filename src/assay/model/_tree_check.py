@@ -18,6 +18,7 @@ files) are allowed and never traversed.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
 from typing import NoReturn
@@ -32,6 +33,8 @@ __all__ = [
     "bad_tree",
     "check_lightgbm_text",
     "check_tree_links",
+    "check_xgboost_json",
+    "int_array",
 ]
 
 #: Deepest tree accepted (root at depth 0). Real models stay far below: XGBoost's and
@@ -52,6 +55,23 @@ def bad_tree(where: str, problem: str, *, cause: BaseException | None = None) ->
     """Raise the error for one malformed tree, ``where`` naming the tree and node."""
     msg = f"malformed tree model ({where}: {problem}). {_FIX}"
     raise CorruptTreeError(msg) from cause
+
+
+def int_array(values, tree: int, what: str) -> np.ndarray:
+    """Integer node fields (children, features) of one tree, as int64; floats must be whole."""
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        bad_tree(f"tree {tree}", f"its {what} are not a flat list")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        with np.errstate(invalid="ignore"):
+            as_float = arr.astype(np.float64)
+        whole = np.isfinite(as_float) & (np.abs(as_float) < 2.0**62)
+        whole &= as_float == np.round(as_float)
+        if not whole.all():
+            node = int(np.flatnonzero(~whole)[0])
+            bad_tree(f"tree {tree}, node {node}", f"{what} {arr[node]!r} is not an integer")
+        arr = as_float
+    return arr.astype(np.int64)
 
 
 def check_tree_links(left, right, *, tree: int) -> np.ndarray:
@@ -224,6 +244,36 @@ def _where(node: int, tree_of: np.ndarray, roots: np.ndarray) -> str:
     if tree < 0:
         return f"node {node} (not reached from any root)"
     return f"tree {tree}, node {node - int(roots[tree])}"
+
+
+# --------------------------------------------------------------------------- XGBoost JSON
+
+
+def check_xgboost_json(content: bytes | str) -> None:
+    """Check the trees of an XGBoost JSON model file before XGBoost itself parses it.
+
+    XGBoost's loader and predictor trust the file: a child index out of range crashes them,
+    a cycle loops forever, and a huge ``num_class`` stalls them. The trees are read here
+    with the same checks as :func:`extract_tree_ensemble`, without XGBoost.
+
+    Raises
+    ------
+    CorruptTreeError
+        If the JSON cannot be parsed as a tree model or its trees are malformed. A model
+        that is well-formed but not supported by tree methods (a linear booster) passes.
+    """
+    from assay.errors import AssayError
+    from assay.model._tree_extract import _MALFORMED, _xgboost_from_json
+
+    try:
+        _xgboost_from_json(json.loads(content), None)
+    except CorruptTreeError:
+        raise
+    except AssayError:  # well-formed but unsupported: model-agnostic methods still apply
+        return
+    except (*_MALFORMED, UnicodeDecodeError) as exc:
+        problem = f"its JSON could not be read ({type(exc).__name__}: {str(exc)[:200]})"
+        bad_tree("XGBoost model", problem, cause=exc)
 
 
 # --------------------------------------------------------------------------- LightGBM text

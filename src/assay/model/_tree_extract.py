@@ -29,10 +29,15 @@ import json
 import numpy as np
 
 from assay.errors import AssayError, ModelError, NotFittedError
-from assay.model._tree_check import bad_tree, check_lightgbm_text, check_tree_links
+from assay.model._tree_check import (
+    bad_tree,
+    check_lightgbm_text,
+    check_tree_links,
+    int_array,
+)
 from assay.model._tree_ensemble import ZERO_THRESHOLD, TreeEnsemble
 
-__all__ = ["check_xgboost_json", "extract_tree_ensemble"]
+__all__ = ["extract_tree_ensemble"]
 
 _SUPPORTED = (
     "scikit-learn DecisionTree*/RandomForest*/ExtraTrees*/GradientBoosting*/"
@@ -142,23 +147,6 @@ def _float32_route_threshold(threshold, *, strict: bool) -> np.ndarray:
     return np.where(np.isnan(t), t, out)
 
 
-def _int_array(values, tree: int, what: str) -> np.ndarray:
-    """Integer node fields (children, features) of one tree, as int64; floats must be whole."""
-    arr = np.asarray(values)
-    if arr.ndim != 1:
-        bad_tree(f"tree {tree}", f"its {what} are not a flat list")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        with np.errstate(invalid="ignore"):
-            as_float = arr.astype(np.float64)
-        whole = np.isfinite(as_float) & (np.abs(as_float) < 2.0**62)
-        whole &= as_float == np.round(as_float)
-        if not whole.all():
-            node = int(np.flatnonzero(~whole)[0])
-            bad_tree(f"tree {tree}, node {node}", f"{what} {arr[node]!r} is not an integer")
-        arr = as_float
-    return arr.astype(np.int64)
-
-
 class _Builder:
     """Collects trees with local node indices and assembles the flat arrays."""
 
@@ -183,11 +171,11 @@ class _Builder:
         zero_as_missing=None,
     ) -> None:
         tree = len(self.parts)
-        left = _int_array(left, tree, "left children")
-        right = _int_array(right, tree, "right children")
+        left = int_array(left, tree, "left children")
+        right = int_array(right, tree, "right children")
         reachable = check_tree_links(left, right, tree=tree)
         n = len(left)
-        feature = _int_array(feature, tree, "split features")
+        feature = int_array(feature, tree, "split features")
         leaf_value = np.asarray(leaf_value, dtype=np.float64)
         lengths = {
             "split features": len(feature),
@@ -569,32 +557,6 @@ def _from_xgboost(model) -> TreeEnsemble:
         )
         raise NotFittedError(msg) from exc
     return _xgboost_from_json(json.loads(raw), n_iterations)
-
-
-def check_xgboost_json(content: bytes | str) -> None:
-    """Check the trees of an XGBoost JSON model file before XGBoost itself parses it.
-
-    XGBoost's loader and predictor trust the file: a child index out of range crashes them,
-    a cycle loops forever, and a huge ``num_class`` stalls them. The trees are read here
-    with the same checks as :func:`extract_tree_ensemble`, without XGBoost.
-
-    Raises
-    ------
-    CorruptTreeError
-        If the JSON cannot be parsed as a tree model or its trees are malformed. A model
-        that is well-formed but not supported by tree methods (a linear booster) passes.
-    """
-    from assay.model._tree_check import CorruptTreeError
-
-    try:
-        _xgboost_from_json(json.loads(content), None)
-    except CorruptTreeError:
-        raise
-    except AssayError:  # well-formed but unsupported: model-agnostic methods still apply
-        return
-    except (*_MALFORMED, UnicodeDecodeError) as exc:
-        problem = f"its JSON could not be read ({type(exc).__name__}: {str(exc)[:200]})"
-        bad_tree("XGBoost model", problem, cause=exc)
 
 
 def _xgboost_from_json(config: dict, n_iterations: int | None) -> TreeEnsemble:
