@@ -19,6 +19,40 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def _check_out_dir(path: str | Path, *, file: bool = False) -> None:
+    """Fail at once (exit 2) when ``path`` cannot be written, before any work starts.
+
+    ``path`` is an output folder (created if missing) or, with ``file``, an output file whose
+    folder is checked. Catches an existing file where a folder is needed (and the reverse), a
+    parent that is a file (``file/sub``) and a folder that cannot be written.
+    """
+    import os
+    import tempfile
+
+    path = Path(path)
+    if file:
+        if path.is_dir():
+            _fail(f"--out {str(path)!r} is a folder; pass a file name (e.g. {path / 'out.csv'}).")
+        path = path.parent if str(path.parent) else Path(".")
+    elif path.exists() and not path.is_dir():
+        _fail(f"--out {str(path)!r} exists and is a file, not a folder; pass a folder name.")
+    existing = path
+    while not existing.exists():  # the nearest existing folder is where the writing starts
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        _fail(f"--out {str(path)!r} cannot be created: {str(existing)!r} is a file, not a folder.")
+    try:
+        if not os.access(existing, os.W_OK | os.X_OK):
+            msg = f"permission denied: {str(existing)!r}"
+            raise PermissionError(msg)
+        with tempfile.TemporaryFile(dir=existing):  # a read-only file system says so here
+            pass
+    except OSError as exc:
+        _fail(f"--out {str(path)!r} cannot be written ({exc}); choose a writable folder.")
+
+
 def _echo(quiet: bool, message: str) -> None:
     if not quiet:
         click.echo(message, err=True)
@@ -165,6 +199,7 @@ def audit(
     from assay.auditing._run import STEP_KEYS, estimate_seconds
     from assay.report import write_report
 
+    _check_out_dir(out_dir)
     try:
         directions = _parse_expect(expect)
         if demo:
@@ -211,6 +246,8 @@ def audit(
         write_report(result, out / "report.html", figures_dir=out / "figures")
     except AssayError as exc:
         _fail(str(exc))
+    except OSError as exc:  # the output folder changed under us while the audit ran
+        _fail(f"could not write the results to {out_dir!r}: {exc}")
     except KeyboardInterrupt:
         click.echo("interrupted before any section finished; nothing written.", err=True)
         sys.exit(130)
@@ -297,12 +334,17 @@ def report(results: str, out_path: str | None) -> None:
     from assay.auditing import AuditResult
     from assay.report import write_report
 
+    if not Path(results).name:
+        _fail(f"RESULTS {results!r} is not a file name; pass the path of a results.json file.")
+    target = Path(out_path) if out_path else Path(results).with_name("report.html")
+    _check_out_dir(target, file=True)
     try:
         result = AuditResult.load(results)
-        target = Path(out_path) if out_path else Path(results).with_name("report.html")
         write_report(result, target, figures_dir=target.parent / "figures")
     except AssayError as exc:
         _fail(str(exc))
+    except OSError as exc:
+        _fail(f"could not write the report to {str(target)!r}: {exc}")
     click.echo(f"wrote {target}", err=True)
 
 
@@ -369,6 +411,7 @@ def explain(
         _fail(f"--out {out_path!r} has suffix {suffix!r}; use .parquet or .csv.")
     if rows < 1:
         _fail(f"--rows must be a positive number of rows; got {rows}.")
+    _check_out_dir(out, file=True)
     try:
         frame = read_table(data_path)
         if target is not None:
@@ -399,6 +442,8 @@ def explain(
                 raise MissingDependencyError(msg) from exc
     except AssayError as exc:
         _fail(str(exc))
+    except OSError as exc:
+        _fail(f"could not write {str(out)!r}: {exc}")
     _echo(quiet, f"wrote {len(table):,} attributions ({exp.method}) to {out}")
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,9 +15,8 @@ from assay.errors import InvalidInputError
 __all__ = ["Explanation"]
 
 SCHEMA_VERSION = 1
-
-# what np.load raises on files that are not (intact) .npz archives
-_UNREADABLE = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
+#: Largest explanation file, and largest total of its decompressed arrays, that load accepts.
+MAX_LOAD_BYTES = 2 * 2**30
 
 
 def _json_safe(obj: Any) -> Any:
@@ -225,20 +222,24 @@ class Explanation:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Explanation:
-        """Rebuild an Explanation from :meth:`to_dict` output."""
-        data = np.array(d["data"], dtype=np.float64)  # None -> nan
-        return cls(
-            values=np.array(d["values"], dtype=np.float64),
-            base_values=np.array(d["base_values"], dtype=np.float64),
-            data=data,
-            feature_names=d["feature_names"],
-            output_names=d["output_names"],
-            method=d["method"],
-            output_space=d["output_space"],
-            stderr=None if d.get("stderr") is None else np.array(d["stderr"], dtype=np.float64),
-            params=d.get("params", {}),
-            schema_version=d.get("schema_version", SCHEMA_VERSION),
-        )
+        """Rebuild an Explanation from :meth:`to_dict` output (checked like :meth:`load`)."""
+        if not isinstance(d, dict):
+            msg = f"from_dict needs the dict written by to_dict; got a {type(d).__name__}."
+            raise InvalidInputError(msg)
+        arrays = {}
+        for key in ("values", "base_values", "data", "stderr"):
+            if key == "stderr" and d.get(key) is None:
+                continue
+            if key not in d:
+                msg = f"the Explanation dict has no {key!r}; pass the output of to_dict."
+                raise InvalidInputError(msg)
+            try:
+                arrays[key] = np.array(d[key], dtype=np.float64)  # None -> nan
+            except (TypeError, ValueError, OverflowError) as exc:
+                msg = f"the Explanation dict's {key!r} is not a numeric array ({exc})."
+                raise InvalidInputError(msg) from exc
+        meta = {"kind": "Explanation", "params": {}, "schema_version": SCHEMA_VERSION, **d}
+        return cls._from_parts(arrays, meta, where="the Explanation dict")
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save to a ``.npz`` file (arrays plus JSON metadata); round-trips exactly."""
@@ -260,47 +261,66 @@ class Explanation:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Explanation:
-        """Load an Explanation written by :meth:`save` (no pickle involved)."""
-        path = Path(path)
-        if not path.exists():
-            msg = f"no explanation file at {str(path)!r}; check the path."
-            raise InvalidInputError(msg)
-        not_ours = f"{str(path)!r} is not an assay Explanation file"
-        # the file is opened here so that it is closed whatever np.load makes of it
-        with open(path, "rb") as fh:
-            try:
-                loaded = np.load(fh, allow_pickle=False)
-            except _UNREADABLE as exc:
-                msg = f"{not_ours} ({exc})."
-                raise InvalidInputError(msg) from exc
-            if not isinstance(loaded, np.lib.npyio.NpzFile):  # a plain .npy array
-                msg = f"{not_ours} (it holds a single array, not the .npz written by save)."
-                raise InvalidInputError(msg)
-            try:
-                with loaded as npz:
-                    meta = json.loads(str(npz["meta"]))
-                    stderr = npz["stderr"] if "stderr" in npz.files else None
-                    values, base, data = npz["values"], npz["base_values"], npz["data"]
-            except (*_UNREADABLE, KeyError) as exc:
-                msg = f"{not_ours} ({exc})."
-                raise InvalidInputError(msg) from exc
-        if not isinstance(meta, dict) or meta.get("kind") != "Explanation":
-            kind = meta.get("kind") if isinstance(meta, dict) else None
-            msg = f"{str(path)!r} does not hold an Explanation (kind={kind!r})."
-            raise InvalidInputError(msg)
-        return cls(
-            values=values,
-            base_values=base,
-            data=data,
-            feature_names=meta["feature_names"],
-            output_names=meta["output_names"],
-            method=meta["method"],
-            output_space=meta["output_space"],
-            stderr=stderr,
-            params=meta["params"],
-            schema_version=meta["schema_version"],
-        )
+    def load(
+        cls, path: str | os.PathLike[str], *, max_bytes: int = MAX_LOAD_BYTES
+    ) -> Explanation:
+        """Load an Explanation written by :meth:`save` (no pickle involved).
+
+        The file is treated as untrusted data: it must be a regular file (a FIFO is refused
+        without waiting on it); the archive's directory is read first, and every array's
+        header (dtype, shape) and stored size must match the schema before anything is
+        decompressed, so at most ``max_bytes`` are ever decompressed.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A ``.npz`` file written by :meth:`save`.
+        max_bytes : int, default 2 GiB
+            Largest file, and largest total of decompressed arrays, accepted.
+
+        Raises
+        ------
+        InvalidInputError
+            If the file is missing, not a regular file, too large, not an archive written by
+            :meth:`save`, or its arrays and metadata disagree with each other.
+
+        Examples
+        --------
+        >>> import numpy as np, tempfile, pathlib
+        >>> exp = Explanation(values=np.zeros((2, 3, 1)), base_values=np.ones((2, 1)),
+        ...                   data=np.zeros((2, 3)), feature_names=["a", "b", "c"],
+        ...                   output_names=["y"], method="exact", output_space="raw")
+        >>> path = exp.save(pathlib.Path(tempfile.mkdtemp()) / "exp.npz")
+        >>> Explanation.load(path).values.shape
+        (2, 3, 1)
+        """
+        from assay.attribution._npz import read_explanation_npz
+
+        arrays, meta = read_explanation_npz(path, max_bytes=max_bytes)
+        return cls._from_parts(arrays, meta, where=repr(str(path)))
+
+    @classmethod
+    def _from_parts(cls, arrays: dict[str, Any], meta: Any, *, where: str) -> Explanation:
+        """Build from arrays and metadata read from a file, checking the metadata's schema."""
+        from assay.attribution._npz import check_meta
+
+        meta = check_meta(meta, arrays["values"].shape, where=where)
+        try:
+            return cls(
+                values=arrays["values"],
+                base_values=arrays["base_values"],
+                data=arrays["data"],
+                feature_names=meta["feature_names"],
+                output_names=meta["output_names"],
+                method=meta["method"],
+                output_space=meta["output_space"],
+                stderr=arrays.get("stderr"),
+                params=meta["params"],
+                schema_version=meta["schema_version"],
+            )
+        except InvalidInputError as exc:
+            msg = f"{where} does not hold a consistent Explanation: {exc}"
+            raise InvalidInputError(msg) from exc
 
     def __repr__(self) -> str:
         n, d, k = self.values.shape

@@ -235,7 +235,27 @@ class _ExtractsTrees:
     def tree_ensemble(self) -> Any:
         from assay.model._tree_extract import extract_tree_ensemble
 
-        return extract_tree_ensemble(self.model)
+        cached = getattr(self, "_trees", None)
+        return cached if cached is not None else extract_tree_ensemble(self.model)
+
+
+def _read_trees(model: Any) -> Any:
+    """The model's checked trees, or None when it has options tree methods do not support.
+
+    Called when an XGBoost or LightGBM model is wrapped, before anything calls its
+    ``predict``: their compiled predictors follow child indices unchecked, so a malformed
+    model file (a cycle, an index out of range) must fail here with a ModelError.
+    """
+    from assay.errors import AssayError
+    from assay.model._tree_check import CorruptTreeError
+    from assay.model._tree_extract import extract_tree_ensemble
+
+    try:
+        return extract_tree_ensemble(model)
+    except CorruptTreeError:
+        raise
+    except AssayError:  # e.g. a linear booster: model-agnostic methods still apply
+        return None
 
 
 class SklearnAdapter(_ExtractsTrees, ModelAdapter):
@@ -387,6 +407,7 @@ class XGBoostAdapter(_ExtractsTrees, ModelAdapter):
         except Exception as exc:
             msg = f"The XGBoost model is not fitted or unreadable ({exc}); fit it first."
             raise NotFittedError(msg) from exc
+        self._trees = _read_trees(model)
         # the scikit-learn API predicts with the best iteration after early stopping
         self._iteration_range = (0, 0)
         if hasattr(model, "get_booster"):
@@ -449,16 +470,19 @@ class LightGBMAdapter(_ExtractsTrees, ModelAdapter):
             from assay.errors import NotFittedError
 
             raise NotFittedError(msg)
+        from assay.model._tree_check import check_lightgbm_text
+
+        # before dump_model and predict, which follow child indices unchecked
+        check_lightgbm_text(booster.model_to_string(num_iteration=-1))
         self._booster = booster
         params = booster.params or {}
-        objective = str(
-            params.get("objective", booster.dump_model().get("objective", "regression"))
-        )
+        dump = booster.dump_model()
+        objective = str(params.get("objective", dump.get("objective", "regression")))
         self._objective = objective
         clf = objective.startswith(
             ("binary", "multiclass", "softmax", "multiclassova", "cross_entropy")
         )
-        n_class = int(booster.dump_model().get("num_class", 1))
+        n_class = int(dump.get("num_class", 1))
         output_space, out_names = _boosting_outputs(model, clf, n_class, output_space)
         fnames = feature_names if feature_names is not None else booster.feature_name()
         if feature_names is None and fnames == [f"Column_{i}" for i in range(len(fnames))]:

@@ -302,9 +302,13 @@ def fast_tree_predictor(
     """
     if not getattr(adapter, "has_trees", False):
         return None
+    from assay.model._tree_check import CorruptTreeError
+
     try:
         ensemble = adapter.tree_ensemble()
-    except Exception:  # any extraction problem just means: use the model itself
+    except CorruptTreeError:  # malformed trees: the model's own predict is not safe either
+        raise
+    except Exception:  # any other extraction problem just means: use the model itself
         return None
     if ensemble.n_features != probe.shape[1] or not supports(ensemble):
         return None

@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from assay.model._tree_check import check_ensemble_arrays
+
 __all__ = ["ZERO_THRESHOLD", "TreeEnsemble"]
 
 #: LightGBM's ``kZeroThreshold``: with ``missing_type="Zero"`` values this close to 0 are missing.
@@ -92,6 +94,15 @@ class TreeEnsemble:
         LightGBM models, every categorical feature of scikit-learn's HistGradientBoosting
         (which encodes categories in sorted order). Encode a value by its position in the
         tuple (NaN if absent). None or a missing entry means the input value is the code.
+
+    Raises
+    ------
+    CorruptTreeError
+        (a :class:`~assay.errors.ModelError`) on construction, if the arrays are not
+        well-formed trees: an index out of range, a node reached twice from the roots, a tree
+        deeper than ``MAX_TREE_DEPTH``, a NaN threshold or a non-finite value (see
+        :mod:`assay.model._tree_check`). Compiled traversals index these arrays unchecked, so
+        every ensemble is checked before they can see it.
     """
 
     children_left: np.ndarray
@@ -126,6 +137,8 @@ class TreeEnsemble:
             object.__setattr__(self, "cat_offsets", np.zeros(n + 1, dtype=np.int64))
         if self.cat_values is None:
             object.__setattr__(self, "cat_values", np.zeros(0, dtype=np.int64))
+        # the last guard before compiled traversal, which indexes these arrays unchecked
+        check_ensemble_arrays(self)
 
     @property
     def n_trees(self) -> int:

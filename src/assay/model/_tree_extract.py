@@ -28,7 +28,13 @@ import json
 
 import numpy as np
 
-from assay.errors import ModelError, NotFittedError
+from assay.errors import AssayError, ModelError, NotFittedError
+from assay.model._tree_check import (
+    bad_tree,
+    check_lightgbm_text,
+    check_tree_links,
+    int_array,
+)
 from assay.model._tree_ensemble import ZERO_THRESHOLD, TreeEnsemble
 
 __all__ = ["extract_tree_ensemble"]
@@ -38,6 +44,13 @@ _SUPPORTED = (
     "HistGradientBoosting* estimators, xgboost.XGBModel or xgboost.Booster, "
     "lightgbm.LGBMModel or lightgbm.Booster"
 )
+
+
+# what reading a malformed dump (missing keys, wrong types, bad numbers) raises
+_MALFORMED = (KeyError, TypeError, ValueError, IndexError, OverflowError, AttributeError,
+              RecursionError, MemoryError)  # fmt: skip
+# More outputs than this means a corrupted header (XGBoost num_class, LightGBM trees per round).
+_MAX_OUTPUTS = 100_000
 
 
 def extract_tree_ensemble(model) -> TreeEnsemble:
@@ -62,15 +75,20 @@ def extract_tree_ensemble(model) -> TreeEnsemble:
     NotFittedError
         If the model has not been fitted.
     ModelError
-        If the model type or one of its options is not supported.
+        If the model type or one of its options is not supported, or if its trees are
+        malformed (a child or feature index out of range, a cycle, NaN thresholds or leaves:
+        see :mod:`assay.model._tree_check`); nothing compiled runs on such trees.
     """
     module = type(model).__module__.split(".")[0]
-    if module == "xgboost":
-        return _from_xgboost(model)
-    if module == "lightgbm":
-        return _from_lightgbm(model)
-    if module == "sklearn":
-        return _from_sklearn(model)
+    reader = {"xgboost": _from_xgboost, "lightgbm": _from_lightgbm, "sklearn": _from_sklearn}
+    if module in reader:
+        try:
+            return reader[module](model)
+        except AssayError:
+            raise
+        except _MALFORMED as exc:  # a field missing or of the wrong type in the model's dump
+            problem = f"its trees could not be read ({type(exc).__name__}: {str(exc)[:200]})"
+            bad_tree(f"{type(model).__name__}", problem, cause=exc)
     msg = (
         f"Cannot read trees from a {type(model).__module__}.{type(model).__qualname__}; "
         f"supported are {_SUPPORTED}. For a Pipeline, extract from its final step and "
@@ -152,16 +170,44 @@ class _Builder:
         cat_in_set_left=None,
         zero_as_missing=None,
     ) -> None:
-        left = np.asarray(left, dtype=np.int64)
+        tree = len(self.parts)
+        left = int_array(left, tree, "left children")
+        right = int_array(right, tree, "right children")
+        reachable = check_tree_links(left, right, tree=tree)
         n = len(left)
-        is_leaf = left < 0
-        value = np.zeros((n, self.n_outputs), dtype=np.float64)
+        feature = int_array(feature, tree, "split features")
         leaf_value = np.asarray(leaf_value, dtype=np.float64)
+        lengths = {
+            "split features": len(feature),
+            "thresholds": len(np.atleast_1d(threshold)),
+            "default directions": len(np.atleast_1d(default_left)),
+            "leaf values": len(leaf_value),
+            "covers": len(np.atleast_1d(cover)),
+        }
+        for what, size in lengths.items():
+            if size != n:
+                bad_tree(f"tree {tree}", f"it has {n} nodes but {size} {what}")
+        if not -1 <= output < self.n_outputs:
+            bad_tree(f"tree {tree}", f"it adds to output {output} of {self.n_outputs}")
+        if leaf_value.ndim == 2 and leaf_value.shape[1] != self.n_outputs:
+            bad_tree(f"tree {tree}", f"its leaves hold {leaf_value.shape[1]} values each")
+        for node in cat_sets or {}:
+            if not (0 <= int(node) < n and reachable[int(node)] and left[int(node)] >= 0):
+                bad_tree(f"tree {tree}, node {node}", "a category set on no split node")
+        # nodes the root never reaches (XGBoost keeps pruned ones) become inert leaves
+        unreachable = ~reachable
+        left = np.where(unreachable, -1, left)
+        right = np.where(unreachable, -1, right)
+        is_leaf = left < 0
+        leaf_value = np.where(
+            unreachable.reshape((n,) + (1,) * (leaf_value.ndim - 1)), 0.0, leaf_value
+        )
+        cover = np.where(unreachable, 0.0, np.asarray(cover, dtype=np.float64))
+        value = np.zeros((n, self.n_outputs), dtype=np.float64)
         if leaf_value.ndim == 1 and output >= 0:  # a single-output tree
             value[is_leaf, output] = leaf_value[is_leaf]
         else:
             value[is_leaf] = leaf_value.reshape(n, -1)[is_leaf]
-        right = np.asarray(right, dtype=np.int64)
         offset = self.n_nodes
         counts = np.zeros(n, dtype=np.int64)
         values = []
@@ -176,11 +222,11 @@ class _Builder:
             {
                 "left": np.where(is_leaf, -1, left + offset),
                 "right": np.where(is_leaf, -1, right + offset),
-                "feature": np.where(is_leaf, -1, np.asarray(feature, dtype=np.int64)),
+                "feature": np.where(is_leaf, -1, feature),
                 "threshold": np.where(no_threshold, 0.0, np.asarray(threshold, dtype=np.float64)),
                 "default_left": np.asarray(default_left, dtype=bool) & ~is_leaf,
                 "value": value,
-                "cover": np.asarray(cover, dtype=np.float64),
+                "cover": cover,
                 "is_cat": is_cat,
                 "cat_left": (
                     np.zeros(n, dtype=bool)
@@ -530,6 +576,8 @@ def _xgboost_from_json(config: dict, n_iterations: int | None) -> TreeEnsemble:
         raise ModelError(msg)
     param = learner["learner_model_param"]
     n_outputs = max(int(param.get("num_class", 0)), int(param.get("num_target", 1)), 1)
+    if n_outputs > _MAX_OUTPUTS:
+        bad_tree("XGBoost model", f"num_class/num_target is {n_outputs}")
     objective = learner["objective"]["name"]
     trees = model_json["trees"]
     tree_info = model_json["tree_info"]
@@ -636,13 +684,17 @@ def _from_lightgbm(model) -> TreeEnsemble:
     else:
         msg = f"Cannot read trees from lightgbm {type(model).__name__}; supported are {_SUPPORTED}."
         raise ModelError(msg)
+    # LightGBM's dump and predict follow child indices unchecked: check the flat text first
+    check_lightgbm_text(booster.model_to_string(num_iteration=-1))
     # Like Booster.predict, dump_model() uses best_iteration when there is one.
     return _lightgbm_from_dump(booster.dump_model())
 
 
 def _lightgbm_from_dump(dump: dict) -> TreeEnsemble:
     per_iteration = int(dump["num_tree_per_iteration"])
-    n_outputs = max(per_iteration, 1)
+    if not 1 <= per_iteration <= _MAX_OUTPUTS:
+        bad_tree("LightGBM model", f"num_tree_per_iteration is {per_iteration}")
+    n_outputs = per_iteration
     trees = dump["tree_info"]
     scale = 1.0
     if dump.get("average_output") and trees:

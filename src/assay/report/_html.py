@@ -8,12 +8,14 @@ external request. The report depends on ``results.json`` alone.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from assay._display import fmt_number
 from assay._version import __version__
-from assay.auditing._result import AuditResult
+from assay.auditing._result import AuditResult, check_results
+from assay.errors import InvalidInputError
 from assay.report._figures import render_figure
 
 __all__ = ["render_html", "write_report"]
@@ -23,11 +25,40 @@ def _fmt(value: Any) -> str:
     return fmt_number(value)
 
 
+def safe_name(key: Any, taken: set[str]) -> str:
+    """A file and anchor name for section ``key``: letters, digits, ``_`` and ``-`` only.
+
+    Keys come from ``results.json``, which is data: a key such as ``../../x`` or ``/etc/x``
+    must never become a path. Other characters become ``_``; a name already taken (two keys
+    that differ only in such characters) gets a numbered suffix.
+    """
+    base = re.sub(r"[^A-Za-z0-9_-]", "_", str(key))[:64] or "section"
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    taken.add(name)
+    return name
+
+
 def _render_sections(result: AuditResult) -> list[dict[str, Any]]:
+    checked = check_results(result.to_dict(), where="the audit result")["sections"]
     sections = []
-    for key, sec in result.sections.items():
-        figures = [(render_figure(f), f.get("caption", "")) for f in sec.get("figures", [])]
-        sections.append({"key": key, "section": sec, "figures": figures})
+    taken: set[str] = set()
+    for key, sec in checked.items():
+        figures = []
+        for i, spec in enumerate(sec["figures"], start=1):
+            try:
+                svg = render_figure(spec)
+            except Exception as exc:  # figure data that does not fit its kind
+                msg = (
+                    f"figure {i} of section {key!r} ({spec.get('kind')!r}) could not be drawn "
+                    f"from its data ({type(exc).__name__}: {str(exc)[:200]}); the results "
+                    "file is damaged. Rerun `assay audit` to write a fresh one."
+                )
+                raise InvalidInputError(msg) from exc
+            figures.append((svg, spec.get("caption", "")))
+        sections.append({"key": safe_name(key, taken), "section": sec, "figures": figures})
     return sections
 
 
@@ -62,7 +93,14 @@ def write_report(
     """Write the report to ``path`` and return it.
 
     With ``figures_dir``, every figure is also written there as ``{section}-{n}.svg`` (the same
-    drawing as in the report), for reuse in slides or papers.
+    drawing as in the report), for reuse in slides or papers. ``{section}`` is the section key
+    made safe for a file name (:func:`safe_name`), so every file lands inside ``figures_dir``.
+
+    Raises
+    ------
+    InvalidInputError
+        If the result does not follow the results schema (see
+        :func:`assay.auditing._result.check_results`) or a figure cannot be drawn from its data.
 
     Examples
     --------
@@ -83,6 +121,6 @@ def write_report(
         folder.mkdir(parents=True, exist_ok=True)
         for item in sections:
             for i, (svg, _caption) in enumerate(item["figures"], start=1):
-                if svg:
+                if svg:  # item["key"] is a safe_name: no separators, no dots
                     (folder / f"{item['key']}-{i}.svg").write_text(svg, encoding="utf-8")
     return path

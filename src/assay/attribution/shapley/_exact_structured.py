@@ -75,8 +75,12 @@ def find_structure(adapter: Any, n_features: int) -> tuple[Any, str]:
     """
     space = adapter.output_space
     if adapter.has_trees:
+        from assay.model._tree_check import CorruptTreeError
+
         try:
             ens = adapter.tree_ensemble()
+        except CorruptTreeError:  # malformed trees: the model's own predict is not safe either
+            raise
         except Exception as exc:  # an unsupported booster type: enumerate instead
             return None, f"tree extraction failed ({type(exc).__name__}: {exc})"
         native = ens.output_space
