@@ -117,7 +117,7 @@ CASES = {
 
 def main() -> None:
     import assay
-    from assay.auditing._run import estimate_seconds
+    from assay.auditing._estimate import estimate_seconds
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", default=None, help="substring of the cases to run")

@@ -226,7 +226,9 @@ def audit(
                 idx = X.sample(n=sample, random_state=seed).index
                 X, y = X.loc[idx], y.loc[idx]
                 sens = None if sens is None else sens.loc[idx]
-        estimate = estimate_seconds(model, X, sensitive=sens is not None)
+        estimate = estimate_seconds(
+            model, X, sensitive=sens is not None, expected_directions=bool(directions)
+        )
         _echo(
             quiet,
             f"auditing {len(X):,} rows x {X.shape[1]} features "

@@ -10,6 +10,7 @@ import numpy as np
 
 from assay._validation import as_vector, check_int, check_seed
 from assay.auditing._context import AuditContext
+from assay.auditing._estimate import estimate_seconds
 from assay.auditing._holdout import holdout_statement, row_overlap
 from assay.auditing._labels import check_target, class_indices
 from assay.auditing._registry import STEPS, SkipSection
@@ -39,38 +40,6 @@ def _sensitive_frame(sensitive: Any) -> Any:
     if values.ndim == 1:
         return pd.DataFrame({"sensitive": values})
     return pd.DataFrame(values, columns=[f"sensitive_{j}" for j in range(values.shape[1])])
-
-
-def estimate_seconds(model: Any, X: Any, *, sensitive: bool = True) -> float:
-    """Rough wall-clock estimate of :func:`audit` on ``X``, from one timed model call.
-
-    The sections that dominate call the model on about a million rows in all (trust checks,
-    monotonicity pairs, proxy repairs) and fit small models (the GAM on up to 5,000 rows, the
-    proxy audit's 120 auxiliary fits on 2,000 rows); the constants below were measured on one
-    core with the demo cohort (see benchmarks/RESULTS.md).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn.linear_model import LinearRegression
-    >>> X = np.random.default_rng(0).normal(size=(500, 3))
-    >>> model = LinearRegression().fit(X, X[:, 0])
-    >>> 0 < estimate_seconds(model, X) < 600
-    True
-    """
-    adapter = wrap(model)
-    Xv, _ = adapter.prepare(X)
-    probe = Xv[: min(2000, Xv.shape[0])]
-    t0 = time.perf_counter()
-    adapter.predict(probe)
-    per_row = (time.perf_counter() - t0) / probe.shape[0]
-    n, d = Xv.shape
-    model_rows = 1_000_000
-    if not adapter.has_trees:  # exact Shapley: every coalition of every row on the background
-        model_rows += 200 * 100 * 2 ** min(d, 12)
-    gam = 4e-5 * min(n, 5000) * d
-    fixed = 5.0 + (10.0 if sensitive else 0.0)
-    return float(fixed + gam + per_row * model_rows)
 
 
 def _check_categorical(features: Sequence[str] | None, names: list[str]) -> list[str]:
