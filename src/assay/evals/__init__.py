@@ -6,12 +6,15 @@
 - :func:`membership_scores` — loss, zlib, Min-K% and Min-K%++ membership scores with AUROC and
   TPR at low FPR;
 - :func:`exchangeability_test` — Oren et al.'s sharded test that a model saw a test set in order;
+- :func:`judge_bias` — position, verbosity and self-preference bias of a pairwise (LLM) judge,
+  and the consistency-corrected win rates;
 - :class:`CausalLM` — token log-probabilities of a Hugging Face causal LM, a torch module or a
   callable.
 """
 
 from assay.evals._exchangeability import exchangeability_test
 from assay.evals._formats import Format, FormatGrammar
+from assay.evals._judge import PADDING_TEMPLATES, JudgeBiasResult, judge_bias
 from assay.evals._lm import CausalLM, ChoiceScorer, TokenLogprobs, as_causal_lm
 from assay.evals._membership import membership_metrics, membership_scores, tpr_at_fpr
 from assay.evals._ngram import NgramIndex, build_index, ngram_overlap
@@ -24,6 +27,7 @@ from assay.evals._results import (
 from assay.evals._spread import format_spread
 
 __all__ = [
+    "PADDING_TEMPLATES",
     "CausalLM",
     "ChoiceScorer",
     "ContaminationReport",
@@ -31,6 +35,7 @@ __all__ = [
     "Format",
     "FormatGrammar",
     "FormatSpreadResult",
+    "JudgeBiasResult",
     "MembershipResult",
     "NgramIndex",
     "TokenLogprobs",
@@ -38,6 +43,7 @@ __all__ = [
     "build_index",
     "exchangeability_test",
     "format_spread",
+    "judge_bias",
     "membership_metrics",
     "membership_scores",
     "ngram_overlap",
