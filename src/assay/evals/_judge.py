@@ -20,7 +20,7 @@ Every pair is judged in both orders (``a`` first, then ``b`` first). From those 
   opponent in both orders. Whatever the judge's slot preference, a judge that ignores padding
   gives the padded answer a win rate of exactly 0.5 on average, so the estimate is the padded
   answer's win rate minus 0.5 (the change in win rate that padding alone buys), with a
-  percentile bootstrap interval; the test is a sign-flip permutation test of the per-pair
+  t-interval; the test is a sign-flip permutation test of the per-pair
   changes (two-sided; the verdict says the direction). Alert when significant.
 - **self_preference**: on pairs where exactly one answer's author is ``judge_name``. With a
   quality reference (gold labels in ``item["reference"]``, in the judge's encoding, or a second
@@ -221,8 +221,12 @@ def _snap(x: np.ndarray) -> np.ndarray:
     return np.where(np.abs(x) < _TOL, 0.0, x)
 
 
-def _interval(x: np.ndarray, level: float, n_boot: int, rng: np.random.Generator) -> tuple:
-    """Mean of ``x`` and an interval: Wilson for 0/1 data, else a percentile bootstrap."""
+def _interval(x: np.ndarray, level: float) -> tuple:
+    """Mean of ``x`` and an interval: Wilson for 0/1 data, else Student's t.
+
+    (A percentile bootstrap is too narrow on the sparse, discrete changes a judge produces --
+    mostly zeros -- and then disagrees with the sign-flip test; the t-interval does not.)
+    """
     x = np.asarray(x, dtype=float)
     if x.shape[0] == 0:
         return float("nan"), float("nan"), float("nan")
@@ -232,10 +236,8 @@ def _interval(x: np.ndarray, level: float, n_boot: int, rng: np.random.Generator
         return m, float(ci.low), float(ci.high)
     if x.shape[0] < 2 or np.ptp(x) == 0:
         return m, m, m
-    res = stats.bootstrap(
-        (x,), np.mean, n_resamples=n_boot, confidence_level=level, method="percentile", rng=rng
-    )
-    return m, float(res.confidence_interval.low), float(res.confidence_interval.high)
+    ci = stats.ttest_1samp(x, 0.0).confidence_interval(level)
+    return m, float(ci.low), float(ci.high)
 
 
 def _sign_flip_p(d: np.ndarray, n_boot: int, rng: np.random.Generator) -> float:
@@ -259,12 +261,16 @@ def _fmt(x: float) -> str:
     return "n/a" if not np.isfinite(x) else f"{x:.2f}"
 
 
+def _pct(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:.0%}"
+
+
 def _position(s_ab: np.ndarray, s_ba: np.ndarray, alpha: float, n_boot: int, rng: Any) -> dict:
     level = 1 - alpha
     first_ab, first_ba = 1 - s_ab, 1 - s_ba  # P(first slot wins) in each order
     effect = _snap((first_ab + first_ba) / 2 - 0.5)  # > 0: the first slot is favoured
     flip = _snap(np.abs(first_ab - s_ba))  # P(a wins | a first) vs P(a wins | b first)
-    flip_rate, flip_lo, flip_hi = _interval(flip, level, n_boot, rng)
+    flip_rate, flip_lo, flip_hi = _interval(flip, level)
     moved = effect[effect != 0]
     n_moved = int(moved.shape[0])
     if n_moved == 0:
@@ -296,7 +302,7 @@ def _position(s_ab: np.ndarray, s_ba: np.ndarray, alpha: float, n_boot: int, rng
         verdict = (
             f"Position: {flip_rate:.0%} of pairs change their decision when the order is swapped "
             f"(CI {flip_lo:.0%}-{flip_hi:.0%}); among those, the first slot wins {est:.0%} "
-            f"(CI {_fmt(lo)}-{_fmt(hi)}), {sig} different from 50% (p = {p:.2g})"
+            f"(CI {_pct(lo)}-{_pct(hi)}), {sig} different from 50% (p = {p:.2g})"
             + (f": the judge favours the {side} slot." if status == "alert" else ".")
         )
     return {
@@ -328,7 +334,7 @@ def _verbosity(items: list, call: _Caller, alpha: float, n_boot: int, rng: Any) 
         )
         change[i] = float(np.mean(wins)) - 0.5
     change = _snap(change)
-    est, lo, hi = _interval(change, 1 - alpha, n_boot, rng)
+    est, lo, hi = _interval(change, 1 - alpha)
     p = _sign_flip_p(change, n_boot, rng)
     status = _status(p, alpha)
     per_template = {}
@@ -365,7 +371,7 @@ def _self_preference(
     mine = own >= 0
     w_own = 0.5 + _snap(np.where(own == 0, w_a, 1 - w_a)[mine] - 0.5)
     n = int(mine.sum())
-    own_rate, own_lo, own_hi = _interval(w_own, level, n_boot, rng)
+    own_rate, own_lo, own_hi = _interval(w_own, level)
     ref = ref_b[mine]
     if np.isfinite(ref).all():
         ref_own = np.where(own[mine] == 0, 1 - ref, ref)  # reference's P(own is better)
@@ -421,7 +427,7 @@ def _self_preference(
     status = _status(p, alpha, strong=False)
     verdict = (
         f"Self-preference: the judge's own answers win {own_rate:.0%} of their pairs (CI "
-        f"{_fmt(own_lo)}-{_fmt(own_hi)}, p = {p:.2g} against 50%); with no quality reference "
+        f"{_pct(own_lo)}-{_pct(own_hi)}, p = {p:.2g} against 50%); with no quality reference "
         "this cannot tell self-preference from better answers"
         + ("; add gold labels or a second judge." if status != "ok" else ".")
     )
@@ -433,8 +439,7 @@ def _self_preference(
     }  # fmt: skip
 
 
-def _leaderboard(items: list, w_a: np.ndarray, raw_a: np.ndarray, level: float, n_boot: int,
-                 rng: Any) -> list:  # fmt: skip
+def _leaderboard(items: list, w_a: np.ndarray, raw_a: np.ndarray, level: float) -> list:
     if not all("author_a" in it and "author_b" in it for it in items):
         return []
     wins: dict[str, list[tuple[float, float]]] = {}
@@ -444,7 +449,7 @@ def _leaderboard(items: list, w_a: np.ndarray, raw_a: np.ndarray, level: float, 
     board = []
     for author, vals in wins.items():
         arr = np.asarray(vals)
-        m, lo, hi = _interval(arr[:, 0], level, n_boot, rng)
+        m, lo, hi = _interval(arr[:, 0], level)
         board.append({
             "author": author, "win_rate": m, "ci_low": lo, "ci_high": hi,
             "raw_win_rate": float(arr[:, 1].mean()), "n": int(arr.shape[0]),
@@ -553,11 +558,11 @@ def judge_bias(
         else:
             out["self_preference"] = _self_preference(w_a, own, ref_b, alpha, n_boot, rng)
     level = 1 - alpha
-    win, win_lo, win_hi = _interval(w_a, level, n_boot, rng)
+    win, win_lo, win_hi = _interval(w_a, level)
     scores = {
         "win_rate_a": win, "ci_low": win_lo, "ci_high": win_hi,
         "raw_win_rate_a": float((1 - s_ab).mean()),
-        "leaderboard": _leaderboard(items, w_a, 1 - s_ab, level, n_boot, rng),
+        "leaderboard": _leaderboard(items, w_a, 1 - s_ab, level),
     }  # fmt: skip
     per_item = {
         "p_second_ab": s_ab, "p_second_ba": s_ba, "win_a": w_a, "flip": flip,
