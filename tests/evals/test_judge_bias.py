@@ -218,3 +218,36 @@ def test_bad_judge_output_and_failure_raise():
         judge_bias(lambda q, a, b: 1 / 0, items)
     with pytest.raises(InvalidInputError, match="unknown check"):
         judge_bias(lambda q, a, b: 0, items, checks=("length",))
+
+
+def test_api_judge_batches_retries_and_refuses_over_budget():
+    from assay.evals import APIJudge
+
+    fair = Judge(12, noise=0.0)
+    sizes, failures = [], {"left": 2}
+
+    def api(triples):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise TimeoutError("flaky network")
+        sizes.append(len(triples))
+        return [fair(*t) for t in triples]
+
+    waits = []
+    judge = APIJudge(api, batch_size=25, max_calls=200, retries=2, backoff=0.5,
+                     sleep=waits.append)  # fmt: skip
+    res = judge_bias(judge, make_items(30, 12), checks=("position", "verbosity"), seed=0,
+                     n_bootstrap=99)  # fmt: skip
+    assert waits == [0.5, 1.0] and judge.failures == 2  # two retries with backoff
+    assert sum(sizes) == 6 * 30 == judge.used and max(sizes) == 25
+    assert statuses(res) == {"position": "ok", "verbosity": "ok"}
+    before = judge.used
+    with pytest.raises(ModelError, match=r"needs 180 comparisons .* budget has 20 left"):
+        judge_bias(judge, make_items(30, 13), checks=("position", "verbosity"))
+    assert judge.used == before  # refused before any call
+
+    def broken(triples):
+        raise ConnectionError("down")
+
+    with pytest.raises(ModelError, match=r"failed 2 times .* ConnectionError: down"):
+        judge_bias(APIJudge(broken, retries=1, sleep=lambda s: None), make_items(4, 0))

@@ -157,14 +157,34 @@ class _Caller:
             raise InvalidInputError(msg)
         self.fn, self.name, self.calls = fn, name, 0
 
-    def __call__(self, question: str, first: str, second: str) -> float:
+    def check_budget(self, planned: int) -> None:
+        """Refuse before the first call when the judge's budget cannot cover the run."""
+        left = getattr(self.fn, "calls_left", None)
+        if isinstance(left, int) and planned > left:
+            msg = (
+                f"this run needs {planned} comparisons from the {self.name} but its budget has "
+                f"{left} left; raise its max_calls, use fewer items or fewer checks."
+            )
+            raise ModelError(msg)
+
+    def many(self, triples: list[tuple[str, str, str]]) -> np.ndarray:
+        """P(second is better) for each triple (through ``judge_batch`` when the judge has it)."""
+        batch = getattr(self.fn, "judge_batch", None)
         try:
-            raw = self.fn(question, first, second)
+            if callable(batch):
+                raw = list(batch(triples))
+            else:
+                raw = [self.fn(*t) for t in triples]
+        except ModelError:
+            raise
         except Exception as exc:
             msg = f"the {self.name} failed: {type(exc).__name__}: {exc}"
             raise ModelError(msg) from exc
-        self.calls += 1
-        return _decode(raw, self.name)
+        if len(raw) != len(triples):
+            msg = f"the {self.name} returned {len(raw)} answers for {len(triples)} comparisons."
+            raise ModelError(msg)
+        self.calls += len(triples)
+        return np.array([_decode(r, self.name) for r in raw], dtype=float)
 
 
 def _decode(raw: Any, name: str) -> float:
@@ -321,19 +341,16 @@ def _verbosity(items: list, call: _Caller, alpha: float, n_boot: int, rng: Any) 
     n = len(items)
     ta = rng.integers(0, len(PADDING_TEMPLATES), n)
     tb = rng.integers(0, len(PADDING_TEMPLATES), n)
-    change = np.empty(n)
+    triples = []
     for i, it in enumerate(items):
         q, a, b = it["question"], it["answer_a"], it["answer_b"]
         pa = _pad(PADDING_TEMPLATES[ta[i]][1], q, a)
         pb = _pad(PADDING_TEMPLATES[tb[i]][1], q, b)
-        wins = (
-            1 - call(q, pa, b),  # padded a first
-            call(q, b, pa),  # padded a second
-            1 - call(q, pb, a),  # padded b first
-            call(q, a, pb),  # padded b second
-        )
-        change[i] = float(np.mean(wins)) - 0.5
-    change = _snap(change)
+        triples += [(q, pa, b), (q, b, pa), (q, pb, a), (q, a, pb)]
+    s = call.many(triples).reshape(n, 4)
+    # padded a first / second, padded b first / second: the padded answer's win probability
+    wins = np.column_stack([1 - s[:, 0], s[:, 1], 1 - s[:, 2], s[:, 3]])
+    change = _snap(wins.mean(axis=1) - 0.5)
     est, lo, hi = _interval(change, 1 - alpha)
     p = _sign_flip_p(change, n_boot, rng)
     status = _status(p, alpha)
@@ -521,8 +538,12 @@ def judge_bias(
     rng = np.random.default_rng(seed)
     call = _Caller(judge, "judge")
     n = len(items)
-    s_ab = np.array([call(it["question"], it["answer_a"], it["answer_b"]) for it in items])
-    s_ba = np.array([call(it["question"], it["answer_b"], it["answer_a"]) for it in items])
+    call.check_budget(n * (6 if "verbosity" in checks else 2))
+    s = call.many(
+        [(it["question"], it["answer_a"], it["answer_b"]) for it in items]
+        + [(it["question"], it["answer_b"], it["answer_a"]) for it in items]
+    )
+    s_ab, s_ba = s[:n], s[n:]
     w_a = ((1 - s_ab) + s_ba) / 2
     out: dict[str, dict] = {}
     skipped: dict[str, str] = {}
@@ -541,12 +562,19 @@ def judge_bias(
             b_mine = str(it.get("author_b")) == judge_name
             own[i] = 0 if a_mine and not b_mine else 1 if b_mine and not a_mine else -1
     ref_call = _Caller(reference, "reference judge") if reference is not None else None
+    ask = []
     for i, it in enumerate(items):
         if it.get("reference") is not None:
             ref_b[i] = _decode(it["reference"], f"reference label of items[{i}]")
-        elif ref_call is not None and own[i] >= 0:
-            q, a, b = it["question"], it["answer_a"], it["answer_b"]
-            ref_b[i] = (ref_call(q, a, b) + 1 - ref_call(q, b, a)) / 2
+        elif ref_call is not None and own[i] >= 0 and "self_preference" in checks:
+            ask.append(i)
+    if ask and ref_call is not None:
+        ref_call.check_budget(2 * len(ask))
+        r = ref_call.many(
+            [(items[i]["question"], items[i]["answer_a"], items[i]["answer_b"]) for i in ask]
+            + [(items[i]["question"], items[i]["answer_b"], items[i]["answer_a"]) for i in ask]
+        )
+        ref_b[ask] = (r[: len(ask)] + 1 - r[len(ask) :]) / 2
     if "self_preference" in checks:
         if judge_name is None:
             skipped["self_preference"] = "no judge_name given (the judge's name in author_a/_b)"

@@ -1,0 +1,55 @@
+"""LMJudge on a tiny random GPT-2 (nothing downloaded): P(B) equals a direct softmax over the
+next-token logits of "A" and "B", and judge_bias runs through the batched path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from assay.errors import InvalidInputError  # noqa: E402
+from assay.evals import CausalLM, LMJudge, judge_bias  # noqa: E402
+
+
+def char_tokenizer(text):
+    return {"input_ids": [ord(c) % 50 for c in text]}
+
+
+@pytest.fixture(scope="module")
+def gpt2():
+    torch.manual_seed(0)
+    cfg = transformers.GPT2Config(vocab_size=50, n_positions=256, n_embd=16, n_layer=1,
+                                  n_head=2, bos_token_id=0, eos_token_id=0)  # fmt: skip
+    return transformers.GPT2LMHeadModel(cfg).eval()
+
+
+def test_lm_judge_matches_direct_softmax(gpt2):
+    template = "Q {question} A {first} B {second} ->"
+    judge = LMJudge(CausalLM(gpt2, char_tokenizer), template=template, choices=("A", "B"))
+    triples = [("two plus two", "four", "five"), ("sky", "blue", "green and wide")]
+    got = judge.judge_batch(triples)
+    for (q, a, b), p in zip(triples, got, strict=True):
+        ids = char_tokenizer(template.format(question=q, first=a, second=b))["input_ids"]
+        with torch.no_grad():
+            logits = gpt2(torch.tensor([ids])).logits[0, -1].double()
+        pair = torch.softmax(logits[[ord("A") % 50, ord("B") % 50]], -1).numpy()
+        np.testing.assert_allclose(p, pair[1], atol=1e-6)
+    assert judge(*triples[0]) == pytest.approx(got[0])
+
+
+def test_judge_bias_with_an_lm_judge(gpt2):
+    judge = LMJudge(gpt2, char_tokenizer, template="{question}|{first}|{second}|",
+                    choices=("A", "B"))  # fmt: skip
+    items = [{"question": f"q{i}", "answer_a": "x" * (i % 4 + 1), "answer_b": "y" * (i % 3 + 1)}
+             for i in range(12)]  # fmt: skip
+    res = judge_bias(judge, items, checks=("position",), seed=0, n_bootstrap=99)
+    assert res.params["judge_calls"] == 24
+    assert np.all((res.items["p_second_ab"] > 0) & (res.items["p_second_ab"] < 1))
+    assert res.checks["position"]["status"] in ("ok", "alert")
+
+
+def test_lm_judge_rejects_bad_template(gpt2):
+    with pytest.raises(InvalidInputError, match="template lacks"):
+        LMJudge(gpt2, char_tokenizer, template="{question} {first}")
