@@ -251,3 +251,16 @@ def test_api_judge_batches_retries_and_refuses_over_budget():
 
     with pytest.raises(ModelError, match=r"failed 2 times .* ConnectionError: down"):
         judge_bias(APIJudge(broken, retries=1, sleep=lambda s: None), make_items(4, 0))
+
+
+def test_plot_judge_bias_draws_each_check():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from assay.plot import plot_judge_bias
+
+    res = run(Judge(1, first_slot=0.3), 1)
+    ax = plot_judge_bias(res)
+    assert len(ax.get_yticklabels()) == 3 and len(ax.lines) >= 4
+    with pytest.raises(InvalidInputError, match="needs a JudgeBiasResult"):
+        plot_judge_bias(res.to_dict())

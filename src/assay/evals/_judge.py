@@ -277,10 +277,6 @@ def _status(p: float, alpha: float, *, strong: bool = True) -> str:
     return "alert" if strong else "warning"
 
 
-def _fmt(x: float) -> str:
-    return "n/a" if not np.isfinite(x) else f"{x:.2f}"
-
-
 def _pct(x: float) -> str:
     return "n/a" if not np.isfinite(x) else f"{x:.0%}"
 
@@ -365,13 +361,15 @@ def _verbosity(items: list, call: _Caller, alpha: float, n_boot: int, rng: Any) 
         word = "raises" if est > 0 else "lowers"
         verdict = (
             f"Verbosity: content-free padding alone {word} an answer's win rate by "
-            f"{abs(est):.0%} (CI {lo:+.2f} to {hi:+.2f}, p = {p:.2g}): the judge rewards "
+            f"{abs(est) * 100:.0f} points (CI {lo * 100:+.0f} to {hi * 100:+.0f}, p = {p:.2g}): "
+            "the judge rewards "
             f"{'length' if est > 0 else 'brevity'}, not content."
         )
     else:
         verdict = (
-            f"Verbosity: content-free padding changes an answer's win rate by {est:+.2f} "
-            f"(CI {_fmt(lo)} to {_fmt(hi)}, p = {p:.2g}), not significantly."
+            f"Verbosity: content-free padding changes an answer's win rate by "
+            f"{est * 100:+.0f} points (CI {lo * 100:+.0f} to {hi * 100:+.0f}, p = {p:.2g}), "
+            "not significantly."
         )
     check = {
         "status": status, "estimate": est, "ci_low": lo, "ci_high": hi, "p_value": p,
