@@ -57,7 +57,7 @@ class Judge:
         return (
             quality(text)
             + self.length * len(text)
-            + (self.self_bonus if text.startswith("Certainly.") else 0.0)
+            + (self.self_bonus if "Certainly." in text else 0.0)
         )
 
     def __call__(self, question: str, first: str, second: str) -> int:
@@ -264,3 +264,20 @@ def test_plot_judge_bias_draws_each_check():
     assert len(ax.get_yticklabels()) == 3 and len(ax.lines) >= 4
     with pytest.raises(InvalidInputError, match="needs a JudgeBiasResult"):
         plot_judge_bias(res.to_dict())
+
+
+def test_a_single_changed_pair_is_not_significant():
+    items = make_items(20, 14)
+    target = min(items[3]["answer_a"], items[3]["answer_b"], key=quality)
+
+    def judge(q, a, b):  # fair, except that padding the worse answer of item 3 makes it win
+        if target in a and a != target:
+            return 0
+        if target in b and b != target:
+            return 1
+        return int(quality(b) > quality(a))
+
+    res = judge_bias(judge, items, checks=("position", "verbosity"), seed=0, n_bootstrap=99)
+    verb = res.checks["verbosity"]
+    assert np.count_nonzero(res.items["verbosity_change"]) == 1
+    assert verb["p_value"] == 1.0 and verb["status"] == "ok"

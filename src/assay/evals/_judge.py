@@ -263,7 +263,7 @@ def _interval(x: np.ndarray, level: float) -> tuple:
 def _sign_flip_p(d: np.ndarray, n_boot: int, rng: np.random.Generator) -> float:
     """Two-sided sign-flip permutation p-value of ``sum(d) == 0`` (zeros dropped)."""
     d = d[d != 0]
-    if d.shape[0] == 0:
+    if d.shape[0] < 2:  # one value: its two sign flips are equally extreme, p = 1
         return 1.0
     res = stats.permutation_test(
         (d,), np.sum, permutation_type="samples", n_resamples=n_boot, rng=rng, vectorized=True
