@@ -19,7 +19,7 @@ import click
 
 from assay.errors import AssayError, InvalidInputError
 
-__all__ = ["evals_group", "load_callable", "read_records"]
+__all__ = ["evals_group", "load_callable", "load_hf_lm", "read_records"]
 
 
 def _fail(message: str) -> None:
@@ -88,6 +88,36 @@ def load_callable(spec: str, *, what: str) -> Callable:
     return fn
 
 
+def load_hf_lm(path: str) -> tuple[Any, Any]:
+    """(model, tokenizer) of a causal LM saved in a local Hugging Face directory (offline)."""
+    import os
+
+    from assay._validation import import_optional
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    transformers = import_optional("transformers", purpose="judging or scoring with a saved LM")
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+        model = transformers.AutoModelForCausalLM.from_pretrained(path).eval()
+    except (OSError, ValueError) as exc:
+        msg = (
+            f"could not load a causal LM and its tokenizer from {path!r}: {exc}. Pass a "
+            "directory written by save_pretrained (config.json, weights, tokenizer files)."
+        )
+        raise InvalidInputError(msg) from exc
+    return model, tokenizer
+
+
+def _judge_from_spec(spec: str, template: str | None, what: str) -> Callable:
+    """A saved LM directory becomes an LMJudge; anything else is MODULE:FUNCTION."""
+    if Path(spec).is_dir():
+        from assay.evals import DEFAULT_JUDGE_TEMPLATE, LMJudge
+
+        model, tokenizer = load_hf_lm(spec)
+        return LMJudge(model, tokenizer, template=template or DEFAULT_JUDGE_TEMPLATE)
+    return load_callable(spec, what=what)
+
+
 def _write(sections: dict[str, Any], out_dir: str, meta: dict[str, Any], quiet: bool) -> None:
     from assay.auditing._evals_report import write_evals_report
 
@@ -119,15 +149,22 @@ _quiet = click.option("--quiet", is_flag=True, help="No messages.")
     "--judge",
     "judge_spec",
     required=True,
-    metavar="MODULE:FUNCTION",
-    help="judge(question, first, second) -> 0/1/0.5/P(second better) or 'A'/'B'/'tie'.",
+    metavar="MODULE:FUNCTION|DIR",
+    help="judge(question, first, second) -> 0/1/0.5/P(second better) or 'A'/'B'/'tie'; or a "
+    "saved causal-LM directory, read at the next-token probabilities of ' A' and ' B'.",
+)
+@click.option(
+    "--template",
+    default=None,
+    help="Prompt of a saved-LM judge, with {question}, {first} and {second}; ends where the "
+    "choice (' A' or ' B') comes next.",
 )
 @click.option("--judge-name", default=None, help="The judge's name in author_a/author_b.")
 @click.option(
     "--reference",
     "reference_spec",
     default=None,
-    metavar="MODULE:FUNCTION",
+    metavar="MODULE:FUNCTION|DIR",
     help="A second judge used as quality reference for self-preference.",
 )
 @click.option(
@@ -144,6 +181,7 @@ _quiet = click.option("--quiet", is_flag=True, help="No messages.")
 def judge_command(
     pairs: str,
     judge_spec: str,
+    template: str | None,
     judge_name: str | None,
     reference_spec: str | None,
     checks: str,
@@ -159,8 +197,10 @@ def judge_command(
 
     try:
         items = read_records(pairs)
-        judge = load_callable(judge_spec, what="--judge")
-        reference = load_callable(reference_spec, what="--reference") if reference_spec else None
+        judge = _judge_from_spec(judge_spec, template, "--judge")
+        reference = (
+            _judge_from_spec(reference_spec, template, "--reference") if reference_spec else None
+        )
         result = judge_bias(
             judge,
             items,
@@ -249,8 +289,15 @@ def contamination_command(
     "--scorer",
     "scorer_spec",
     required=True,
-    metavar="MODULE:FUNCTION",
-    help="score_fn(prompts) -> one score (or prediction, with --labels-column) per prompt.",
+    metavar="MODULE:FUNCTION|DIR",
+    help="score_fn(prompts) -> one score (or prediction, with --labels-column) per prompt; or "
+    "a saved causal-LM directory with --choices.",
+)
+@click.option(
+    "--choices",
+    default=None,
+    help="Comma-separated answer options a saved LM chooses between (the most likely one is "
+    "its prediction); labels may be an option or its index.",
 )
 @click.option("--labels-column", default=None, help="Gold answers: scores become correctness.")
 @click.option("--n-formats", default=10, show_default=True, type=int)
@@ -262,6 +309,7 @@ def spread_command(
     examples_path: str,
     scorer_spec: str,
     labels_column: str | None,
+    choices: str | None,
     n_formats: int,
     n_bootstrap: int,
     out_dir: str,
@@ -285,7 +333,22 @@ def spread_command(
              for k, v in r.items()}
             for r in rows
         ]  # fmt: skip
-        fn = load_callable(scorer_spec, what="--scorer")
+        if Path(scorer_spec).is_dir():
+            from assay.evals import ChoiceScorer
+
+            options = [c for c in (choices or "").split(",") if c]
+            if len(options) < 2 or labels is None:
+                _fail("a saved-LM --scorer needs --choices A,B[,...] and --labels-column.")
+            model, tokenizer = load_hf_lm(scorer_spec)
+            fn = ChoiceScorer(model, [" " + c.strip() for c in options], tokenizer=tokenizer)
+            names = [c.strip() for c in options]
+            known = set(names) | {str(i) for i in range(len(names))}
+            bad = [v for v in labels if str(v) not in known]
+            if bad:
+                _fail(f"labels {bad[:5]} are neither one of --choices {names} nor its index.")
+            labels = [names.index(str(v)) if str(v) in names else int(v) for v in labels]
+        else:
+            fn = load_callable(scorer_spec, what="--scorer")
         result = format_spread(
             {scorer_spec: fn}, rows, labels=labels, n_formats=n_formats, seed=seed,
             n_bootstrap=n_bootstrap,

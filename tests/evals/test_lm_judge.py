@@ -53,3 +53,59 @@ def test_judge_bias_with_an_lm_judge(gpt2):
 def test_lm_judge_rejects_bad_template(gpt2):
     with pytest.raises(InvalidInputError, match="template lacks"):
         LMJudge(gpt2, char_tokenizer, template="{question} {first}")
+
+
+@pytest.fixture(scope="module")
+def saved_lm(tmp_path_factory):
+    """A tiny random GPT-2 and a character-level fast tokenizer saved with save_pretrained."""
+    import string
+
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    vocab = {c: i for i, c in enumerate(["[UNK]", *string.printable])}
+    tk = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tk.pre_tokenizer = pre_tokenizers.Split("", "isolated")
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="[UNK]")
+    torch.manual_seed(0)
+    cfg = transformers.GPT2Config(vocab_size=len(vocab), n_positions=512, n_embd=16, n_layer=1,
+                                  n_head=2)  # fmt: skip
+    path = tmp_path_factory.mktemp("tiny_lm")
+    transformers.GPT2LMHeadModel(cfg).save_pretrained(path)
+    fast.save_pretrained(path)
+    return path
+
+
+def test_cli_judge_and_spread_with_a_saved_lm(saved_lm, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from assay.cli import cli
+
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("\n".join(
+        json.dumps({"question": f"q{i}", "answer_a": "x" * (i % 4 + 1), "answer_b": "y" * 2})
+        for i in range(10)
+    ))  # fmt: skip
+    out = tmp_path / "judge"
+    res = CliRunner().invoke(cli, [
+        "evals", "judge", "--pairs", str(pairs), "--judge", str(saved_lm), "--checks",
+        "position", "--n-bootstrap", "99", "--out", str(out),
+    ])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    result = json.loads((out / "results.json").read_text())["sections"]["judge_bias"]
+    p = result["data"]["result"]["items"]["p_second_ab"]
+    assert len(p) == 10 and all(0 < v < 1 for v in p)  # read from the LM's A/B probabilities
+
+    examples = tmp_path / "ex.csv"
+    lines = [f"is {i} even?,{'yes' if i % 2 == 0 else 'no'}" for i in range(12)]
+    examples.write_text("Question,label\n" + "\n".join(lines) + "\n")
+    res = CliRunner().invoke(cli, [
+        "evals", "spread", "--examples", str(examples), "--scorer", str(saved_lm),
+        "--choices", "yes,no", "--labels-column", "label", "--n-formats", "3",
+        "--n-bootstrap", "100", "--out", str(tmp_path / "spread"),
+    ])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    sec = json.loads((tmp_path / "spread" / "results.json").read_text())["sections"]
+    acc = sec["format_spread"]["data"]["result"]["accuracy"][0]
+    assert len(acc) == 3 and all(0 <= a <= 1 for a in acc)
