@@ -234,6 +234,19 @@ def judge_command(
 @click.option("--n", "ngram", default=13, show_default=True, type=int, help="Words per n-gram.")
 @click.option("--threshold", default=0.0, show_default=True, type=float)
 @click.option("--line-docs", is_flag=True, help="Each corpus line is its own document.")
+@click.option(
+    "--model",
+    "model_dir",
+    default=None,
+    type=click.Path(),
+    help="A saved causal-LM directory: add loss/zlib/Min-K%/Min-K%++ membership scores.",
+)
+@click.option(
+    "--member-column",
+    default=None,
+    help="Known membership (1 = in training) of each test row; default: the n-gram flags.",
+)
+@click.option("--alpha", default=0.05, show_default=True, type=float)
 @_out
 @_quiet
 def contamination_command(
@@ -244,16 +257,22 @@ def contamination_command(
     ngram: int,
     threshold: float,
     line_docs: bool,
+    model_dir: str | None,
+    member_column: str | None,
+    alpha: float,
     out_dir: str,
     quiet: bool,
 ) -> None:
-    """Find test examples whose word n-grams occur in a training corpus."""
+    """Find test examples whose word n-grams occur in a training corpus (and, with --model,
+    score each for membership)."""
     from assay.auditing._evals_report import contamination_section
     from assay.evals import ngram_overlap
 
     try:
         rows = read_records(test_path)
-        missing = [c for c in (text_column, scores_column) if c and c not in rows[0]]
+        missing = [
+            c for c in (text_column, scores_column, member_column) if c and c not in rows[0]
+        ]
         if missing:
             _fail(f"{test_path} lacks field(s) {missing}; it has {sorted(rows[0])[:20]}.")
         texts = [str(r.get(text_column) or "") for r in rows]
@@ -269,12 +288,41 @@ def contamination_command(
             "model": f"corpus {', '.join(corpus)}", "n_rows": len(texts), "n_features": 0,
             "seed": None, "title": "Contamination",
         }  # fmt: skip
-        _write({"contamination": contamination_section(report, examples=texts)}, out_dir, meta,
-               quiet)  # fmt: skip
+        sections = {"contamination": contamination_section(report, examples=texts)}
+        if model_dir:
+            sections["membership"] = _membership(
+                model_dir, texts, rows, member_column, report.contaminated, alpha
+            )
+            meta["model"] = f"{model_dir}; {meta['model']}"
+        _write(sections, out_dir, meta, quiet)
     except AssayError as exc:
         _fail(str(exc))
     except (TypeError, ValueError) as exc:
         _fail(f"--scores-column {scores_column!r} must hold numbers: {exc}")
+
+
+def _membership(
+    model_dir: str, texts: list[str], rows: list[dict], member_column: str | None,
+    contaminated: Any, alpha: float,
+) -> dict[str, Any]:  # fmt: skip
+    import numpy as np
+
+    from assay.auditing._evals_report import membership_section
+    from assay.evals import membership_scores
+
+    model, tokenizer = load_hf_lm(model_dir)
+    labels, source = None, ""
+    if member_column:
+        try:
+            labels = np.array([int(float(r[member_column])) for r in rows])
+        except (TypeError, ValueError) as exc:
+            msg = f"--member-column {member_column!r} must hold 0/1: {exc}"
+            raise InvalidInputError(msg) from exc
+        source = f"column {member_column!r}"
+    elif 0 < int(np.sum(contaminated)) < len(texts):
+        labels, source = np.asarray(contaminated, dtype=int), "the n-gram overlap flags"
+    result = membership_scores(model, texts, labels=labels, tokenizer=tokenizer, seed=0)
+    return membership_section(result, examples=texts, label_source=source, alpha=alpha)
 
 
 @evals_group.command("spread")

@@ -109,3 +109,36 @@ def test_cli_judge_and_spread_with_a_saved_lm(saved_lm, tmp_path):
     sec = json.loads((tmp_path / "spread" / "results.json").read_text())["sections"]
     acc = sec["format_spread"]["data"]["result"]["accuracy"][0]
     assert len(acc) == 3 and all(0 <= a <= 1 for a in acc)
+
+
+def test_cli_contamination_with_membership_scores(saved_lm, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from assay.cli import cli
+    from assay.evals import membership_scores
+
+    rng = np.random.default_rng(0)
+    words = [f"w{k}" for k in range(200)]
+    texts = [" ".join(rng.choice(words, 12)) for _ in range(16)]
+    (tmp_path / "corpus.txt").write_text(" ".join(texts[:4]))
+    (tmp_path / "test.jsonl").write_text(
+        "\n".join(json.dumps({"text": t, "member": int(i < 8)}) for i, t in enumerate(texts))
+    )
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, [
+        "evals", "contamination", "--test", str(tmp_path / "test.jsonl"), "--corpus",
+        str(tmp_path / "corpus.txt"), "--n", "5", "--model", str(saved_lm),
+        "--member-column", "member", "--out", str(out),
+    ])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    sections = json.loads((out / "results.json").read_text())["sections"]
+    assert sum(sections["contamination"]["data"]["result"]["contaminated"]) == 4
+    mem = sections["membership"]["data"]["result"]
+    assert mem["labels"] == [1] * 8 + [0] * 8
+    model = transformers.AutoModelForCausalLM.from_pretrained(saved_lm).eval()
+    tok = transformers.AutoTokenizer.from_pretrained(saved_lm)
+    direct = membership_scores(model, texts, tokenizer=tok, seed=0)
+    np.testing.assert_allclose(mem["scores"]["loss"], direct.scores["loss"], rtol=1e-6)
+    assert "Membership inference" in (out / "report.html").read_text()

@@ -16,7 +16,13 @@ import numpy as np
 
 from assay.auditing._section import figure, section, table
 
-__all__ = ["contamination_section", "judge_section", "spread_section", "write_evals_report"]
+__all__ = [
+    "contamination_section",
+    "judge_section",
+    "membership_section",
+    "spread_section",
+    "write_evals_report",
+]
 
 _LABELS = {
     "position": "position: first-slot share of flips - 0.5",
@@ -196,6 +202,81 @@ def contamination_section(report: Any, *, examples: list[str] | None = None) -> 
             "result": report.to_dict(),
             "rule": "alert when any test example shares more than the threshold of its "
             "n-grams with the corpus.",
+        },
+    )
+
+
+def membership_section(
+    result: Any, *, examples: list[str] | None = None, label_source: str = "", alpha: float = 0.05
+) -> dict[str, Any]:
+    """The section of a :class:`~assay.evals.MembershipResult`.
+
+    With labels, each score's AUROC (members vs non-members) is tested with a one-sided
+    Mann-Whitney test; "warning" when the smallest p-value, Bonferroni-corrected over the scores,
+    is below ``alpha``: the model tells the two groups apart, as it would if it had seen the
+    members. Without labels the scores are listed, highest first, and the status is "ok".
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from assay.evals import membership_scores
+    >>> fn = lambda seqs: [np.full(len(s) - 1, -0.1 * s[0]) for s in seqs]
+    >>> res = membership_scores(fn, [[1, 5, 6], [2, 7, 8], [8, 1, 2], [9, 3, 4]],
+    ...                         labels=[1, 1, 0, 0], seed=0, n_bootstrap=100)
+    >>> membership_section(res)["title"]
+    'Membership inference'
+    """
+    names = list(result.scores)
+    status, verdict = "ok", ""
+    rows = []
+    if result.metrics:
+        ps = {n: result.metrics[n]["p_value"] for n in names}
+        best = min(ps, key=ps.get)
+        p_adj = min(1.0, ps[best] * len(ps))
+        m = result.metrics[best]
+        status = "warning" if p_adj < alpha else "ok"
+        verdict = (
+            f"Scored by the model, examples labelled as members ({label_source or 'labels'}) "
+            f"rank above the others with AUROC {m['auroc']:.2f} (CI {m['auroc_ci_low']:.2f}-"
+            f"{m['auroc_ci_high']:.2f}) by {best}; Bonferroni p = {p_adj:.2g}"
+            + (": the model tells them apart, as it would if it had seen them." if status ==
+               "warning" else ", no evidence that it tells them apart.")
+        )  # fmt: skip
+        rows = [
+            [n, result.metrics[n]["auroc"], result.metrics[n]["auroc_ci_low"],
+             result.metrics[n]["auroc_ci_high"], result.metrics[n]["tpr_at_5pct_fpr"],
+             result.metrics[n]["p_value"]]
+            for n in names
+        ]  # fmt: skip
+    else:
+        verdict = (
+            f"Membership scores ({', '.join(names)}) of {result.params.get('n_inputs')} "
+            "examples; without member labels they rank examples but test nothing."
+        )
+    score = result.scores.get("min_k_pp", result.scores[names[0]])
+    order = np.argsort(-score)[:20]
+    top = [
+        [int(i), *(float(result.scores[n][i]) for n in names),
+         (examples[i][:120] if examples is not None else "")]
+        for i in order
+    ]  # fmt: skip
+    tables = [table("Highest membership scores", ["example", *names, "text"], top)]
+    if rows:
+        tables.insert(
+            0,
+            table("Scores against member labels",
+                  ["score", "AUROC", "ci_low", "ci_high", "TPR at 5% FPR", "p_value"], rows),
+        )  # fmt: skip
+    return section(
+        "Membership inference",
+        verdict,
+        status=status,
+        metrics={"examples": result.params.get("n_inputs")},
+        tables=tables,
+        data={
+            "result": result.to_dict(),
+            "rule": "warning when the best score's one-sided Mann-Whitney p-value, "
+            f"Bonferroni-corrected over {len(names)} scores, is below {alpha}.",
         },
     )
 
