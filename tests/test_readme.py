@@ -30,6 +30,7 @@ def test_module_tour_runs(monkeypatch):
     assert "zip_region" in namespace["proxies"].summary
     assert any(a.feature == "creatinine" for a in namespace["anomalies"].anomalies)
     assert namespace["kern"].stderr is not None
+    assert namespace["bias"].checks["verbosity"]["status"] == "alert"
 
 
 def test_text_columns_example_runs():

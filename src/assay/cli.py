@@ -450,9 +450,11 @@ def explain(
 
 
 def _register_subcommands() -> None:
+    from assay._cli_evals import evals_group
     from assay._cli_probe import probe_command
 
     cli.add_command(probe_command, name="probe")
+    cli.add_command(evals_group, name="evals")
 
 
 _register_subcommands()

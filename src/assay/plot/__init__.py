@@ -4,6 +4,7 @@ from assay.plot._evals import (
     plot_contamination,
     plot_exchangeability,
     plot_format_spread,
+    plot_judge_bias,
     plot_membership_roc,
 )
 from assay.plot._fairness import plot_group_metrics, plot_proxy_influence, plot_tradeoff
@@ -21,6 +22,7 @@ __all__ = [
     "plot_gam_pair",
     "plot_gam_shape",
     "plot_group_metrics",
+    "plot_judge_bias",
     "plot_layer_accuracy",
     "plot_membership_roc",
     "plot_monotonicity",

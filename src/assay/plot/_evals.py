@@ -13,6 +13,7 @@ __all__ = [
     "plot_contamination",
     "plot_exchangeability",
     "plot_format_spread",
+    "plot_judge_bias",
     "plot_membership_roc",
 ]
 
@@ -133,4 +134,41 @@ def plot_exchangeability(result: Any, *, ax: Any = None) -> Any:
     ax.set_xlabel("shard")
     ax.set_ylabel("canonical - shuffled log-lik.")
     ax.set_title(f"p = {result.p_value:.2g}")
+    return ax
+
+
+_JUDGE_LABELS = {
+    "position": "position\n(first-slot share of flips - 0.5)",
+    "verbosity": "verbosity\n(win-rate change from padding)",
+    "self_preference": "self-preference\n(self- minus other-favouring errors)",
+}
+
+
+def plot_judge_bias(result: Any, *, ax: Any = None) -> Any:
+    """Each judge-bias check as a difference from an unbiased judge (0), with its interval.
+
+    Alerts are drawn in red, warnings in orange.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from assay.evals import judge_bias
+    >>> items = [{"question": "q", "answer_a": "a" * (i % 3 + 1), "answer_b": "b"}
+    ...          for i in range(20)]
+    >>> ax = plot_judge_bias(judge_bias(lambda q, a, b: "A", items, seed=0))
+    """
+    _need(result, "JudgeBiasResult", "assay.evals.judge_bias")
+    colors = {"ok": "C0", "warning": "C1", "alert": "C3"}
+    names = [k for k, c in result.checks.items() if np.isfinite(c["estimate"])]
+    ax = axes(ax, (6, 0.8 * max(len(names), 1) + 1.2))
+    for pos, name in enumerate(reversed(names)):
+        c = result.checks[name]
+        null = c.get("null", 0.0)
+        est = c["estimate"] - null
+        lo = c["ci_low"] - null if np.isfinite(c["ci_low"]) else est
+        hi = c["ci_high"] - null if np.isfinite(c["ci_high"]) else est
+        ax.errorbar(est, pos, xerr=[[est - lo], [hi - est]], fmt="o", color=colors[c["status"]])
+    ax.axvline(0, color="grey", lw=1, ls="--")
+    ax.set_yticks(np.arange(len(names)), [_JUDGE_LABELS.get(n, n) for n in reversed(names)])
+    ax.set_xlabel("bias (0 = none)")
     return ax
