@@ -166,6 +166,20 @@ class _Progress:
     "fitted on them and audited rows found among them are reported.",
 )
 @click.option(
+    "--positive",
+    "positive_label",
+    default=None,
+    help="For a binary model whose target uses other labels (yes/no against 0/1): the label "
+    "that means the model's positive class.",
+)
+@click.option(
+    "--labels",
+    "labels_path",
+    type=click.Path(),
+    default=None,
+    help='JSON file {"column": {"code": "label"}} naming the codes of integer-coded columns.',
+)
+@click.option(
     "--alpha",
     default=0.05,
     show_default=True,
@@ -187,6 +201,8 @@ def audit(
     seed: int,
     sample: int | None,
     train_path: str | None,
+    positive_label: str | None,
+    labels_path: str | None,
     alpha: float,
     quiet: bool,
 ) -> None:
@@ -239,6 +255,7 @@ def audit(
             result = run_audit(
                 model, X, y, sensitive=sens, X_train=X_train, y_train=y_train, alpha=alpha,
                 expected_directions=directions, categorical_features=list(categorical) or None,
+                category_labels=_read_labels(labels_path), positive_label=positive_label,
                 seed=seed, progress=bar,
             )  # fmt: skip
         finally:
@@ -257,6 +274,23 @@ def audit(
     if result.meta.get("interrupted"):
         click.echo("interrupted: the report holds the sections finished before Ctrl-C.", err=True)
         sys.exit(130)
+
+
+def _read_labels(path: str | None) -> dict[str, dict[str, str]] | None:
+    """The --labels file: JSON {column: {code: label}}."""
+    import json
+
+    from assay._io import open_regular
+
+    if path is None:
+        return None
+    with open_regular(path, what="labels file", max_bytes=16 * 2**20) as fh:
+        try:
+            labels = json.loads(fh.read().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            example = '{"purpose": {"0": "car", "1": "education"}}'
+            _fail(f"--labels {path!r} is not valid JSON ({exc}); write e.g. {example}.")
+    return labels
 
 
 def _duration(seconds: float) -> str:
@@ -361,6 +395,12 @@ def report(results: str, out_path: str | None) -> None:
 )
 @click.option("--target", default=None, help="Target column to drop from --data, if present.")
 @click.option(
+    "--drop",
+    multiple=True,
+    metavar="COLUMN",
+    help="A column of --data that is not a model input (e.g. a sensitive attribute); repeatable.",
+)
+@click.option(
     "--method",
     default="auto",
     show_default=True,
@@ -390,6 +430,7 @@ def explain(
     data_path: str,
     model_path: str,
     target: str | None,
+    drop: tuple[str, ...],
     method: str,
     rows: int,
     trust_model: bool,
@@ -423,6 +464,10 @@ def explain(
                     f"columns: {list(frame.columns)[:20]}."
                 )
             frame = frame.drop(columns=[target])
+        missing = [c for c in drop if c not in frame.columns]
+        if missing:
+            _fail(f"--drop {missing} not in {data_path}; columns: {list(frame.columns)[:20]}.")
+        frame = frame.drop(columns=list(drop))
         model = read_model(model_path, trust=trust_model, trust_types=trust_types)
         background = frame.sample(n=min(100, len(frame)), random_state=seed)
         _echo(quiet, f"explaining {min(rows, len(frame)):,} rows with method={method}...")
@@ -443,7 +488,13 @@ def explain(
                 )
                 raise MissingDependencyError(msg) from exc
     except AssayError as exc:
-        _fail(str(exc))
+        hint = (
+            " If a column is not a model input (a sensitive attribute, an id), leave it out with "
+            "--drop COLUMN."
+            if "unknown:" in str(exc)
+            else ""
+        )
+        _fail(str(exc) + hint)
     except OSError as exc:
         _fail(f"could not write {str(out)!r}: {exc}")
     _echo(quiet, f"wrote {len(table):,} attributions ({exp.method}) to {out}")

@@ -50,9 +50,17 @@ class AuditContext:
     y_train: np.ndarray | None = None
     holdout: dict[str, Any] | None = None
     state: dict[str, Any] = field(default_factory=dict)
+    value_labels: dict[str, dict[float, str]] = field(default_factory=dict)
 
     def label(self, feature: str, value: Any) -> str:
-        """A value as people read it: the label of a text column's code, else the number."""
+        """A value as people read it: a category's label (text columns, or labels the user gave
+        for integer codes), else the number."""
+        given = self.value_labels.get(feature)
+        if given is not None:
+            try:
+                return given.get(float(value), f"{float(value):.4g}")
+            except (TypeError, ValueError):
+                return str(value)
         labelled = self.adapter.categories.label(feature, value)
         if labelled is not value:
             return str(labelled)

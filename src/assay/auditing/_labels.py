@@ -8,7 +8,13 @@ import numpy as np
 
 from assay.errors import InvalidInputError
 
-__all__ = ["binary_labels", "check_target", "class_indices"]
+__all__ = [
+    "binary_labels",
+    "check_target",
+    "check_value_labels",
+    "class_indices",
+    "recode_positive",
+]
 
 
 def _missing(y: np.ndarray) -> np.ndarray:
@@ -85,3 +91,59 @@ def binary_labels(adapter: Any, y: np.ndarray, *, name: str = "y") -> np.ndarray
     """0/1 labels, 1 for the model's last class (the positive class of a binary model)."""
     idx = class_indices(adapter.output_names, y, name=name)
     return (idx == len(adapter.output_names) - 1).astype(int)
+
+
+def check_value_labels(
+    labels: Any, names: list[str], X: np.ndarray
+) -> dict[str, dict[float, str]]:
+    """``{column: {code: label}}`` for integer-coded columns, checked against the data."""
+    if labels is None:
+        return {}
+    if not isinstance(labels, dict):
+        msg = (
+            "category_labels must be a dict {column: {code: label}}, e.g. "
+            f"{{'purpose': {{0: 'car', 1: 'education'}}}}; got {type(labels).__name__}."
+        )
+        raise InvalidInputError(msg)
+    out: dict[str, dict[float, str]] = {}
+    for column, mapping in labels.items():
+        if column not in names:
+            msg = f"category_labels names {column!r}, which is not a feature; features: {names}."
+            raise InvalidInputError(msg)
+        if not isinstance(mapping, dict) or not mapping:
+            msg = f"category_labels[{column!r}] must be a non-empty dict {{code: label}}."
+            raise InvalidInputError(msg)
+        try:
+            coded = {float(k): str(v) for k, v in mapping.items()}
+        except (TypeError, ValueError) as exc:
+            msg = f"category_labels[{column!r}] has a code that is not a number ({exc})."
+            raise InvalidInputError(msg) from exc
+        values = X[:, names.index(column)]
+        unknown = sorted(set(np.unique(values[np.isfinite(values)]).tolist()) - set(coded))
+        if unknown:
+            msg = (
+                f"category_labels[{column!r}] has no label for code(s) {unknown[:10]} that occur "
+                "in the data; label every code."
+            )
+            raise InvalidInputError(msg)
+        out[str(column)] = coded
+    return out
+
+
+def recode_positive(classes: list[str], y: np.ndarray, positive: Any) -> np.ndarray:
+    """Map ``y`` to a binary model's classes: ``positive`` -> its positive class, else negative.
+
+    For a target recorded with other labels than the model's ("yes"/"no" against 0/1).
+    """
+    if len(classes) != 2:
+        msg = f"positive_label needs a binary model; this one has classes {classes}."
+        raise InvalidInputError(msg)
+    check_target(y)
+    text = np.asarray(y).astype(str)
+    if str(positive) not in set(text):
+        msg = (
+            f"positive_label {positive!r} does not occur in the target; its labels are "
+            f"{sorted(set(text))[:10]}."
+        )
+        raise InvalidInputError(msg)
+    return np.where(text == str(positive), classes[1], classes[0]).astype(object)

@@ -81,7 +81,10 @@ def _fairness(ctx: AuditContext) -> dict[str, Any] | None:
 def _slices(ctx: AuditContext) -> dict[str, Any] | None:
     from assay.auditing._slices import slices_section
 
-    return slices_section(ctx.adapter, ctx.X, ctx.y, ctx.names, seed=ctx.seed, alpha=ctx.alpha)
+    return slices_section(
+        ctx.adapter, ctx.X, ctx.y, ctx.names, seed=ctx.seed, alpha=ctx.alpha,
+        value_labels=ctx.value_labels,
+    )  # fmt: skip
 
 
 def _monotonicity(ctx: AuditContext) -> dict[str, Any] | None:

@@ -12,7 +12,12 @@ from assay._validation import as_vector, check_int, check_seed
 from assay.auditing._context import AuditContext
 from assay.auditing._estimate import estimate_seconds
 from assay.auditing._holdout import holdout_statement, row_overlap
-from assay.auditing._labels import check_target, class_indices
+from assay.auditing._labels import (
+    check_target,
+    check_value_labels,
+    class_indices,
+    recode_positive,
+)
 from assay.auditing._registry import STEPS, SkipSection
 from assay.auditing._result import AuditResult
 from assay.errors import AssayError, InvalidInputError
@@ -117,6 +122,8 @@ def audit(
     alpha: float = 0.05,
     expected_directions: dict[str, str] | None = None,
     categorical_features: Sequence[str] | None = None,
+    category_labels: dict[str, dict[Any, str]] | None = None,
+    positive_label: Any = None,
     n_explain: int = 200,
     seed: int | None = 0,
     progress: Callable[[str], None] | None = None,
@@ -168,6 +175,15 @@ def audit(
     categorical_features : list of str, optional
         Integer-coded features whose values are labels, not amounts (e.g. a region code):
         the glass-box model fits one value per level and no shape test reads them as ordered.
+        Text columns (for models that take them, e.g. a Pipeline with a OneHotEncoder) are
+        categorical without being listed.
+    category_labels : dict, optional
+        ``{column: {code: label}}`` for integer-coded columns: tables, slices and figures show
+        the labels (``purpose = car``), and the columns are treated as categorical.
+    positive_label : optional
+        For a binary model whose target was recorded with other labels (``"yes"``/``"no"``
+        against classes 0/1): this label is the model's positive (last) class, every other
+        label the negative one. Without it, labels are matched to the model's classes.
     n_explain : int, default 200
         Rows sampled for attributions and per-row analyses.
     seed : int, default 0
@@ -201,11 +217,19 @@ def audit(
     yv = as_vector(y, name="y", n_rows=Xv.shape[0], numeric=False)
     check_target(yv)
     adapter.predict(Xv[:5])  # the model runs on these rows, and its output names are known
+    if positive_label is not None:
+        yv = recode_positive(adapter.output_names, yv, positive_label)
     if adapter.is_classifier:  # labels as the model knows them, or a clear error now
         class_indices(adapter.output_names, yv)
     else:
         yv = _numeric_target(yv, "y")
+    if positive_label is not None and y_train is not None:
+        y_train = recode_positive(
+            adapter.output_names, as_vector(y_train, name="y_train", numeric=False),
+            positive_label,
+        )  # fmt: skip
     Xt, yt = _prepare_train(adapter, X_train, y_train)
+    value_labels = check_value_labels(category_labels, names, Xv)
     if sensitive is not None and len(sensitive) != Xv.shape[0]:
         msg = f"sensitive has {len(sensitive)} rows but X has {Xv.shape[0]}; they must match."
         raise InvalidInputError(msg)
@@ -225,9 +249,14 @@ def audit(
         expected_directions=_check_directions(expected_directions, names),
         categorical=list(
             dict.fromkeys(
-                [*_check_categorical(categorical_features, names), *adapter.categories.columns]
+                [
+                    *_check_categorical(categorical_features, names),
+                    *adapter.categories.columns,
+                    *value_labels,
+                ]
             )
         ),
+        value_labels=value_labels,
         X_train=Xt,
         y_train=yt,
         holdout=None if Xt is None else row_overlap(Xv, yv, Xt, yt),
@@ -275,7 +304,10 @@ def audit(
         "sensitive": [] if sens is None else [str(c) for c in sens.columns],
         "expected_directions": dict(ctx.expected_directions),
         "categorical_features": ctx.categorical,
-        "category_labels": {c: [str(v) for v in lv] for c, lv in adapter.categories.levels.items()},
+        "category_labels": {
+            **{c: [str(v) for v in lv] for c, lv in adapter.categories.levels.items()},
+            **{c: {f"{k:g}": v for k, v in m.items()} for c, m in value_labels.items()},
+        },
         "alpha": alpha,
         "holdout": {"status": holdout_status, "statement": holdout_words, **(ctx.holdout or {})},
         "seed": seed,

@@ -33,6 +33,7 @@ def slices_section(
     *,
     seed: int | None,
     alpha: float = 0.05,
+    value_labels: dict[str, dict[float, str]] | None = None,
 ) -> dict[str, Any] | None:
     """:func:`assay.slices.find_slices` on the model's errors (or absolute errors).
 
@@ -48,6 +49,11 @@ def slices_section(
     # text columns as their labels, so slices read "checking_account = little"
     categories = getattr(adapter, "categories", None)
     frame = categories.decode(X, names) if categories else pd.DataFrame(X, columns=names)
+    for column, mapping in (value_labels or {}).items():  # integer codes the user labelled
+        codes = frame[column].to_numpy(dtype=float)
+        frame[column] = pd.Series(
+            [mapping.get(c, f"{c:g}") if np.isfinite(c) else None for c in codes], dtype=object
+        )
     if adapter.is_classifier:
         if adapter.n_outputs == 2:
             labels = positive_labels(adapter, y)
