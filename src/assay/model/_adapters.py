@@ -236,7 +236,32 @@ class _ExtractsTrees:
         from assay.model._tree_extract import extract_tree_ensemble
 
         cached = getattr(self, "_trees", None)
-        return cached if cached is not None else extract_tree_ensemble(self.model)
+        ens = cached if cached is not None else extract_tree_ensemble(self.model)
+        _check_category_codes(ens, self)
+        return ens
+
+
+def _check_category_codes(ens: Any, adapter: Any) -> None:
+    """The trees read category codes as positions in the model's categories; assay's codes of
+    a text column must be the same positions, or tree methods would read the wrong branch."""
+    codec = getattr(adapter, "categories", None)
+    names = getattr(adapter, "feature_names", None)
+    if not ens.categories or not codec or names is None:
+        return
+    for index, model_levels in ens.categories.items():
+        name = names[index] if index < len(names) else None
+        ours = codec.levels.get(name)
+        if ours is None:
+            continue
+        expected = [str(v) for v in model_levels]
+        if [str(v) for v in ours[: len(expected)]] != expected:
+            msg = (
+                f"the categories of {name!r} in the data ({ours[:8]}) are not coded as the model "
+                f"codes them ({list(model_levels)[:8]}), e.g. because the data hold a category "
+                "the model never saw; tree methods would read the wrong branches. Use "
+                "method='exact' or 'kernel', which call the model with the labels."
+            )
+            raise ModelError(msg)
 
 
 def _read_trees(model: Any) -> Any:

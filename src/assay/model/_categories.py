@@ -53,6 +53,10 @@ class CategoryCodec:
 
     def __init__(self) -> None:
         self.levels: dict[str, list[Any]] = {}
+        # pandas categorical dtypes as first seen, restored when decoding (a model fitted on
+        # them, such as HistGradientBoosting with categorical_features="from_dtype", wants them
+        # back); codes stay positions in the sorted labels, the order scikit-learn encodes in
+        self.dtypes: dict[str, Any] = {}
 
     def __bool__(self) -> bool:
         return bool(self.levels)
@@ -67,6 +71,9 @@ class CategoryCodec:
 
         out = frame.copy()
         for col in text_columns(frame):
+            dtype = frame[col].dtype
+            if isinstance(dtype, pd.CategoricalDtype) and col not in self.levels:
+                self.dtypes[col] = dtype
             values = frame[col].astype(object)
             missing = pd.isna(values).to_numpy()
             known = self.levels.setdefault(col, [])
@@ -92,7 +99,10 @@ class CategoryCodec:
             idx = np.clip(np.where(ok, codes, 0).round().astype(np.int64), 0, len(levels) - 1)
             labels = np.asarray(levels, dtype=object)[idx] if levels else np.full(idx.size, None)
             labels[~ok] = np.nan
-            frame[col] = labels
+            if col in self.dtypes:
+                frame[col] = pd.Categorical(labels, dtype=self.dtypes[col])
+            else:
+                frame[col] = labels
         return frame
 
     def label(self, column: str, code: Any) -> Any:

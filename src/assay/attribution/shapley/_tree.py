@@ -213,6 +213,9 @@ class TreeShap(BaseExplainer):
             ``values`` of shape (n_samples, n_features, n_outputs); ``stderr`` is None.
         """
         Xv, names, seed = self._prepare(X, seed)
+        from assay.model._adapters import _check_category_codes
+
+        _check_category_codes(self.ensemble, self.adapter)  # the data's codes, now all seen
         Xv = np.ascontiguousarray(Xv, dtype=np.float64)
         ens = self.ensemble
         if Xv.shape[1] != ens.n_features:
