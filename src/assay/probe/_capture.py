@@ -260,6 +260,30 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "model"
 
 
+def _file_names(names: Sequence[str]) -> dict[str, str]:
+    """One distinct ``.npy`` file name per layer: sanitized, then numbered on collision.
+
+    Sanitizing maps ``"a b"`` and ``"a_b"`` to the same stem, and case-insensitive file systems
+    merge ``"A"`` and ``"a"``; such layers get ``-1``, ``-2``... suffixes (in request order).
+
+    Examples
+    --------
+    >>> _file_names(["a b", "a_b", "c"])
+    {'a b': 'a_b.npy', 'a_b': 'a_b-1.npy', 'c': 'c.npy'}
+    """
+    files: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in names:
+        stem = _safe(name)
+        candidate, k = stem, 0
+        while candidate.lower() in taken:
+            k += 1
+            candidate = f"{stem}-{k}"
+        taken.add(candidate.lower())
+        files[name] = f"{candidate}.npy"
+    return files
+
+
 def capture(
     model: Any,
     inputs: Any,
@@ -292,7 +316,9 @@ def capture(
         Truncate tokenized strings to this many tokens (default: no truncation).
     out : path, optional
         Directory to stream each layer into as ``<layer>.npy`` (float32) plus
-        ``manifest.json``; the returned arrays are then read-only memmaps.
+        ``manifest.json``; the returned arrays are then read-only memmaps. Layer names are
+        sanitized for the file system; layers whose sanitized names collide (``"a b"`` and
+        ``"a_b"``) get numbered files (``a_b-1.npy``), listed in the manifest.
 
     Returns
     -------
@@ -317,7 +343,11 @@ def capture(
         msg = "inputs is empty; pass at least one input."
         raise InvalidInputError(msg)
     out_dir = None if out is None else Path(out)
+    file_names = _file_names([name for name, _ in resolved])
     if out_dir is not None:
+        if out_dir.exists() and not out_dir.is_dir():
+            msg = f"out={str(out_dir)!r} exists and is not a directory; pass a directory path."
+            raise InvalidInputError(msg)
         out_dir.mkdir(parents=True, exist_ok=True)
     store: dict[str, Any] = {}
     seen: dict[str, Any] = {}
@@ -370,7 +400,7 @@ def capture(
                             np.empty(shape, np.float32)
                             if out_dir is None
                             else np.lib.format.open_memmap(
-                                out_dir / f"{_safe(name)}.npy",
+                                out_dir / file_names[name],
                                 mode="w+",
                                 dtype=np.float32,
                                 shape=shape,
@@ -387,7 +417,7 @@ def capture(
         files = {}
         for name, arr in store.items():
             arr.flush()
-            files[name] = f"{_safe(name)}.npy"
+            files[name] = file_names[name]
         params["out"] = str(out_dir)
         manifest = {"layers": [n for n, _ in resolved], "files": files, "pooling": pooling}
         (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
