@@ -212,8 +212,9 @@ def value_of_information(
         rows = np.flatnonzero(np.isnan(Xp[:, j]))
         if rows.size == 0:
             continue
-        draws, n_used = sample_conditional(Xp, rows, j, Xr, n_neighbors=n_samples)
-        k = np.minimum(n_used, n_samples)  # distinct draws per row (>= 2)
+        n_draw = min(n_samples, n_measured[names[j]])  # never more than the distinct values
+        draws, n_used = sample_conditional(Xp, rows, j, Xr, n_neighbors=n_draw)
+        k = np.minimum(n_used, n_draw)  # distinct draws per row (>= 2)
         m = int(k.max())
         draws = draws[:, :m]
         batch = np.repeat(Xp[rows], m, axis=0)

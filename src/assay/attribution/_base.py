@@ -10,7 +10,7 @@ import numpy as np
 from assay._validation import check_int, check_seed, match_columns
 from assay.attribution._background import check_background_weights
 from assay.attribution._explanation import Explanation
-from assay.errors import InvalidInputError
+from assay.errors import InvalidInputError, ModelError
 from assay.model import ModelAdapter, wrap
 
 __all__ = ["BaseExplainer", "default_background"]
@@ -157,6 +157,7 @@ class BaseExplainer(abc.ABC):
         params: dict[str, Any],
     ) -> Explanation:
         """The :class:`Explanation` of rows ``X``, labelled with this model's outputs."""
+        check_finite_attributions(values, base_values, method=self.method)
         return Explanation(
             values=values,
             base_values=base_values,
@@ -172,6 +173,27 @@ class BaseExplainer(abc.ABC):
     @abc.abstractmethod
     def explain(self, X: Any, *, seed: int | None = None) -> Any:
         """Attributions for the rows of ``X`` (each method implements this)."""
+
+
+def check_finite_attributions(values: np.ndarray, base_values: np.ndarray, *, method: str) -> None:
+    """Raise :class:`ModelError` when attributions overflowed to inf or NaN.
+
+    Model outputs are checked on every call, so this fires only when finite outputs are so
+    large that their differences or sums overflow float64.
+    """
+    if np.isfinite(values).all() and np.isfinite(base_values).all():
+        return
+    rows = np.flatnonzero(
+        ~np.isfinite(values).reshape(values.shape[0], -1).all(axis=1)
+        | ~np.isfinite(base_values).reshape(base_values.shape[0], -1).all(axis=1)
+    )
+    msg = (
+        f"{method} attributions overflowed float64 (NaN or inf) for {rows.size} row(s), first "
+        f"{rows[:5].tolist()}: the model outputs or the inputs are too large to subtract and "
+        "sum. Rescale the features or the model output (e.g. model units in thousands, or "
+        "explain log-odds instead of a huge raw score)."
+    )
+    raise ModelError(msg)
 
 
 def ensure_2d_output(out: np.ndarray) -> np.ndarray:

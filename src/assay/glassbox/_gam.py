@@ -576,13 +576,20 @@ class GAMClassifier(ClassifierMixin, _BaseGAM):
         X, y = self._validate_X(X, reset=True, y=y)
         try:
             check_classification_targets(y)
+            classes, y_enc = np.unique(y, return_inverse=True)
         except ValueError as exc:
             msg = (
                 f"{exc} GAMClassifier needs discrete class labels; for a numeric target use "
                 "GAMRegressor, or bin the target into classes first."
             )
             raise InvalidInputError(msg) from exc
-        classes, y_enc = np.unique(y, return_inverse=True)
+        except TypeError as exc:
+            kinds = sorted({type(v).__name__ for v in np.asarray(y, dtype=object).ravel()})
+            msg = (
+                f"y mixes label types {kinds}, which cannot be sorted into classes; use one "
+                "type for every label (all strings or all integers)."
+            )
+            raise InvalidInputError(msg) from exc
         if classes.size < 2:
             msg = (
                 f"y has only 1 class ({classes[0]!r}); a classifier needs at least 2 classes. "

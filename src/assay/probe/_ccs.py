@@ -172,8 +172,8 @@ class CCS:
         if self.normalize not in ("standard", "center"):
             msg = f"normalize must be 'standard' or 'center'; got {self.normalize!r}."
             raise InvalidInputError(msg)
-        n_restarts = check_int(self.n_restarts, name="n_restarts", minimum=1)
-        max_iter = check_int(self.max_iter, name="max_iter", minimum=1)
+        n_restarts = check_int(self.n_restarts, name="n_restarts", minimum=1, maximum=10_000)
+        max_iter = check_int(self.max_iter, name="max_iter", minimum=1, maximum=1_000_000)
         seed = check_seed(self.seed)
         alpha = float(self.alpha)
         if not alpha >= 0.0:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from assay._validation import _check_finite, check_int, import_optional, match_columns
-from assay.attribution._base import BaseExplainer
+from assay.attribution._base import BaseExplainer, check_finite_attributions
 from assay.attribution._explanation import Explanation
 from assay.errors import InvalidInputError, ModelError
 from assay.model._adapters import check_finite_output
@@ -105,7 +105,16 @@ class GradientExplainer(BaseExplainer):
         """Rows as float64 (n, *shape) plus flat feature names."""
         if hasattr(X, "detach") and hasattr(X, "cpu"):
             X = X.detach().cpu().double().numpy()
-        arr = None if hasattr(X, "columns") else np.asarray(X) if not isinstance(X, str) else None
+        arr = None
+        if not hasattr(X, "columns") and not isinstance(X, str) and X is not None:
+            try:
+                arr = np.asarray(X)
+            except (TypeError, ValueError) as exc:
+                msg = (
+                    f"{name} could not be converted to an array ({exc}); pass a numeric array "
+                    "or tensor of shape (n_samples, ...) with every row the same shape."
+                )
+                raise InvalidInputError(msg) from exc
         if arr is not None and arr.ndim > 2:
             if arr.dtype.kind not in "biuf":
                 msg = f"{name} must be numeric; got dtype {arr.dtype}."
@@ -234,6 +243,7 @@ class GradientExplainer(BaseExplainer):
     ) -> Explanation:
         n = X.shape[0]
         k = len(targets)
+        check_finite_attributions(values, base, method=self.method)
         params = {
             "target": targets,
             "input_shape": list(X.shape[1:]),
