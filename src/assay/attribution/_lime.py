@@ -273,7 +273,7 @@ class LimeTabular(BaseExplainer):
             max_memory=max_memory,
             progress=progress,
         )
-        self.n_samples = check_int(n_samples, name="n_samples", minimum=10)
+        self.n_samples = check_int(n_samples, name="n_samples", minimum=10, maximum=10_000_000)
         self.n_select = check_int(n_select, name="n_select", minimum=1)
         if kernel_width is not None and not (
             isinstance(kernel_width, (int, float))

@@ -645,7 +645,14 @@ class GAMRegressor(RegressorMixin, _BaseGAM):
     def fit(self, X: Any, y: Any) -> GAMRegressor:
         """Fit the model; returns ``self``."""
         X, y = self._validate_X(X, reset=True, y=y)
-        y = np.asarray(y, dtype=np.float64)
+        try:
+            y = np.asarray(y, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            msg = (
+                f"GAMRegressor needs a numeric target; y could not be read as numbers ({exc}). "
+                "For class labels use GAMClassifier."
+            )
+            raise InvalidInputError(msg) from exc
         if not np.isfinite(y).all():
             msg = "y contains NaN or infinite values; remove those rows or impute the target."
             raise InvalidInputError(msg)
