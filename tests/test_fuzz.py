@@ -653,6 +653,59 @@ def run_assess(case: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[Any],
     return call, check
 
 
+def capture_cases() -> st.SearchStrategy:
+    return spoiled(
+        {
+            "inputs": (st.tuples(st.just("good"), st.integers(0, 2**16)), matrices),
+            "layers": (
+                st.sampled_from([["a b", "a_b"], ["a_b"], ["A_b", "a b", "a_b"]]),
+                st.sampled_from([[], ["nope"], ["a b", "a b"], [3], "", None]),
+            ),
+            "out": (st.booleans(), st.just("file")),
+            "batch_size": (st.sampled_from([2, 64]), bad_numbers()),
+        }
+    )
+
+
+def run_capture(case: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[Any], Any]]:
+    import tempfile
+
+    torch = pytest.importorskip("torch")
+    from assay.probe import capture
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential()
+    net.add_module("a b", torch.nn.Linear(N_FEATURES, 4))
+    net.add_module("a_b", torch.nn.Linear(4, 2))
+    net.add_module("A_b", torch.nn.Tanh())
+    X = make_matrix(*case["inputs"])
+
+    def call() -> Any:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = None
+            if case["out"] == "file":
+                out = f"{tmp}/not_a_dir"
+                open(out, "w").close()
+            elif case["out"]:
+                out = tmp
+            acts = capture(net, X, case["layers"], batch_size=case["batch_size"], out=out)
+            # copy out of the memmaps before the directory goes
+            return {name: np.array(acts[name]) for name in acts.layers}
+
+    def check(values: dict[str, np.ndarray]) -> str | None:
+        inp = torch.as_tensor(np.asarray(X, dtype=np.float32))
+        with torch.no_grad():
+            h1 = net[0](inp)
+            h2 = net[1](h1)
+            expected = {"a b": h1, "a_b": h2, "A_b": torch.tanh(h2), "": torch.tanh(h2)}
+        for name, arr in values.items():
+            if not np.allclose(arr, expected[name].numpy(), atol=1e-5):
+                return f"layer {name!r} holds the wrong activations"
+        return None
+
+    return call, check
+
+
 ENTRY_POINTS: dict[str, tuple[Any, Callable[[dict[str, Any]], Any]]] = {
     "explain(exact)": (explain_cases("exact"), run_explain),
     "explain(kernel)": (explain_cases("kernel"), run_explain),
@@ -666,6 +719,7 @@ ENTRY_POINTS: dict[str, tuple[Any, Callable[[dict[str, Any]], Any]]] = {
     "find_slices": (slice_cases(), run_find_slices),
     "CCS.fit": (ccs_cases(), run_ccs),
     "trust.assess": (assess_cases(), run_assess),
+    "probe.capture": (capture_cases(), run_capture),
 }
 
 
@@ -722,6 +776,7 @@ EXAMPLES = {
     "find_slices": 150,
     "CCS.fit": 120,
     "trust.assess": 80,
+    "probe.capture": 80,
 }
 # entry points whose input checks another branch is changing: xfail until merged. find_slices
 # lets min_support=2**68 through to an OverflowError. (GroupMetrics passes these cases today,
@@ -743,7 +798,7 @@ def _params() -> list[Any]:
 
 @pytest.mark.parametrize("name", _params())
 def test_only_assay_errors_or_correct_results(name: str) -> None:
-    if "integrated_gradients" in name:
+    if "integrated_gradients" in name or "capture" in name:
         pytest.importorskip("torch")
 
     def record(kind: str, detail: str, case: Any) -> None:

@@ -131,6 +131,12 @@ def _resolve(model: Any, layers: Any) -> list[tuple[str, Any]]:
         raise InvalidInputError(msg)
     if isinstance(layers, (str, torch.nn.Module)):
         layers = [layers]
+    if not isinstance(layers, (list, tuple)):
+        msg = (
+            f"layers must be a submodule name, an nn.Module or a list of them; got "
+            f"{type(layers).__name__}. See model.named_modules()."
+        )
+        raise InvalidInputError(msg)
     named = dict(model.named_modules())
     by_id = {id(m): n for n, m in named.items()}
     out = []
@@ -237,6 +243,12 @@ def _batches(inputs: Any, tokenizer: Any, batch_size: int, max_length: int | Non
             yield part, part.get("attention_mask"), len(next(iter(part.values())))
         return
     if isinstance(inputs, np.ndarray) or isinstance(inputs, torch.Tensor):
+        if isinstance(inputs, np.ndarray) and inputs.dtype.kind not in "biuf":
+            msg = (
+                f"inputs is an array of dtype {inputs.dtype}; pass numbers (token ids or "
+                "features), or a list of strings together with a tokenizer."
+            )
+            raise InvalidInputError(msg)
         x = torch.as_tensor(inputs)
         for start in range(0, len(x), batch_size):
             yield x[start : start + batch_size], None, len(x[start : start + batch_size])
@@ -394,6 +406,16 @@ def capture(
                         )
                         raise ModelError(msg)
                     arr = seen[name].to("cpu", torch.float32).numpy()
+                    if not np.isfinite(arr).all():
+                        bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
+                        msg = (
+                            f"layer {name!r} produced NaN or infinite activations for "
+                            f"{bad.size} of {b} inputs in the batch starting at input {row} "
+                            f"(first: {(row + bad[:5]).tolist()}); probes fitted on them would "
+                            "be meaningless. Check those inputs (huge values overflow float32) "
+                            "and the model's numerics."
+                        )
+                        raise ModelError(msg)
                     if name not in store:
                         shape = (n, arr.shape[1])
                         store[name] = (
