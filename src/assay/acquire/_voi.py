@@ -191,15 +191,6 @@ def value_of_information(
                 "information would be 0). Pass more reference rows, e.g. the training set."
             )
             raise InvalidInputError(msg)
-    capped = {c: m for c, m in n_measured.items() if m < n_samples}
-    if capped:
-        msg = (
-            f"n_samples={n_samples} but X_reference measures {capped} in fewer rows; the "
-            "plausible values are the nearest measured reference rows, so at most that many "
-            "distinct draws exist. Each value and standard error uses only the distinct draws "
-            "(params['n_samples_used']); pass more reference rows for more precision."
-        )
-        warnings.warn(msg, AssayWarning, stacklevel=2)
 
     predict = _predictor(adapter, imputer)
     n, c = Xp.shape[0], len(cand_idx)
@@ -233,6 +224,16 @@ def value_of_information(
         if flips is not None:
             change[rows, col] = np.where(distinct, flips, 0.0).sum(axis=1) / k
         used[names[j]] = int(k.min())
+    capped = {c: m for c, m in used.items() if m < n_samples}
+    if capped:
+        msg = (
+            f"n_samples={n_samples} but only {capped} distinct reference value(s) could be "
+            "drawn (the plausible values are the nearest measured reference rows that share "
+            "the row's observed features, so at most that many exist). Each value and standard "
+            "error uses only the distinct draws (params['n_samples_used'] gives the smallest "
+            "count per candidate); pass more reference rows for more precision."
+        )
+        warnings.warn(msg, AssayWarning, stacklevel=2)
     return ValueOfInformation(
         values=values,
         stderr=stderr,

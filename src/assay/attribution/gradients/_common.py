@@ -103,6 +103,8 @@ class GradientExplainer(BaseExplainer):
     # -- inputs ----------------------------------------------------------------------------
     def _inputs(self, X: Any, name: str = "X") -> tuple[np.ndarray, list[str]]:
         """Rows as float64 (n, *shape) plus flat feature names."""
+        if name == "X":
+            self._x_frame_names: list[str] | None = None
         if hasattr(X, "detach") and hasattr(X, "cpu"):
             X = X.detach().cpu().double().numpy()
         arr = None
@@ -127,8 +129,8 @@ class GradientExplainer(BaseExplainer):
             _check_finite(arr.reshape(arr.shape[0], -1), names, name=name, allow_nan=False)
             return arr, names
         values, names = self.adapter.prepare(X, name=name, allow_nan=False)
-        if name == "X":
-            self._x_frame_names = names if hasattr(X, "columns") else None
+        if name == "X" and hasattr(X, "columns"):
+            self._x_frame_names = names
         return values, names
 
     def _background(self, shape: tuple[int, ...]) -> np.ndarray | None:
