@@ -263,9 +263,16 @@ def _batches(inputs: Any, tokenizer: Any, batch_size: int, max_length: int | Non
 def _n_inputs(inputs: Any) -> int:
     if isinstance(inputs, str):
         return 1
-    if isinstance(inputs, Mapping):
-        return len(next(iter(inputs.values())))
-    return len(inputs)
+    try:
+        if isinstance(inputs, Mapping):
+            return len(next(iter(inputs.values())))
+        return len(inputs)
+    except (TypeError, StopIteration) as exc:
+        msg = (
+            f"inputs must be a list of strings (with a tokenizer), a non-empty dict of tensors "
+            f"or an array/tensor with one row per input; got {type(inputs).__name__}."
+        )
+        raise InvalidInputError(msg) from exc
 
 
 def _safe(name: str) -> str:
