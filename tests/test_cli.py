@@ -53,9 +53,18 @@ def test_audit_user_model_writes_results_and_report(user_files, tmp_path):
     out = tmp_path / "audit"
     result = run(
         [
-            "audit", "--data", str(user_files / "data.csv"), "--target", "target",
-            "--model", str(user_files / "model.skops"), "--sensitive", "group",
-            "--out", str(out), "--quiet",
+            "audit",
+            "--data",
+            str(user_files / "data.csv"),
+            "--target",
+            "target",
+            "--model",
+            str(user_files / "model.skops"),
+            "--sensitive",
+            "group",
+            "--out",
+            str(out),
+            "--quiet",
         ]
     )
     assert result.exit_code == 0, result.output
@@ -124,9 +133,19 @@ def test_bad_inputs_give_one_line_error_and_nonzero_exit(user_files, tmp_path, c
 def test_pickle_with_trust_flag_loads(user_files, tmp_path):
     result = run(
         [
-            "audit", "--data", str(user_files / "data.csv"), "--target", "target",
-            "--model", str(user_files / "model.pkl"), "--trust-model", "--sensitive", "group",
-            "--out", str(tmp_path / "out"), "--quiet",
+            "audit",
+            "--data",
+            str(user_files / "data.csv"),
+            "--target",
+            "target",
+            "--model",
+            str(user_files / "model.pkl"),
+            "--trust-model",
+            "--sensitive",
+            "group",
+            "--out",
+            str(tmp_path / "out"),
+            "--quiet",
         ]
     )
     assert result.exit_code == 0, result.output
@@ -196,6 +215,7 @@ def test_explain_writes_attributions(user_files, tmp_path, suffix):
         ("bad_out_suffix", "use .parquet or .csv"),
         ("pickle_untrusted", "--trust-model"),
         ("empty_file", "empty"),
+        ("one_row", "its own reference"),
     ],
 )
 def test_explain_bad_inputs_give_one_line_error(user_files, tmp_path, case, expected):
@@ -212,6 +232,9 @@ def test_explain_bad_inputs_give_one_line_error(user_files, tmp_path, case, expe
     elif case == "empty_file":
         data = tmp_path / "empty.csv"
         data.write_text("")
+    elif case == "one_row":  # the background would be the row itself: all-zero attributions
+        data = tmp_path / "one.csv"
+        pd.read_csv(user_files / "data.csv").iloc[:1].to_csv(data, index=False)
     elif case == "feature_mismatch":  # columns a, b, c for a model fitted on a, b
         data = tmp_path / "features.csv"
         pd.read_csv(user_files / "data.csv")[["a", "b", "c"]].to_csv(data, index=False)

@@ -63,6 +63,27 @@ def _pick_auto(adapter: Any, n_features: int, available: dict[str, Any]) -> str:
     return "exact"
 
 
+def _check_options(cls: Any, method: str, options: dict[str, Any]) -> None:
+    """Reject options the chosen explainer does not take, naming the ones it does."""
+    import inspect
+
+    params = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    accepted = [
+        n
+        for n, p in params.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and n not in ("background", "output_space")
+    ]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        msg = (
+            f"method={method!r} ({cls.__name__}) does not take the option(s) {unknown}; its "
+            f"options are {accepted}."
+        )
+        raise InvalidInputError(msg)
+
+
 def explain(
     model: Any,
     X: Any,
@@ -135,5 +156,6 @@ def explain(
         )
         raise InvalidInputError(msg)
     cls = available[method]
+    _check_options(cls, method, options)
     explainer = cls(adapter, background=background, **options)
     return explainer.explain(X, seed=seed)

@@ -24,6 +24,7 @@ __all__ = [
     "check_int",
     "check_seed",
     "import_optional",
+    "match_columns",
 ]
 
 _EXTRA_FOR = {
@@ -258,6 +259,47 @@ def align_columns(
         )
         raise InvalidInputError(msg)
     return values
+
+
+def match_columns(
+    values: np.ndarray,
+    names: Sequence[str],
+    target: Sequence[str],
+    *,
+    name: str = "background",
+    target_name: str = "X",
+) -> np.ndarray:
+    """Reorder the columns of ``values`` (named ``names``) to the order of ``target``.
+
+    Used when two DataFrames must describe the same features (a background and the rows to
+    explain) but the model itself knows no column names: matching by position would silently
+    mix features up, so columns are matched by name and any difference is an error.
+
+    Examples
+    --------
+    >>> match_columns(np.array([[1.0, 2.0]]), ["b", "a"], ["a", "b"]).tolist()
+    [[2.0, 1.0]]
+    """
+    names = [str(c) for c in names]
+    target = [str(c) for c in target]
+    if names == target:
+        return values
+    missing = [c for c in target if c not in names]
+    extra = [c for c in names if c not in target]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"in {target_name} but not in {name}: {missing[:10]}")
+        if extra:
+            parts.append(f"in {name} but not in {target_name}: {extra[:10]}")
+        msg = (
+            f"{name} and {target_name} are DataFrames with different columns ({'; '.join(parts)})."
+            f" Columns are matched by name; pass a {name} with exactly the columns of "
+            f"{target_name} (any order), or plain arrays to match by position."
+        )
+        raise InvalidInputError(msg)
+    order = [names.index(c) for c in target]
+    return np.ascontiguousarray(values[:, order])
 
 
 def as_vector(

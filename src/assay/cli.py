@@ -468,6 +468,13 @@ def explain(
         if missing:
             _fail(f"--drop {missing} not in {data_path}; columns: {list(frame.columns)[:20]}.")
         frame = frame.drop(columns=list(drop))
+        if len(frame) < 2:
+            _fail(
+                f"--data {data_path!r} has {len(frame)} row(s); the background (reference rows) "
+                "is drawn from --data, so a single row would be its own reference and every "
+                "attribution would be 0. Put the row first in a file with more rows of the "
+                "same columns (e.g. the training data) and pass --rows 1."
+            )
         model = read_model(model_path, trust=trust_model, trust_types=trust_types)
         background = frame.sample(n=min(100, len(frame)), random_state=seed)
         _echo(quiet, f"explaining {min(rows, len(frame)):,} rows with method={method}...")

@@ -31,7 +31,9 @@ def sample_conditional(
     values : ndarray (len(rows), n_neighbors)
         Candidate values (the neighbours' measured values).
     n_used : ndarray (len(rows),)
-        Number of reference rows the neighbours were drawn from (for diagnostics).
+        Number of reference rows the neighbours were drawn from. When it is below
+        ``n_neighbors`` only the first ``n_used`` columns of ``values`` are distinct draws
+        (the rest repeat them cyclically, to keep the array rectangular).
     """
     has_target = ~np.isnan(X_reference[:, feature])
     ref = X_reference[has_target]
@@ -47,7 +49,7 @@ def sample_conditional(
         members = np.flatnonzero(inverse == p)
         cols = np.flatnonzero(pattern)
         usable = ref[~np.isnan(ref[:, cols]).any(axis=1)] if cols.size else ref
-        if usable.shape[0] == 0:  # nothing comparable: fall back to the marginal
+        if usable.shape[0] < 2:  # one value is no distribution: fall back to the marginal
             usable, cols = ref, np.zeros(0, dtype=np.int64)
         k = min(n_neighbors, usable.shape[0])
         if cols.size == 0:

@@ -24,6 +24,8 @@ ignored).
 
 from __future__ import annotations
 
+import numbers
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,7 +34,7 @@ import numpy as np
 from assay._validation import as_matrix, check_int, check_seed
 from assay.acquire._conditional import sample_conditional
 from assay.acquire._result import ValueOfInformation
-from assay.errors import InvalidInputError
+from assay.errors import AssayWarning, InvalidInputError
 from assay.model import wrap
 
 __all__ = ["value_of_information"]
@@ -101,9 +103,13 @@ def value_of_information(
         probability or log-odds, ``"squared_error"`` otherwise.
     threshold : float, default 0.5
         Decision threshold on the positive-class probability (binary models) for the
-        decision-change probability.
+        decision-change probability; strictly between 0 and 1.
     n_samples : int, default 50
         Plausible values drawn per (row, feature): the nearest ``n_samples`` reference rows.
+        When fewer reference rows measure the feature, only those distinct values are used
+        (an :class:`~assay.errors.AssayWarning` says so; ``params["n_samples_used"]`` gives
+        the smallest count per candidate), so the standard error never claims precision
+        that repeated draws would fake.
     imputer : fitted transformer, optional
         Applied before the model when the model cannot take NaN.
     seed : int, optional
@@ -134,6 +140,16 @@ def value_of_information(
     """
     seed = check_seed(seed)
     n_samples = check_int(n_samples, name="n_samples", minimum=2)
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, numbers.Real)
+        or not 0.0 < float(threshold) < 1.0
+    ):
+        msg = (
+            f"threshold must be a probability strictly between 0 and 1 (the decision cut-off "
+            f"on the positive-class probability); got {threshold!r}."
+        )
+        raise InvalidInputError(msg)
     adapter = wrap(model)
     Xp, names = adapter.prepare(X_partial, name="X_partial", allow_nan=True)
     Xr, _ = adapter.prepare(X_reference, name="X_reference", allow_nan=True)
@@ -164,9 +180,16 @@ def value_of_information(
         if not np.all(np.isfinite(cost_arr)) or np.any(cost_arr <= 0):
             msg = f"costs must be positive finite numbers; got {cost_arr.tolist()}."
             raise InvalidInputError(msg)
+    n_measured = {}
     for j in cand_idx:
-        if np.isnan(Xr[:, j]).all():
-            msg = f"X_reference never measures {names[j]!r}; its distribution cannot be estimated."
+        count = n_measured[names[j]] = int((~np.isnan(Xr[:, j])).sum())
+        if count < 2:
+            seen = "never measures {!r}" if count == 0 else "measures {!r} in only 1 row"
+            msg = (
+                f"X_reference {seen.format(names[j])}; at least 2 measured rows are needed to "
+                "estimate its distribution (a single value has no spread, so every value of "
+                "information would be 0). Pass more reference rows, e.g. the training set."
+            )
             raise InvalidInputError(msg)
 
     predict = _predictor(adapter, imputer)
@@ -175,21 +198,42 @@ def value_of_information(
     stderr = np.full((n, c), np.nan)
     change = np.full((n, c), np.nan)
     now = predict(Xp)
+    used: dict[str, int] = {}
     for col, j in enumerate(cand_idx):
         rows = np.flatnonzero(np.isnan(Xp[:, j]))
         if rows.size == 0:
             continue
-        draws, _ = sample_conditional(Xp, rows, j, Xr, n_neighbors=n_samples)
-        batch = np.repeat(Xp[rows], n_samples, axis=0)
+        n_draw = min(n_samples, n_measured[names[j]])  # never more than the distinct values
+        draws, n_used = sample_conditional(Xp, rows, j, Xr, n_neighbors=n_draw)
+        k = np.minimum(n_used, n_draw)  # distinct draws per row (>= 2)
+        m = int(k.max())
+        draws = draws[:, :m]
+        batch = np.repeat(Xp[rows], m, axis=0)
         batch[:, j] = draws.reshape(-1)
-        after = predict(batch).reshape(rows.size, n_samples, -1)
+        after = predict(batch).reshape(rows.size, m, -1)
+        distinct = np.arange(m)[None, :] < k[:, None]  # (rows, m)
         before = now[rows][:, None, :]
-        per_sample, flips = _per_sample(after, before, loss, adapter.output_space, threshold)
-
-        values[rows, col] = per_sample.mean(axis=1)
-        stderr[rows, col] = per_sample.std(axis=1, ddof=1) / np.sqrt(n_samples)
+        per_sample, flips = _per_sample(
+            after, before, loss, adapter.output_space, threshold, distinct
+        )
+        per_sample = np.where(distinct, per_sample, 0.0)
+        mean = per_sample.sum(axis=1) / k
+        dev = np.where(distinct, per_sample - mean[:, None], 0.0)
+        values[rows, col] = mean
+        stderr[rows, col] = np.sqrt((dev**2).sum(axis=1) / (k - 1)) / np.sqrt(k)
         if flips is not None:
-            change[rows, col] = flips.mean(axis=1)
+            change[rows, col] = np.where(distinct, flips, 0.0).sum(axis=1) / k
+        used[names[j]] = int(k.min())
+    capped = {c: m for c, m in used.items() if m < n_samples}
+    if capped:
+        msg = (
+            f"n_samples={n_samples} but only {capped} distinct reference value(s) could be "
+            "drawn (the plausible values are the nearest measured reference rows that share "
+            "the row's observed features, so at most that many exist). Each value and standard "
+            "error uses only the distinct draws (params['n_samples_used'] gives the smallest "
+            "count per candidate); pass more reference rows for more precision."
+        )
+        warnings.warn(msg, AssayWarning, stacklevel=2)
     return ValueOfInformation(
         values=values,
         stderr=stderr,
@@ -199,7 +243,12 @@ def value_of_information(
         cost=None if cost_arr is None else cost_arr.tolist(),
         loss=loss,
         threshold=float(threshold),
-        params={"n_samples": n_samples, "seed": seed, "conditional": "nearest_neighbors"},
+        params={
+            "n_samples": n_samples,
+            "n_samples_used": used,
+            "seed": seed,
+            "conditional": "nearest_neighbors",
+        },
     )
 
 
@@ -218,13 +267,24 @@ def _predictor(adapter: Any, imputer: Any) -> Any:
 
 
 def _per_sample(
-    after: np.ndarray, before: np.ndarray, loss: str, space: str, threshold: float
+    after: np.ndarray,
+    before: np.ndarray,
+    loss: str,
+    space: str,
+    threshold: float,
+    distinct: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Per-sample loss reductions (relative to the averaged prediction) and decision flips."""
+    """Per-sample loss reductions (relative to the averaged prediction) and decision flips.
+
+    ``distinct`` (rows, samples) marks the distinct draws; the average prediction is over
+    those only (the others repeat them and are ignored by the caller).
+    """
+    w = distinct / distinct.sum(axis=1, keepdims=True)
     if loss == "squared_error":
-        return ((after - after.mean(axis=1, keepdims=True)) ** 2).sum(axis=-1), None
+        bar = (after * w[:, :, None]).sum(axis=1, keepdims=True)
+        return ((after - bar) ** 2).sum(axis=-1), None
     p_after = _as_distribution(after, space)
-    p_bar = p_after.mean(axis=1, keepdims=True)
+    p_bar = (p_after * w[:, :, None]).sum(axis=1, keepdims=True)
     p_now = _as_distribution(before, space)
     if loss == "log_loss":
         per = _kl(p_after, p_bar)

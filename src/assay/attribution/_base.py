@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from assay._validation import check_int, check_seed
+from assay._validation import check_int, check_seed, match_columns
 from assay.attribution._background import check_background_weights
 from assay.attribution._explanation import Explanation
-from assay.errors import InvalidInputError
+from assay.errors import InvalidInputError, ModelError
 from assay.model import ModelAdapter, wrap
 
 __all__ = ["BaseExplainer", "default_background"]
@@ -61,13 +61,39 @@ class BaseExplainer(abc.ABC):
         self.progress = bool(progress)
         self.background: np.ndarray | None = None
         self.background_weights: np.ndarray | None = None
+        # a DataFrame background for a model that knows no column names is matched to each
+        # DataFrame X by name (see _match_background); these keep it as given
+        self._background_given: np.ndarray | None = None
+        self._background_names: list[str] | None = None
         if background is not None:
-            bg, _ = self.adapter.prepare(background, name="background")
+            bg, bg_names = self.adapter.prepare(background, name="background")
             self.background = bg
+            self._background_given = bg
+            if hasattr(background, "columns") and self.adapter.feature_names is None:
+                self._background_names = bg_names
+
+    def _match_background(self, X: Any, names: list[str]) -> None:
+        """Reorder a DataFrame background to the columns of a DataFrame ``X`` by name.
+
+        Models that record feature names get both aligned by :meth:`ModelAdapter.prepare`;
+        for callables and torch modules the model's column order is ``X``'s, so the
+        background follows it. Different column names raise :class:`InvalidInputError`.
+        """
+        if (
+            self._background_names is None
+            or self._background_given is None
+            or self.adapter.feature_names is not None
+            or not hasattr(X, "columns")
+        ):
+            return
+        self.background = match_columns(
+            self._background_given, self._background_names, names, name="background"
+        )
 
     def _prepare(self, X: Any, seed: Any) -> tuple[np.ndarray, list[str], int | None]:
         seed = check_seed(seed)
         values, names = self.adapter.prepare(X)
+        self._match_background(X, names)
         return values, names, seed
 
     def _background_for(self, X: np.ndarray, seed: int | None) -> tuple[np.ndarray, str]:
@@ -79,6 +105,14 @@ class BaseExplainer(abc.ABC):
                 )
                 raise InvalidInputError(msg)
             return self.background, f"given ({self.background.shape[0]} rows)"
+        if X.shape[0] < 2:
+            msg = (
+                f"{type(self).__name__} got {X.shape[0]} row to explain and no background. "
+                "Without a background the reference rows are drawn from X, so a single row "
+                "would be its own reference and every attribution would be 0. Pass "
+                "background=X_train (a sample of the data the model was trained on)."
+            )
+            raise InvalidInputError(msg)
         bg = default_background(X, seed=seed)
         return bg, f"sample of X ({bg.shape[0]} rows)"
 
@@ -123,6 +157,7 @@ class BaseExplainer(abc.ABC):
         params: dict[str, Any],
     ) -> Explanation:
         """The :class:`Explanation` of rows ``X``, labelled with this model's outputs."""
+        check_finite_attributions(values, base_values, method=self.method)
         return Explanation(
             values=values,
             base_values=base_values,
@@ -138,6 +173,27 @@ class BaseExplainer(abc.ABC):
     @abc.abstractmethod
     def explain(self, X: Any, *, seed: int | None = None) -> Any:
         """Attributions for the rows of ``X`` (each method implements this)."""
+
+
+def check_finite_attributions(values: np.ndarray, base_values: np.ndarray, *, method: str) -> None:
+    """Raise :class:`ModelError` when attributions overflowed to inf or NaN.
+
+    Model outputs are checked on every call, so this fires only when finite outputs are so
+    large that their differences or sums overflow float64.
+    """
+    if np.isfinite(values).all() and np.isfinite(base_values).all():
+        return
+    rows = np.flatnonzero(
+        ~np.isfinite(values).reshape(values.shape[0], -1).all(axis=1)
+        | ~np.isfinite(base_values).reshape(base_values.shape[0], -1).all(axis=1)
+    )
+    msg = (
+        f"{method} attributions overflowed float64 (NaN or inf) for {rows.size} row(s), first "
+        f"{rows[:5].tolist()}: the model outputs or the inputs are too large to subtract and "
+        "sum. Rescale the features or the model output (e.g. model units in thousands, or "
+        "explain log-odds instead of a huge raw score)."
+    )
+    raise ModelError(msg)
 
 
 def ensure_2d_output(out: np.ndarray) -> np.ndarray:

@@ -273,7 +273,7 @@ class LimeTabular(BaseExplainer):
             max_memory=max_memory,
             progress=progress,
         )
-        self.n_samples = check_int(n_samples, name="n_samples", minimum=10)
+        self.n_samples = check_int(n_samples, name="n_samples", minimum=10, maximum=10_000_000)
         self.n_select = check_int(n_select, name="n_select", minimum=1)
         if kernel_width is not None and not (
             isinstance(kernel_width, (int, float))
@@ -350,8 +350,24 @@ class LimeTabular(BaseExplainer):
             msg = "background contains NaN; LIME needs complete training rows (impute first)."
             raise InvalidInputError(msg)
         cat = self._categorical_index(names)
-        mean = train.mean(axis=0)
-        std = train.std(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = train.mean(axis=0)
+            std = train.std(axis=0)
+            # the widest perturbed value (about 10 sampling standard deviations out)
+            reach = np.maximum(np.abs(train).max(axis=0), np.abs(X).max(axis=0)) + 10.0 * (
+                std * self.sample_scale
+            )
+        too_big = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std) & np.isfinite(reach)))
+        if too_big.size:
+            cols = [names[j] for j in too_big[:5]]
+            biggest = float(np.abs(np.vstack([train, X])[:, too_big]).max())
+            msg = (
+                f"column(s) {cols} hold values too large for LIME's statistics (largest |value| "
+                f"{biggest:.3g}): their mean, standard deviation or perturbed samples overflow "
+                "float64. Rescale those features (e.g. express amounts in thousands, or take "
+                "logarithms) and fit the model on the rescaled columns."
+            )
+            raise InvalidInputError(msg)
         cat_values, cat_freqs = {}, {}
         for j in np.flatnonzero(cat):
             vals, counts = np.unique(train[:, j], return_counts=True)
@@ -475,6 +491,7 @@ class LimeTabular(BaseExplainer):
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**63)
         Xv, names = self.adapter.prepare(X, allow_nan=False)
+        self._match_background(X, names)
         d = Xv.shape[1]
         st = self._statistics(Xv, names)
         rows_before = self.adapter.n_rows_evaluated

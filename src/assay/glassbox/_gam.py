@@ -27,7 +27,7 @@ from assay.glassbox._binning import fit_bins, transform_bins
 from assay.glassbox._boost import boost_terms
 from assay.glassbox._edit import EditingMixin
 from assay.glassbox._interactions import fit_coarse_bins, pair_bin_index, pair_counts, rank_pairs
-from assay.glassbox._sklearn import ValidatedInputMixin
+from assay.glassbox._sklearn import ValidatedInputMixin, check_random_state_seed
 
 __all__ = ["GAMClassifier", "GAMRegressor"]
 
@@ -207,6 +207,7 @@ class _BaseGAM(ValidatedInputMixin, EditingMixin, BaseEstimator):
             ),
             "validation_size": _as_float(self.validation_size, "validation_size", 0.0, 0.5),
             "n_bags": _as_int(self.n_bags, "n_bags", 1),
+            "random_state": check_random_state_seed(self.random_state),
         }
 
     # -- fitting -------------------------------------------------------------------------------
@@ -229,7 +230,7 @@ class _BaseGAM(ValidatedInputMixin, EditingMixin, BaseEstimator):
         main_nb = np.array([fb.n_bins for fb in self.bins_], dtype=np.int64)
         k_n = init.shape[0]
         n_bags = p["n_bags"]
-        seeds = np.random.SeedSequence(self.random_state).spawn(n_bags)
+        seeds = np.random.SeedSequence(p["random_state"]).spawn(n_bags)
         n_va = round(p["validation_size"] * n) if n >= 20 else 0
         splits = []
         for s in seeds:
@@ -573,8 +574,22 @@ class GAMClassifier(ClassifierMixin, _BaseGAM):
     def fit(self, X: Any, y: Any) -> GAMClassifier:
         """Fit the model; returns ``self``."""
         X, y = self._validate_X(X, reset=True, y=y)
-        check_classification_targets(y)
-        classes, y_enc = np.unique(y, return_inverse=True)
+        try:
+            check_classification_targets(y)
+            classes, y_enc = np.unique(y, return_inverse=True)
+        except ValueError as exc:
+            msg = (
+                f"{exc} GAMClassifier needs discrete class labels; for a numeric target use "
+                "GAMRegressor, or bin the target into classes first."
+            )
+            raise InvalidInputError(msg) from exc
+        except TypeError as exc:
+            kinds = sorted({type(v).__name__ for v in np.asarray(y, dtype=object).ravel()})
+            msg = (
+                f"y mixes label types {kinds}, which cannot be sorted into classes; use one "
+                "type for every label (all strings or all integers)."
+            )
+            raise InvalidInputError(msg) from exc
         if classes.size < 2:
             msg = (
                 f"y has only 1 class ({classes[0]!r}); a classifier needs at least 2 classes. "
@@ -630,7 +645,14 @@ class GAMRegressor(RegressorMixin, _BaseGAM):
     def fit(self, X: Any, y: Any) -> GAMRegressor:
         """Fit the model; returns ``self``."""
         X, y = self._validate_X(X, reset=True, y=y)
-        y = np.asarray(y, dtype=np.float64)
+        try:
+            y = np.asarray(y, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            msg = (
+                f"GAMRegressor needs a numeric target; y could not be read as numbers ({exc}). "
+                "For class labels use GAMClassifier."
+            )
+            raise InvalidInputError(msg) from exc
         if not np.isfinite(y).all():
             msg = "y contains NaN or infinite values; remove those rows or impute the target."
             raise InvalidInputError(msg)

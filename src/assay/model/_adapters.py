@@ -19,7 +19,13 @@ from assay._validation import align_columns, as_matrix, check_fitted
 from assay.errors import InvalidInputError, ModelError
 from assay.model._categories import CategoryCodec, text_columns
 
-__all__ = ["CallableAdapter", "ModelAdapter", "default_output_space", "wrap"]
+__all__ = [
+    "CallableAdapter",
+    "ModelAdapter",
+    "check_finite_output",
+    "default_output_space",
+    "wrap",
+]
 
 OUTPUT_SPACES = ("probability", "log_odds", "raw")
 
@@ -110,6 +116,7 @@ class ModelAdapter(abc.ABC):
                 "(n_samples,) or (n_samples, n_outputs)."
             )
             raise ModelError(msg)
+        check_finite_output(out, X, model=f"model ({type(self.model).__name__})")
         if self._output_names is None or (
             self._output_names_guessed and len(self._output_names) != out.shape[1]
         ):
@@ -199,6 +206,45 @@ class CallableAdapter(ModelAdapter):
 
     def _predict_raw(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(self._fn(X))
+
+
+def check_finite_output(out: np.ndarray, X: Any = None, *, model: str = "model") -> None:
+    """Raise :class:`ModelError` when a model output ``out`` (n, k) holds NaN or inf.
+
+    Attributions of a non-finite output are NaN or meaningless, so every model call goes
+    through this check. The message gives the counts and the first offending rows (indices
+    into this call's input, and the first such input row when ``X`` is given).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_finite_output(np.ones((3, 1)))
+    >>> try:
+    ...     check_finite_output(np.array([[1.0], [np.nan]]))
+    ... except ModelError as exc:
+    ...     print(str(exc)[:44])
+    The model returned 1 NaN and 0 infinite valu
+    """
+    finite = np.isfinite(out)
+    if finite.all():
+        return
+    bad_rows = np.flatnonzero(~finite.reshape(out.shape[0], -1).all(axis=1))
+    n_nan = int(np.isnan(out).sum())
+    n_inf = int(np.isinf(out).sum())
+    first = bad_rows[:5].tolist()
+    example = ""
+    if X is not None:
+        row = np.asarray(X)[bad_rows[0]].reshape(-1)
+        shown = np.array2string(row[:8], precision=4, separator=", ")
+        example = f"; input row {first[0]} was {shown}{' ...' if row.size > 8 else ''}"
+    msg = (
+        f"The {model} returned {n_nan} NaN and {n_inf} infinite value(s) in {bad_rows.size} of "
+        f"{out.shape[0]} rows of one call (first rows: {first}{example}). Attributions of "
+        "non-finite outputs would be NaN or meaningless, so assay stops here. Make the model "
+        "return finite numbers for every input it may see (impute missing values inside the "
+        "model, guard divisions and logarithms, clip extreme inputs)."
+    )
+    raise ModelError(msg)
 
 
 def _class_names(classes: Any) -> list[str]:

@@ -131,6 +131,12 @@ def _resolve(model: Any, layers: Any) -> list[tuple[str, Any]]:
         raise InvalidInputError(msg)
     if isinstance(layers, (str, torch.nn.Module)):
         layers = [layers]
+    if not isinstance(layers, (list, tuple)):
+        msg = (
+            f"layers must be a submodule name, an nn.Module or a list of them; got "
+            f"{type(layers).__name__}. See model.named_modules()."
+        )
+        raise InvalidInputError(msg)
     named = dict(model.named_modules())
     by_id = {id(m): n for n, m in named.items()}
     out = []
@@ -237,6 +243,12 @@ def _batches(inputs: Any, tokenizer: Any, batch_size: int, max_length: int | Non
             yield part, part.get("attention_mask"), len(next(iter(part.values())))
         return
     if isinstance(inputs, np.ndarray) or isinstance(inputs, torch.Tensor):
+        if isinstance(inputs, np.ndarray) and inputs.dtype.kind not in "biuf":
+            msg = (
+                f"inputs is an array of dtype {inputs.dtype}; pass numbers (token ids or "
+                "features), or a list of strings together with a tokenizer."
+            )
+            raise InvalidInputError(msg)
         x = torch.as_tensor(inputs)
         for start in range(0, len(x), batch_size):
             yield x[start : start + batch_size], None, len(x[start : start + batch_size])
@@ -251,13 +263,44 @@ def _batches(inputs: Any, tokenizer: Any, batch_size: int, max_length: int | Non
 def _n_inputs(inputs: Any) -> int:
     if isinstance(inputs, str):
         return 1
-    if isinstance(inputs, Mapping):
-        return len(next(iter(inputs.values())))
-    return len(inputs)
+    try:
+        if isinstance(inputs, Mapping):
+            return len(next(iter(inputs.values())))
+        return len(inputs)
+    except (TypeError, StopIteration) as exc:
+        msg = (
+            f"inputs must be a list of strings (with a tokenizer), a non-empty dict of tensors "
+            f"or an array/tensor with one row per input; got {type(inputs).__name__}."
+        )
+        raise InvalidInputError(msg) from exc
 
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "model"
+
+
+def _file_names(names: Sequence[str]) -> dict[str, str]:
+    """One distinct ``.npy`` file name per layer: sanitized, then numbered on collision.
+
+    Sanitizing maps ``"a b"`` and ``"a_b"`` to the same stem, and case-insensitive file systems
+    merge ``"A"`` and ``"a"``; such layers get ``-1``, ``-2``... suffixes (in request order).
+
+    Examples
+    --------
+    >>> _file_names(["a b", "a_b", "c"])
+    {'a b': 'a_b.npy', 'a_b': 'a_b-1.npy', 'c': 'c.npy'}
+    """
+    files: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in names:
+        stem = _safe(name)
+        candidate, k = stem, 0
+        while candidate.lower() in taken:
+            k += 1
+            candidate = f"{stem}-{k}"
+        taken.add(candidate.lower())
+        files[name] = f"{candidate}.npy"
+    return files
 
 
 def capture(
@@ -292,7 +335,9 @@ def capture(
         Truncate tokenized strings to this many tokens (default: no truncation).
     out : path, optional
         Directory to stream each layer into as ``<layer>.npy`` (float32) plus
-        ``manifest.json``; the returned arrays are then read-only memmaps.
+        ``manifest.json``; the returned arrays are then read-only memmaps. Layer names are
+        sanitized for the file system; layers whose sanitized names collide (``"a b"`` and
+        ``"a_b"``) get numbered files (``a_b-1.npy``), listed in the manifest.
 
     Returns
     -------
@@ -317,7 +362,11 @@ def capture(
         msg = "inputs is empty; pass at least one input."
         raise InvalidInputError(msg)
     out_dir = None if out is None else Path(out)
+    file_names = _file_names([name for name, _ in resolved])
     if out_dir is not None:
+        if out_dir.exists() and not out_dir.is_dir():
+            msg = f"out={str(out_dir)!r} exists and is not a directory; pass a directory path."
+            raise InvalidInputError(msg)
         out_dir.mkdir(parents=True, exist_ok=True)
     store: dict[str, Any] = {}
     seen: dict[str, Any] = {}
@@ -364,13 +413,23 @@ def capture(
                         )
                         raise ModelError(msg)
                     arr = seen[name].to("cpu", torch.float32).numpy()
+                    if not np.isfinite(arr).all():
+                        bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
+                        msg = (
+                            f"layer {name!r} produced NaN or infinite activations for "
+                            f"{bad.size} of {b} inputs in the batch starting at input {row} "
+                            f"(first: {(row + bad[:5]).tolist()}); probes fitted on them would "
+                            "be meaningless. Check those inputs (huge values overflow float32) "
+                            "and the model's numerics."
+                        )
+                        raise ModelError(msg)
                     if name not in store:
                         shape = (n, arr.shape[1])
                         store[name] = (
                             np.empty(shape, np.float32)
                             if out_dir is None
                             else np.lib.format.open_memmap(
-                                out_dir / f"{_safe(name)}.npy",
+                                out_dir / file_names[name],
                                 mode="w+",
                                 dtype=np.float32,
                                 shape=shape,
@@ -387,7 +446,7 @@ def capture(
         files = {}
         for name, arr in store.items():
             arr.flush()
-            files[name] = f"{_safe(name)}.npy"
+            files[name] = file_names[name]
         params["out"] = str(out_dir)
         manifest = {"layers": [n for n, _ in resolved], "files": files, "pooling": pooling}
         (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")

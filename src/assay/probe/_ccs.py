@@ -111,7 +111,8 @@ class CCS:
     sign_resolved_ : bool
         False when ``fit`` had no labelled calibration rows (the orientation is arbitrary).
     calibration_accuracy_ : float
-        Accuracy on the calibration rows after orienting (NaN without them).
+        Accuracy on the calibration rows after orienting (NaN without them); a pair whose
+        credence is exactly 0.5 counts as half right, so an undecided probe scores 0.5.
     n_calibration_ : int
 
     Examples
@@ -171,8 +172,8 @@ class CCS:
         if self.normalize not in ("standard", "center"):
             msg = f"normalize must be 'standard' or 'center'; got {self.normalize!r}."
             raise InvalidInputError(msg)
-        n_restarts = check_int(self.n_restarts, name="n_restarts", minimum=1)
-        max_iter = check_int(self.max_iter, name="max_iter", minimum=1)
+        n_restarts = check_int(self.n_restarts, name="n_restarts", minimum=1, maximum=10_000)
+        max_iter = check_int(self.max_iter, name="max_iter", minimum=1, maximum=1_000_000)
         seed = check_seed(self.seed)
         alpha = float(self.alpha)
         if not alpha >= 0.0:
@@ -197,6 +198,14 @@ class CCS:
         else:
             self.scale_pos_ = self.scale_neg_ = np.ones(Xp.shape[1])
         Zp, Zn = self._normalized(Xp, Xn)
+        if np.allclose(Zp, Zn, rtol=0.0, atol=1e-9):
+            msg = (
+                "X_pos and X_neg are identical after each side is normalized (the same rows, "
+                "or rows that differ by a constant shift per side), so no direction can tell "
+                "the two sides of a pair apart and every credence would be 0.5. Check that "
+                "X_pos and X_neg are activations of the two different statements of each pair."
+            )
+            raise InvalidInputError(msg)
         d = Zp.shape[1]
         rng = np.random.default_rng(seed)
         x0 = rng.normal(scale=1.0 / np.sqrt(d), size=(n_restarts, d + 1))
@@ -229,7 +238,9 @@ class CCS:
         self.sign_resolved_ = self.n_calibration_ > 0
         if self.sign_resolved_:
             cred = self._credence(Zp[labelled], Zn[labelled])
-            acc = float(np.mean((cred > 0.5) == (y_cal[labelled] == 1)))
+            # a credence of exactly 0.5 decides nothing: it counts as half right either way
+            hit = np.where(cred == 0.5, 0.5, (cred > 0.5) == (y_cal[labelled] == 1))
+            acc = float(np.mean(hit))
             if acc < 0.5:
                 self.coef_, self.intercept_ = -w, -b
                 acc = 1.0 - acc

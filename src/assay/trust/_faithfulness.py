@@ -176,7 +176,7 @@ def faithfulness(
     exp = check_explanation(explanation)
     o = resolve_output(exp, output)
     seed = check_seed(seed)
-    n_random = check_int(n_random, name="n_random", minimum=1)
+    n_random = check_int(n_random, name="n_random", minimum=1, maximum=10_000)
     n_perturbations = check_int(n_perturbations, name="n_perturbations", minimum=1)
     exact_max_features = check_int(exact_max_features, name="exact_max_features", minimum=0)
     max_background = check_int(max_background, name="max_background", minimum=1)

@@ -237,7 +237,7 @@ def off_manifold_test(
         raise InvalidInputError(msg)
     seed = check_seed(seed)
     max_rows = check_int(max_rows, name="max_rows", minimum=10)
-    n_permutations = check_int(n_permutations, name="n_permutations", minimum=1)
+    n_permutations = check_int(n_permutations, name="n_permutations", minimum=1, maximum=100_000)
     if not (0 < float(test_size) < 1):
         msg = f"test_size must be strictly between 0 and 1; got {test_size!r}."
         raise InvalidInputError(msg)

@@ -289,7 +289,7 @@ def label_permutation_check(
     Xv, _ = as_matrix(X, name="X")
     yv = as_vector(y, name="y", n_rows=Xv.shape[0], numeric=False)
     seed = check_seed(seed)
-    n_permutations = check_int(n_permutations, name="n_permutations", minimum=1)
+    n_permutations = check_int(n_permutations, name="n_permutations", minimum=1, maximum=100_000)
     Xe = Xv[:50] if X_explain is None else as_matrix(X_explain, name="X_explain")[0]
     k = check_top_k(top_k, Xv.shape[1])
     kw = {"background": Xv, "seed": seed, "output": output, "options": options}

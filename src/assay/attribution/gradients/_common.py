@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from assay._validation import _check_finite, check_int, import_optional
-from assay.attribution._base import BaseExplainer
+from assay._validation import _check_finite, check_int, import_optional, match_columns
+from assay.attribution._base import BaseExplainer, check_finite_attributions
 from assay.attribution._explanation import Explanation
 from assay.errors import InvalidInputError, ModelError
+from assay.model._adapters import check_finite_output
 
 __all__ = ["GradientExplainer", "model_output", "torch_module"]
 
@@ -102,9 +103,20 @@ class GradientExplainer(BaseExplainer):
     # -- inputs ----------------------------------------------------------------------------
     def _inputs(self, X: Any, name: str = "X") -> tuple[np.ndarray, list[str]]:
         """Rows as float64 (n, *shape) plus flat feature names."""
+        if name == "X":
+            self._x_frame_names: list[str] | None = None
         if hasattr(X, "detach") and hasattr(X, "cpu"):
             X = X.detach().cpu().double().numpy()
-        arr = None if hasattr(X, "columns") else np.asarray(X) if not isinstance(X, str) else None
+        arr = None
+        if not hasattr(X, "columns") and not isinstance(X, str) and X is not None:
+            try:
+                arr = np.asarray(X)
+            except (TypeError, ValueError) as exc:
+                msg = (
+                    f"{name} could not be converted to an array ({exc}); pass a numeric array "
+                    "or tensor of shape (n_samples, ...) with every row the same shape."
+                )
+                raise InvalidInputError(msg) from exc
         if arr is not None and arr.ndim > 2:
             if arr.dtype.kind not in "biuf":
                 msg = f"{name} must be numeric; got dtype {arr.dtype}."
@@ -117,12 +129,21 @@ class GradientExplainer(BaseExplainer):
             _check_finite(arr.reshape(arr.shape[0], -1), names, name=name, allow_nan=False)
             return arr, names
         values, names = self.adapter.prepare(X, name=name, allow_nan=False)
+        if name == "X" and hasattr(X, "columns"):
+            self._x_frame_names = names
         return values, names
 
     def _background(self, shape: tuple[int, ...]) -> np.ndarray | None:
         if self._bg_raw is None:
             return None
-        bg, _ = self._inputs(self._bg_raw, name="background")
+        bg, bg_names = self._inputs(self._bg_raw, name="background")
+        x_names = getattr(self, "_x_frame_names", None)
+        if (
+            x_names is not None
+            and hasattr(self._bg_raw, "columns")
+            and self.adapter.feature_names is None
+        ):
+            bg = match_columns(bg, bg_names, x_names, name="background")
         if bg.shape[1:] != shape:
             msg = (
                 f"background rows have shape {bg.shape[1:]} but X rows have shape {shape}; "
@@ -138,7 +159,8 @@ class GradientExplainer(BaseExplainer):
     # -- model calls -----------------------------------------------------------------------
     def _call(self, inp: Any) -> Any:
         try:
-            return model_output(self.module(inp))
+            raw = self.module(inp)
+            out = model_output(raw)
         except (InvalidInputError, ModelError):
             raise
         except Exception as exc:
@@ -147,6 +169,22 @@ class GradientExplainer(BaseExplainer):
                 f"{tuple(inp.shape)} failed: {type(exc).__name__}: {exc}"
             )
             raise ModelError(msg) from exc
+        if out.shape[0] != inp.shape[0]:
+            shape = tuple(getattr(raw, "shape", out.shape))
+            msg = (
+                f"the model ({type(self.module).__name__}) returned a tensor of shape {shape} "
+                f"for {inp.shape[0]} input rows; gradient attributions need one output row per "
+                "input row, shape (n,) or (n, n_outputs). Check that forward does not flatten "
+                "or reshape across the batch dimension."
+            )
+            raise ModelError(msg)
+        if not bool(self.torch.isfinite(out).all()):
+            check_finite_output(
+                out.detach().cpu().double().numpy(),
+                inp.detach().cpu().double().numpy().reshape(inp.shape[0], -1),
+                model=f"model ({type(self.module).__name__})",
+            )
+        return out
 
     def _forward(self, X: np.ndarray) -> np.ndarray:
         """Model outputs (n, n_all_outputs) without gradients, batched."""
@@ -179,7 +217,17 @@ class GradientExplainer(BaseExplainer):
                     (g,) = torch.autograd.grad(
                         out[:, t].sum(), inp, retain_graph=j < len(targets) - 1
                     )
-                    grads[s : s + inp.shape[0], ..., j] = g.detach().cpu().double().numpy()
+                    g = g.detach().cpu().double().numpy()
+                    if not np.isfinite(g).all():
+                        n_bad = int((~np.isfinite(g)).reshape(g.shape[0], -1).any(axis=1).sum())
+                        msg = (
+                            f"the gradient of output {t} is NaN or infinite at {n_bad} of "
+                            f"{g.shape[0]} points (the outputs there are finite); the model "
+                            "is not differentiable there (e.g. sqrt or log at 0, or overflow). "
+                            "Use method='kernel' or 'permutation', or smooth the model."
+                        )
+                        raise ModelError(msg)
+                    grads[s : s + inp.shape[0], ..., j] = g
             outs[s : s + inp.shape[0]] = out[:, targets].detach().cpu().double().numpy()
             self.n_points += inp.shape[0]
         return grads, outs
@@ -197,6 +245,7 @@ class GradientExplainer(BaseExplainer):
     ) -> Explanation:
         n = X.shape[0]
         k = len(targets)
+        check_finite_attributions(values, base, method=self.method)
         params = {
             "target": targets,
             "input_shape": list(X.shape[1:]),

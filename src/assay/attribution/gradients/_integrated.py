@@ -47,6 +47,9 @@ METHODS = (
 )
 
 
+MAX_STEPS = 2**16  # beyond this the quadrature error is far below float64 gradient noise
+
+
 def quadrature(method: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Nodes ``alphas`` in [0, 1] and weights (summing to 1) of an integration rule.
 
@@ -80,9 +83,10 @@ def check_rule(method: str, n_steps: int, max_steps: int) -> tuple[str, int, int
     if method not in METHODS:
         msg = f"method must be one of {list(METHODS)}; got {method!r}."
         raise InvalidInputError(msg)
-    n_steps = check_int(n_steps, name="n_steps", minimum=1)
+    n_steps = check_int(n_steps, name="n_steps", minimum=1, maximum=MAX_STEPS)
     quadrature(method, n_steps)  # validates e.g. trapezoid with 1 step
-    return method, n_steps, check_int(max_steps, name="max_steps", minimum=n_steps)
+    max_steps = check_int(max_steps, name="max_steps", minimum=n_steps, maximum=MAX_STEPS)
+    return method, n_steps, max_steps
 
 
 def integrate_adaptively(

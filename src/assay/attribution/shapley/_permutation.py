@@ -156,7 +156,9 @@ class PermutationShap(SamplingExplainer):
             fast_trees=fast_trees,
             progress=progress,
         )
-        n_permutations = check_int(n_permutations, name="n_permutations", minimum=4)
+        n_permutations = check_int(
+            n_permutations, name="n_permutations", minimum=4, maximum=1_000_000
+        )
         if n_permutations % 2:
             msg = (
                 f"n_permutations must be even (forward and reverse walks come in pairs); got "

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from assay._validation import check_int
 from assay.attribution._background import check_background_weights, resolve_background
-from assay.attribution._base import BaseExplainer
+from assay.attribution._base import BaseExplainer, check_finite_attributions
 from assay.attribution._explanation import Explanation
 from assay.attribution.shapley._tree_interventional import (
     DEFAULT_MAX_ENUMERATED,
@@ -280,6 +280,7 @@ class TreeShap(BaseExplainer):
                 stop = min(start + chunk, n)
                 run(Xv[start:stop], values[start:stop])
         base = np.tile(np.asarray(base_row, dtype=np.float64), (n, 1))
+        check_finite_attributions(values, base, method=self.method)
         return Explanation(
             values=values,
             base_values=base,
