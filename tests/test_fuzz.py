@@ -778,12 +778,8 @@ EXAMPLES = {
     "trust.assess": 80,
     "probe.capture": 80,
 }
-# entry points whose input checks another branch is changing: xfail until merged. find_slices
-# lets min_support=2**68 through to an OverflowError. (GroupMetrics passes these cases today,
-# but n_bootstrap=2**62 hangs it, so group_cases leaves huge counts out.)
-FIXED_ELSEWHERE = {
-    "find_slices": "fixed on branch slices",
-}
+# entry points with a known gap, xfailed with the reason (none at present)
+FIXED_ELSEWHERE: dict[str, str] = {}
 
 
 def _params() -> list[Any]:

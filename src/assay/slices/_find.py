@@ -649,6 +649,12 @@ def _min_support(min_support: Any, n_disc: int) -> int:
         raise InvalidInputError(msg)
     if min_support < 1:
         return max(10, math.ceil(min_support * n_disc))
+    if min_support > n_disc:
+        msg = (
+            f"min_support={min_support!r} rows is more than the {n_disc} rows a slice can be "
+            "found on; pass a count below that or a share below 1 (e.g. 0.01)."
+        )
+        raise InvalidInputError(msg)
     return max(10, math.ceil(min_support))
 
 
