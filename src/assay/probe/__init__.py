@@ -23,6 +23,7 @@ from assay.probe._checks import (
     transfer_matrix,
     unsupervised_baselines,
 )
+from assay.probe._concepts import concept_leakage
 from assay.probe._datasets import (
     StatementDataset,
     load_statements,
@@ -42,6 +43,7 @@ __all__ = [
     "MassMeanProbe",
     "StatementDataset",
     "capture",
+    "concept_leakage",
     "distractor_check",
     "find_layers",
     "load_statements",
