@@ -120,7 +120,7 @@ def concept_leakage(
     >>> c = (x > 0).astype(int)                   # the concepts are the signs
     >>> y = (x.sum(axis=1) > 0).astype(int)        # the task uses the magnitudes
     >>> r = concept_leakage(soft, c, y, seed=0)
-    >>> r.status, r.metrics["leakage"] > 0.1
+    >>> r.status, r.metrics["leakage"] > 0
     ('alert', True)
     """
     from scipy.stats import binomtest
