@@ -13,6 +13,7 @@ torch and transformers are imported only when activations are captured; probes a
 work on numpy arrays.
 """
 
+from assay.probe._bottleneck import ConceptBottleneck
 from assay.probe._capture import Activations, capture, find_layers, patch
 from assay.probe._ccs import CCS
 from assay.probe._checks import (
@@ -38,6 +39,7 @@ __all__ = [
     "CCS",
     "Activations",
     "CheckResult",
+    "ConceptBottleneck",
     "LayerSweep",
     "LogisticProbe",
     "MassMeanProbe",
