@@ -34,6 +34,7 @@ from assay.probe._datasets import (
 )
 from assay.probe._layers import LayerSweep, probe_layers, wilson_interval
 from assay.probe._probes import LogisticProbe, MassMeanProbe
+from assay.probe._tcav import tcav
 
 __all__ = [
     "CCS",
@@ -55,6 +56,7 @@ __all__ = [
     "probe_layers",
     "random_probe_floor",
     "selectivity",
+    "tcav",
     "transfer_matrix",
     "unsupervised_baselines",
     "wilson_interval",
