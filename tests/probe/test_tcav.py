@@ -192,3 +192,85 @@ def test_bad_inputs():
         tcav(net, layer="enc", **{**kw, "output": lambda out: out})
     with pytest.raises(InvalidInputError, match="n_random"):
         tcav(net, layer="enc", n_random=1, **kw)
+
+
+def _tiny_bert():
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.BertConfig(
+        vocab_size=50,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+    )
+    torch.manual_seed(0)
+    return transformers.BertModel(cfg).eval()
+
+
+def _cls_sum(out):
+    return out.last_hidden_state[:, 0, :].sum(-1)
+
+
+def test_hugging_face_padding_never_changes_a_gradient():
+    model = _tiny_bert()
+    rng = np.random.default_rng(0)
+    lengths = [3, 7, 5, 2]
+    ids = torch.zeros(4, 7, dtype=torch.long)
+    mask = torch.zeros(4, 7, dtype=torch.long)
+    for i, n in enumerate(lengths):
+        ids[i, :n] = torch.as_tensor(rng.integers(5, 50, n))
+        mask[i, :n] = 1
+    layer = model.encoder.layer[0]
+    for pooling in ("mean", "cls", "last_token"):
+        g = _pooled_gradients(
+            model,
+            layer,
+            "encoder.layer.0",
+            {"input_ids": ids, "attention_mask": mask},
+            _cls_sum,
+            tokenizer=None,
+            pooling=pooling,
+            batch_size=4,
+            torch=torch,
+        )
+        for i, n in enumerate(lengths):
+            one = {"input_ids": ids[i : i + 1, :n], "attention_mask": mask[i : i + 1, :n]}
+            g1 = _pooled_gradients(
+                model,
+                layer,
+                "encoder.layer.0",
+                one,
+                _cls_sum,
+                tokenizer=None,
+                pooling=pooling,
+                batch_size=4,
+                torch=torch,
+            )
+            np.testing.assert_allclose(g[i], g1[0], rtol=1e-4, atol=1e-5)
+
+
+def test_hugging_face_model_through_capture():
+    model = _tiny_bert()
+    rng = np.random.default_rng(1)
+
+    def batch(n, concept):
+        ids = torch.as_tensor(rng.integers(10, 50, (n, 6)))
+        if concept:
+            ids[:, 1:4] = 7  # the "concept": a repeated token
+        return {"input_ids": ids, "attention_mask": torch.ones(n, 6, dtype=torch.long)}
+
+    r = tcav(
+        model,
+        layer="encoder.layer.1",
+        concept_inputs={"sevens": batch(12, True)},
+        random_inputs=batch(100, False),
+        target_inputs=batch(20, False),
+        output=_cls_sum,
+        pooling="mean",
+        n_random=4,
+        seed=0,
+    )
+    c = r.data["concepts"]["sevens"]
+    assert 0.0 <= c["raw_score"] <= 1.0 and 0.0 <= c["p_value"] <= 1.0
+    assert r.params["n_targets"] == 20 and c["disjoint_random_concepts"]
