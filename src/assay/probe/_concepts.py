@@ -199,7 +199,7 @@ def concept_leakage(
         )
         status, passed = "alert", False
     else:
-        relation = "above" if leak > 0 else ("equal to" if leak == 0 else "below")
+        relation = "above" if leak >= 0.005 else ("below" if leak <= -0.005 else "about equal to")
         verdict = (
             f"No evidence of leakage: the head on the soft concept outputs reaches "
             f"{acc['soft']:.2f} held-out accuracy, {relation} the best function of the concepts "
