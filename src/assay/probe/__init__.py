@@ -6,6 +6,9 @@
   :class:`CCS` (unsupervised, sign calibrated on a few labels); :func:`probe_layers`.
 - Sanity checks returning verdicts: :func:`transfer_matrix`, :func:`selectivity`,
   :func:`random_probe_floor`, :func:`unsupervised_baselines`, :func:`distractor_check`.
+- Concept explanations, checked: :class:`ConceptBottleneck` (scikit-learn concept-bottleneck
+  classifier), :func:`concept_leakage` (does the head use information beyond the concepts?)
+  and :func:`tcav` (TCAV scores reported only when they differ from random concepts).
 - Generated statement datasets (:func:`load_statements`) and synthetic contrast-pair
   activations with planted truth and distractor directions (:func:`make_contrast_activations`).
 
