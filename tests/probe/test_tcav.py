@@ -274,3 +274,40 @@ def test_hugging_face_model_through_capture():
     c = r.data["concepts"]["sevens"]
     assert 0.0 <= c["raw_score"] <= 1.0 and 0.0 <= c["p_value"] <= 1.0
     assert r.params["n_targets"] == 20 and c["disjoint_random_concepts"]
+
+
+def _char_tokenizer(texts, padding=True, return_tensors="pt", **_):
+    width = max(len(t) for t in texts)
+    ids = torch.zeros(len(texts), width, dtype=torch.long)
+    mask = torch.zeros(len(texts), width, dtype=torch.long)
+    for i, t in enumerate(texts):
+        ids[i, : len(t)] = torch.as_tensor([ord(ch) % 40 + 10 for ch in t])
+        mask[i, : len(t)] = 1
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def test_strings_with_tokenizer_match_pretokenized_inputs():
+    model = _tiny_bert()
+    rng = np.random.default_rng(2)
+    words = ["".join(rng.choice(list("abcdefgh"), rng.integers(2, 6))) for _ in range(60)]
+    concept = ["zz" + w for w in words[:8]]
+    kw = dict(layer="encoder.layer.0", output=_cls_sum, pooling="mean", n_random=3, seed=0)
+    a = tcav(
+        model,
+        concept_inputs={"z": concept},
+        random_inputs=words[10:58],
+        target_inputs=words[:10],
+        tokenizer=_char_tokenizer,
+        batch_size=7,
+        **kw,
+    )
+    b = tcav(
+        model,
+        concept_inputs={"z": _char_tokenizer(concept)},
+        random_inputs=_char_tokenizer(words[10:58]),
+        target_inputs=_char_tokenizer(words[:10]),
+        **kw,
+    )
+    ca, cb = a.data["concepts"]["z"], b.data["concepts"]["z"]
+    assert ca["raw_score"] == pytest.approx(cb["raw_score"])
+    assert ca["p_value"] == pytest.approx(cb["p_value"], abs=1e-6)
