@@ -41,3 +41,18 @@ def test_text_columns_example_runs():
     exec(compile("import assay\n" + block, "README.md", "exec"), namespace)
     assert namespace["exp"].feature_names == ["checking", "amount"]
     assert namespace["exp"].values.shape == (5, 2, 1)  # log-odds of a boosted classifier
+
+
+@pytest.mark.slow
+def test_short_tour_runs(monkeypatch, tmp_path):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.chdir(tmp_path)  # the tour saves exp.npz
+    text = README.read_text(encoding="utf-8")
+    start = text.index("## A short tour")
+    block = re.findall(r"```python\n(.*?)```", text[start:], re.S)[0]
+    namespace: dict = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["exp"].values.shape == (20, 12, 2)  # the probability request
+    result = namespace["result"]
+    assert result.meta["holdout"]["status"] == "ok"
+    assert result.sections["glassbox"]["data"]["fitted_on"] == "training rows"
