@@ -81,6 +81,15 @@ def test_paired_gap_auc_matches_sklearn_and_r2():
     a, b = np.round(y + rng.normal(size=300), 1), rng.normal(size=300)  # ties in a
     res = paired_gap(y, a, b, metric="AUC", n_bootstrap=50, seed=0)
     assert res["estimate"] == pytest.approx(roc_auc_score(y, a) - roc_auc_score(y, b), abs=1e-12)
+    assert res["method"] == "DeLong"
+    # DeLong's variance against the bootstrap variance of the same difference
+    rng2 = np.random.default_rng(1)
+    boots = []
+    for _ in range(2000):
+        i = rng2.integers(0, 300, 300)
+        if 0 < y[i].mean() < 1:
+            boots.append(roc_auc_score(y[i], a[i]) - roc_auc_score(y[i], b[i]))
+    assert res["stderr"] == pytest.approx(np.std(boots), rel=0.1)
     t = rng.normal(size=300)
     res = paired_gap(t, t + 0.1 * rng.normal(size=300), t * 0, metric="R²", n_bootstrap=50)
     pa = t + 0.1 * np.random.default_rng(0).normal(size=300)

@@ -30,6 +30,26 @@ def _r2_weighted(pred: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     return 1 - sse / sst
 
 
+def _delong(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """AUC(a) - AUC(b) on the same rows and its DeLong standard error (DeLong et al. 1988)."""
+    from scipy.stats import rankdata
+
+    pos, neg = y == 1, y == 0
+    m, n = int(pos.sum()), int(neg.sum())
+    v01, v10, auc = [], [], []
+    for score in (a, b):
+        tz = rankdata(score, method="average")
+        tx = rankdata(score[pos], method="average")
+        ty = rankdata(score[neg], method="average")
+        auc.append((tz[pos].sum() - m * (m + 1) / 2) / (m * n))
+        v01.append((tz[pos] - tx) / n)  # structural components of the positives
+        v10.append(1 - (tz[neg] - ty) / m)  # ... and of the negatives
+    s01, s10 = np.cov(np.vstack(v01)), np.cov(np.vstack(v10))
+    contrast = np.array([1.0, -1.0])
+    var = contrast @ s01 @ contrast / m + contrast @ s10 @ contrast / n
+    return float(auc[0] - auc[1]), float(np.sqrt(max(var, 0.0)))
+
+
 def paired_gap(
     y: np.ndarray,
     score_a: np.ndarray,
@@ -40,11 +60,11 @@ def paired_gap(
     n_bootstrap: int = 1000,
     seed: int | None = 0,
 ) -> dict[str, Any]:
-    """metric(a) - metric(b) on the same rows, with a paired percentile bootstrap interval.
+    """metric(a) - metric(b) on the same rows, with an interval that accounts for the pairing.
 
-    ``metric`` is ``"AUC"`` (``y`` 0/1) or ``"R²"``. Both models are scored on every resample of
-    the rows, so the interval reflects the correlation between them. The two-sided p-value is
-    the bootstrap share of resamples on the other side of 0 (doubled).
+    ``metric`` is ``"AUC"`` (``y`` 0/1): DeLong's test for correlated AUCs; or ``"R²"``: a
+    paired percentile bootstrap (both models scored on every resample of the rows; the
+    two-sided p-value is the share of resamples on the other side of 0, doubled).
 
     Examples
     --------
@@ -58,6 +78,27 @@ def paired_gap(
     """
     y = np.asarray(y, dtype=np.float64)
     n = y.size
+    if metric == "AUC" and 0 < y.sum() < n and min(y.sum(), n - y.sum()) >= 2:
+        # DeLong's test: the standard for correlated AUCs, better calibrated than a percentile
+        # bootstrap at a few hundred rows
+        from scipy.stats import norm
+
+        estimate, se = _delong(y, np.asarray(score_a, float), np.asarray(score_b, float))
+        z = norm.ppf(1 - alpha / 2)
+        if se > 0:
+            p = 2 * norm.sf(abs(estimate) / se)
+        else:  # identical rankings: no difference; otherwise a difference with no spread
+            p = 1.0 if estimate == 0 else 0.0
+        return {
+            "metric": metric,
+            "estimate": estimate,
+            "ci_low": estimate - z * se,
+            "ci_high": estimate + z * se,
+            "p_value": float(min(1.0, p)),
+            "method": "DeLong",
+            "stderr": se,
+            "level": 1 - alpha,
+        }
     rng = np.random.default_rng(seed)
     weights = rng.multinomial(n, np.full(n, 1.0 / n), size=n_bootstrap).T.astype(np.float64)
     ones = np.ones((n, 1))
@@ -87,6 +128,7 @@ def paired_gap(
         "ci_low": lo,
         "ci_high": hi,
         "p_value": float(min(1.0, p)),
+        "method": "paired bootstrap",
         "n_bootstrap": int(draws.size),
         "level": 1 - alpha,
     }
