@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from assay._results import worst_status
 from assay.auditing._section import figure, section, table
 from assay.probe._checks import CheckResult
 from assay.probe._layers import LayerSweep
 
 __all__ = ["probe_section", "write_probe_report"]
 
-_RANK = {"ok": 0, "warning": 1, "alert": 2}
 
 
 def probe_section(
@@ -58,7 +58,7 @@ def probe_section(
             "layers above chance."
         )
         if n_above == 0:
-            status = max(status, "warning", key=_RANK.get)
+            status = worst_status([status, "warning"])
         metrics[f"{label} best accuracy"] = float(sw.accuracy[best])
         figures.append(
             figure(
@@ -93,7 +93,7 @@ def probe_section(
         )
     for chk in all_checks:
         verdicts.append(chk.verdict)
-        status = max(status, chk.status, key=_RANK.get)
+        status = worst_status([status, chk.status])
         for key, value in chk.metrics.items():
             metrics[f"{chk.name}: {key}"] = value
     if transfer is not None:

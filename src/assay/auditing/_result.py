@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from assay._results import STATUSES
 from assay._version import __version__
 from assay.errors import InvalidInputError
 
@@ -110,7 +111,6 @@ class AuditResult:
 
 #: Largest ``results.json`` read.
 MAX_RESULTS_BYTES = 256 * 2**20
-_STATUSES = ("ok", "warning", "alert")
 _SCALAR = (str, int, float, bool, type(None))
 
 
@@ -170,8 +170,8 @@ def check_results(d: Any, *, where: str) -> dict[str, Any]:
         for attr in ("title", "verdict"):
             if not isinstance(sec.get(attr), str):
                 bad(f"{name}.{attr}", "is missing or not text")
-        if sec.get("status") not in _STATUSES:
-            bad(f"{name}.status", f"is {sec.get('status')!r}, not one of {_STATUSES}")
+        if sec.get("status") not in STATUSES:
+            bad(f"{name}.status", f"is {sec.get('status')!r}, not one of {STATUSES}")
         metrics = sec["metrics"]
         if not isinstance(metrics, dict) or not all(
             isinstance(v, _SCALAR) for v in metrics.values()

@@ -22,7 +22,7 @@ from typing import Any
 
 __all__ = ["figure", "section", "table"]
 
-STATUSES = ("ok", "warning", "alert")
+from assay._results import STATUSES
 
 
 def section(

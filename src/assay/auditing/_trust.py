@@ -13,7 +13,6 @@ __all__ = ["trust_section"]
 # cheap checks that apply to any attribution method; the others need inputs the audit lacks
 # (a refit function, a torch model, reference attributions)
 CHECKS = ("faithfulness", "seed_stability", "input_sensitivity", "off_manifold")
-_RANK = {"ok": 0, "warning": 1, "alert": 2}
 
 
 def trust_section(

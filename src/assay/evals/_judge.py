@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from assay._results import worst_status
 from assay._validation import check_int, check_seed
 from assay.errors import InvalidInputError, ModelError
 from assay.evals._results import _ToDict
@@ -54,7 +55,6 @@ from assay.evals._results import _ToDict
 __all__ = ["PADDING_TEMPLATES", "JudgeBiasResult", "judge_bias"]
 
 CHECKS = ("position", "verbosity", "self_preference")
-_RANK = {"ok": 0, "warning": 1, "alert": 2}
 _TOL = 1e-9
 
 #: Content-free padding: ``(name, template)``; ``{answer}`` and ``{question}`` are filled in.
@@ -117,7 +117,7 @@ class JudgeBiasResult(_ToDict):
     @property
     def status(self) -> str:
         """The most worrying status over the checks run ("ok" when none ran)."""
-        return max((c["status"] for c in self.checks.values()), key=_RANK.get, default="ok")
+        return worst_status(c["status"] for c in self.checks.values())
 
     @property
     def verdict(self) -> str:

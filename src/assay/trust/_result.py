@@ -9,11 +9,12 @@ nested lists by ``to_dict()``.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from assay._results import STATUSES, to_jsonable, worst_status
 
 __all__ = [
     "STATUSES",
@@ -31,31 +32,10 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-STATUSES = ("ok", "warning", "alert")
-
-
-def worst_status(statuses: Any) -> str:
-    """The most severe of some statuses (``"ok"`` when there are none)."""
-    ranks = [STATUSES.index(s) for s in statuses]
-    return STATUSES[max(ranks)] if ranks else "ok"
 
 
 def _json_safe(obj: Any) -> Any:
-    if hasattr(obj, "to_dict") and callable(obj.to_dict):
-        return obj.to_dict()
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _json_safe(obj.tolist())
-    if isinstance(obj, np.generic):
-        return _json_safe(obj.item())
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, (str, int, bool)) or obj is None:
-        return obj
-    return repr(obj)
+    return to_jsonable(obj)
 
 
 class _ResultMixin:
