@@ -109,8 +109,13 @@ def gap_change_words(reduction: float, se: float | None = None, *, would: bool =
     'would widen the gap by 0.0242'
     >>> gap_change_words(0.01, 0.002, would=False)
     'shrinks the gap by 0.01 ± 0.002'
+    >>> gap_change_words(-0.0016, 0.0041)
+    'would not change the gap beyond noise (+0.0016 ± 0.0041)'
     """
     pm = "" if se is None or not np.isfinite(se) else f" ± {se:.2g}"
+    if se is not None and np.isfinite(se) and abs(reduction) < 2 * se:
+        verb = "would not change" if would else "does not change"
+        return f"{verb} the gap beyond noise ({-reduction:+.3g}{pm})"
     if not np.isfinite(reduction):
         return "would have an undefined effect on the gap" if would else "has an undefined effect"
     if reduction == 0:
