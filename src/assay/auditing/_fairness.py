@@ -106,9 +106,10 @@ def group_gap_tests(
         tested, headline, shown = BINARY_TESTED, "selection_rate", [*RATE_METRICS, "accuracy"]
     elif adapter.is_classifier:
         pred = np.asarray(adapter.output_names, dtype=object)[out.argmax(axis=1)]
-        gm = GroupMetrics(
-            metrics=["accuracy"], y_true=_class_labels(adapter, y), y_pred=pred, **kw
-        )
+        # several classes: the built-in rates binarize at pos_label, so accuracy is the share of
+        # rows whose predicted class is the true one, counted as a rate of "correct" rows
+        correct = (pred == _class_labels(adapter, y)).astype(int)
+        gm = GroupMetrics(metrics={"accuracy": "base_rate"}, y_true=correct, y_pred=correct, **kw)
         tested, headline, shown = ["accuracy"], "accuracy", ["accuracy"]
     else:
         gm = GroupMetrics(
