@@ -172,3 +172,29 @@ def test_pairwise_verdict_between_alpha_half_and_alpha_is_not_no_evidence():
         else:
             assert p >= 0.05 and "no evidence of association" in row.verdict
         assert not row.flagged
+
+
+def test_compare_within_control_groups_and_holm_over_all_tests():
+    rng = np.random.default_rng(0)
+    n = 2000
+    site = rng.choice(["s1", "s2"], n)
+    s = rng.choice(["f", "m"], n)
+    rate = np.where((site == "s2") & (s == "f"), 0.3, 0.5)  # a gap only at site s2
+    yp = (rng.random(n) < rate).astype(int)
+    yt = (rng.random(n) < 0.5).astype(int)
+    gm = GroupMetrics(metrics=["selection_rate", "accuracy"], y_true=yt, y_pred=yp,
+                      sensitive_features=s, control_features=site)  # fmt: skip
+    cmp = gm.compare(seed=0)
+    assert len(cmp.tests) == 4  # 2 metrics x 2 sites, one Holm family
+    from assay.fairness._compare import adjust_pvalues
+
+    np.testing.assert_allclose(cmp.tests.p_adjusted, adjust_pvalues(cmp.tests.p_value, "holm"))
+    sig = cmp.significant()
+    assert ("s2", "selection_rate") in set(zip(sig.control, sig.metric, strict=True))
+    assert "s1" not in set(sig[sig.metric == "selection_rate"].control)
+    row = cmp.pairs.set_index(["control", "metric"]).loc[("s2", "selection_rate")]
+    assert row.group_a == "f" and row.estimate < 0 and row.ci_high < 0
+    assert row.four_fifths == "fail"
+    d = cmp.to_dict()
+    json.dumps(d)
+    assert d["kind"] == "GroupComparison" and len(d["pairs"]) == 4

@@ -535,7 +535,7 @@ class GroupMetrics:
                 local[cells] = np.arange(cells.size)
                 rows = np.flatnonzero((den > 0) & (self._ctrl == c))
                 items.append((
-                    str(control), spec.name, num[rows], local[self._cell[rows]],
+                    _label(control), spec.name, num[rows], local[self._cell[rows]],
                     [labels_all[g] for g in cells], kind,
                 ))  # fmt: skip
         return compare_groups(

@@ -149,7 +149,8 @@ class ProxyAudit:
     Parameters
     ----------
     model : estimator, callable or ModelAdapter, or None
-        The audited model (see :func:`assay.model.wrap`). ``None`` audits the data only.
+        The audited model (see :func:`assay.model.wrap`). ``None`` audits the data only. A
+        model that returns NaN or inf raises :class:`~assay.errors.ModelError`.
     X : array-like or DataFrame (n_samples, n_features)
         The model's input rows.
     sensitive : array-like, Series or DataFrame
