@@ -198,3 +198,23 @@ def test_compare_within_control_groups_and_holm_over_all_tests():
     d = cmp.to_dict()
     json.dumps(d)
     assert d["kind"] == "GroupComparison" and len(d["pairs"]) == 4
+
+
+def test_zero_counts_give_bounded_estimates_inside_their_intervals():
+    s = np.repeat(["a", "b"], 30)
+    yp = np.r_[np.zeros(30, int), np.r_[np.ones(10, int), np.zeros(20, int)]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cmp = GroupMetrics(metrics="selection_rate", y_true=yp, y_pred=yp,
+                           sensitive_features=s).compare(seed=0)  # fmt: skip
+    row = cmp.pairs.iloc[0]
+    assert row.ratio == 0.0 and row.ratio_ci_low == 0.0 < row.ratio_ci_high
+    assert row.estimate == pytest.approx(-1 / 3)
+    assert row.ci_low <= row.estimate <= row.ci_high
+    assert row.four_fifths == "fail"
+    swapped = GroupMetrics(metrics="selection_rate", y_true=yp, y_pred=yp,
+                           sensitive_features=np.where(s == "a", "z", "b")).compare(seed=0)
+    assert swapped.pairs.iloc[0].ratio == np.inf
+    d = swapped.to_dict()
+    assert d["pairs"][0]["ratio"] is None  # inf is not JSON
+    json.dumps(d, allow_nan=False)

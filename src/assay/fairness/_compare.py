@@ -127,7 +127,7 @@ def katz_ratio_interval(
     if x1 == 0 and x2 == 0:
         return float("nan"), float("nan"), float("nan")
     with np.errstate(divide="ignore"):
-        r = (x1 / n1) / (x2 / n2)
+        r = float(np.float64(x1 / n1) / np.float64(x2 / n2))
     a, b = (x1, x2) if x1 > 0 and x2 > 0 else (x1 + 0.5, x2 + 0.5)
     m1, m2 = (n1, n2) if x1 > 0 and x2 > 0 else (n1 + 1.0, n2 + 1.0)
     centre = np.log((a / m1) / (b / m2))
