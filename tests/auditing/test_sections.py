@@ -89,7 +89,7 @@ def test_fairness_flags_the_planted_proxy():
     sec = fairness_section(model, wrap(model), X, y, ["zip", "noise"], sens, seed=0)
     check_schema(sec)
     assert sec["data"]["proxies"] == ["zip"]
-    assert "flagged as proxies of race: zip" in sec["verdict"]
+    assert "Flagged as proxies of race: zip" in sec["verdict"]
     assert sec["status"] == "alert"  # and the selection rates differ significantly
     groups = [row[0] for row in sec["tables"][0]["rows"]]
     assert groups == ["A", "B"]
@@ -100,7 +100,7 @@ def test_fairness_flags_nothing_on_null_data():
     model = LogisticRegression().fit(X, y)
     sec = fairness_section(model, wrap(model), X, y, ["a", "b"], sens, seed=0)
     assert sec["data"]["proxies"] == []
-    assert "no feature is flagged" in sec["verdict"]
+    assert "No feature is flagged" in sec["verdict"]
 
 
 def _slice_data(planted: bool, n: int = 4000):

@@ -1,7 +1,10 @@
 """Fairness and sensitive features: group metrics, proxy audit, neutralization, invariance.
 
 - :class:`GroupMetrics` -- per-group metrics with denominators, differences, ratios and
-  bootstrap intervals (fairlearn's ``MetricFrame`` with fixed return types).
+  bootstrap intervals (fairlearn's ``MetricFrame`` with fixed return types);
+  :meth:`GroupMetrics.compare` gives signed differences and ratios between groups with
+  permutation tests, Holm-adjusted p-values, score intervals and the four-fifths rule
+  (a :class:`GroupComparison`).
 - :class:`ProxyAudit` -- which features stand in for a sensitive attribute (pairwise, jointly)
   and how much of the model's group gap flows through them.
 - :func:`neutralize` -- marginalize a sensitive input over its population distribution.
@@ -11,6 +14,7 @@
 
 from typing import Any
 
+from assay.fairness._compare import GroupComparison
 from assay.fairness._group_metrics import (
     GroupMetrics,
     demographic_parity_difference,
@@ -38,6 +42,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "GroupComparison",
     "GroupMetrics",
     "InvariantMLPClassifier",
     "NeutralizationReport",

@@ -11,6 +11,8 @@ import pandas as pd
 
 from assay._validation import as_vector, check_int, check_seed
 from assay.errors import AssayWarning, InvalidInputError
+from assay.fairness._compare import GroupComparison, compare_groups
+from assay.fairness._labels import check_labels, check_no_missing
 from assay.fairness._metrics import resolve_metrics
 
 __all__ = [
@@ -87,6 +89,11 @@ def _cells(frame: pd.DataFrame) -> tuple[np.ndarray, pd.MultiIndex]:
 class GroupMetrics:
     """Metrics per group of one or more sensitive features, computed eagerly.
 
+    The values, differences and ratios equal fairlearn's; :meth:`compare` adds signed
+    differences and ratios between groups with permutation tests and intervals that always
+    contain their estimate (the bootstrap bounds of :meth:`ci` are of the unsigned max - min
+    gap, whose interval can exclude both 0 and the estimate itself; do not read them as a test).
+
     Like fairlearn's ``MetricFrame`` but with fixed return types: ``by_group`` is always a
     DataFrame indexed by a :class:`pandas.MultiIndex` of (control..., sensitive...) groups with
     one column per metric, and every difference or ratio is a DataFrame indexed by control group
@@ -97,7 +104,8 @@ class GroupMetrics:
     metrics : str, callable, list or dict
         Built-in rate names (``"selection_rate"``, ``"true_positive_rate"``,
         ``"false_positive_rate"``, ``"true_negative_rate"``, ``"false_negative_rate"``,
-        ``"precision"``, ``"accuracy"``, ``"base_rate"``, ``"mean_prediction"``) or callables
+        ``"precision"``, ``"accuracy"``, ``"base_rate"``, ``"mean_prediction"``,
+        ``"mean_absolute_error"``) or callables
         ``f(y_true, y_pred) -> float``; a dict gives them names.
     y_true, y_pred : array-like of shape (n_samples,)
         Labels and predictions (``mean_prediction`` also accepts scores).
@@ -107,7 +115,10 @@ class GroupMetrics:
     control_features : same types, optional
         Features within whose levels differences and ratios are computed.
     pos_label : scalar, default 1
-        The positive label for the rate metrics.
+        The positive label for the rate metrics (e.g. ``pos_label="yes"`` for string labels).
+        Labels and predictions are checked first: missing values, probabilities passed as
+        predictions, label sets of ``y_true`` and ``y_pred`` that do not match, and a
+        ``pos_label`` found in neither raise :class:`~assay.errors.InvalidInputError`.
     n_bootstrap : int, default 0
         Bootstrap resamples for confidence intervals (0 = none). Rows are resampled within each
         group (stratified), with :func:`scipy.stats.bootstrap`.
@@ -199,12 +210,19 @@ class GroupMetrics:
 
         self._specs = specs
         self._yt, self._yp = yt, yp
+        check_no_missing(yt, name="y_true")
+        check_no_missing(yp, name="y_pred", hint=" (a model that returned NaN needs fixing)")
+        if any(s.is_rate and not s.scores for s in specs):
+            check_labels(yt, yp, pos_label=pos_label)
         self._t = (yt == pos_label).astype(np.float64)
         self._p = (yp == pos_label).astype(np.float64)
         if any(s.is_rate and s.scores for s in specs):
             self._scores = as_vector(yp, name="y_pred")
         else:
             self._scores = None
+        self._ynum = (
+            as_vector(yt, name="y_true") if any(s.is_rate and s.raw_true for s in specs) else None
+        )
         self._cell, self._ctrl = cell, ctrl_code
         self._cell_ctrl = cell_ctrl
         self._n_cells, self._n_ctrl = n_cells, len(ctrl_index)
@@ -228,6 +246,7 @@ class GroupMetrics:
         self.sensitive_names = list(sens.columns)
         self.control_names = [] if ctrl is None else list(ctrl.columns)
         self._warn_undefined()
+        self._warn_single_group()
         self._derived = self._derive(vals, ovals)
         self.params = {
             "pos_label": pos_label if np.isscalar(pos_label) else str(pos_label),
@@ -241,6 +260,15 @@ class GroupMetrics:
         self.overall_ci_low = self.overall_ci_high = None
         self._derived_ci: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
         if n_bootstrap > 0:
+            tiny = self.counts[self.counts < 2]
+            if len(tiny):
+                shown = {_label(k): int(v) for k, v in tiny.items()}
+                msg = (
+                    f"group(s) with a single row {shown} cannot be bootstrapped (a resample of "
+                    "one row never varies). Drop or merge those groups, or pass n_bootstrap=0 "
+                    "and use compare() for intervals."
+                )
+                raise InvalidInputError(msg)
             self._bootstrap(n_bootstrap, float(confidence_level), ci_method, seed)
         self._frozen = True
 
@@ -279,7 +307,7 @@ class GroupMetrics:
         for m, spec in enumerate(self._specs):
             if spec.is_rate:
                 pp = self._scores[rows] if spec.scores else p
-                num_r, den_r = spec.masks(t, pp)
+                num_r, den_r = spec.masks(self._ynum[rows] if spec.raw_true else t, pp)
                 num = np.bincount(flat_cell, num_r.ravel(), minlength=G * B).reshape(B, G).T
                 den = np.bincount(flat_cell, den_r.ravel(), minlength=G * B).reshape(B, G).T
                 onum = np.zeros((C, B))
@@ -401,6 +429,120 @@ class GroupMetrics:
             )
             warnings.warn(msg, AssayWarning, stacklevel=3)
 
+    def _warn_single_group(self) -> None:
+        for c, label in enumerate(self.overall.index):
+            n_groups = int(np.sum(self._cell_ctrl == c))
+            if n_groups < 2:
+                where = "" if not self.control_names else f" within control group {label!r}"
+                msg = (
+                    f"sensitive_features has a single group{where}, so there is nothing to "
+                    "compare: differences and ratios are NaN. Pass a sensitive feature with two "
+                    "or more groups."
+                )
+                warnings.warn(msg, AssayWarning, stacklevel=3)
+
+    # -- signed comparisons ------------------------------------------------------------------
+    def compare(
+        self,
+        *,
+        alpha: float = 0.05,
+        metrics: list[str] | None = None,
+        n_permutations: int = 999,
+        min_count: int = 1,
+        seed: int | None = None,
+    ) -> GroupComparison:
+        """Signed differences and ratios between groups, with tests and intervals.
+
+        For every built-in metric (within each control group): a permutation test that all
+        groups share the metric (largest gap as the statistic, Holm-adjusted over metrics),
+        signed pairwise differences ``value(a) - value(b)`` (labels in sorted order) with
+        simultaneous intervals (Newcombe score intervals for rates, Welch for means), ratios
+        with Katz log intervals and the four-fifths rule. Every interval contains its
+        estimate. Callable metrics have no per-row form and are skipped with a note.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            Level of the tests and ``1 - `` the (simultaneous) coverage of the intervals.
+        metrics : list of str, optional
+            Metric names to compare (default: every built-in metric of this object).
+        n_permutations : int, default 999
+            Permutations per test; the smallest p-value is ``1 / (n_permutations + 1)``.
+        min_count : int, default 1
+            Groups with fewer rows than this in a metric's denominator are left out of that
+            metric's comparison (listed in ``excluded`` with the reason).
+        seed : int, optional
+            Seed for the permutations.
+
+        Returns
+        -------
+        GroupComparison
+            ``pairs``, ``tests`` and ``groups`` tables (see :class:`GroupComparison`).
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> s = np.repeat(["a", "b"], 500)
+        >>> y_pred = (rng.random(1000) < np.where(s == "a", 0.3, 0.5)).astype(int)
+        >>> gm = GroupMetrics(metrics="selection_rate", y_true=y_pred, y_pred=y_pred,
+        ...                   sensitive_features=s)
+        >>> row = gm.compare(seed=0).pairs.iloc[0]
+        >>> bool(row["estimate"] < 0 and row["ci_low"] <= row["estimate"] <= row["ci_high"])
+        True
+        >>> row["four_fifths"], bool(row["p_adjusted"] < 0.05)
+        ('fail', True)
+        """
+        if not 0.0 < float(alpha) < 1.0:
+            msg = f"alpha must be in (0, 1); got {alpha!r}."
+            raise InvalidInputError(msg)
+        n_permutations = check_int(n_permutations, name="n_permutations", minimum=0)
+        min_count = check_int(min_count, name="min_count", minimum=1)
+        seed = check_seed(seed)
+        names = [sp.name for sp in self._specs]
+        wanted = names if metrics is None else list(metrics)
+        unknown = sorted(set(wanted) - set(names))
+        if unknown:
+            msg = f"metrics {unknown} are not metrics of this GroupMetrics; it has {names}."
+            raise InvalidInputError(msg)
+        notes: list[str] = []
+        sens_pos = list(range(len(self.control_names), len(self.by_group.index.names)))
+        labels_all = [
+            " | ".join(str(k[i]) for i in sens_pos) if isinstance(k, tuple) else str(k)
+            for k in self.by_group.index
+        ]
+        items = []
+        for spec in self._specs:
+            if spec.name not in wanted:
+                continue
+            if not spec.is_rate:
+                notes.append(
+                    f"{spec.name}: a callable metric has no per-row form, so it is not compared "
+                    "(use a built-in metric for tests and intervals)."
+                )
+                continue
+            pp = self._scores if spec.scores else self._p
+            num, den = spec.masks(self._ynum if spec.raw_true else self._t, pp)
+            kind = "mean" if spec.scores else "rate"
+            for c, control in enumerate(self.overall.index):
+                cells = np.flatnonzero(self._cell_ctrl == c)
+                if cells.size < 2:
+                    notes.append(
+                        f"{spec.name}: only one group ({labels_all[cells[0]]}); nothing to "
+                        "compare."
+                    )
+                    continue
+                local = np.full(self._n_cells, -1)
+                local[cells] = np.arange(cells.size)
+                rows = np.flatnonzero((den > 0) & (self._ctrl == c))
+                items.append((
+                    _label(control), spec.name, num[rows], local[self._cell[rows]],
+                    [labels_all[g] for g in cells], kind,
+                ))  # fmt: skip
+        return compare_groups(
+            items, alpha=float(alpha), n_permutations=n_permutations, seed=seed,
+            min_count=min_count, notes=notes,
+        )  # fmt: skip
+
     # -- accessors ---------------------------------------------------------------------------
     def _frame(self, key: str) -> pd.DataFrame:
         arr = self._derived[key][:, :, 0]
@@ -492,6 +634,10 @@ class GroupMetrics:
             f"GroupMetrics(metrics={list(self.by_group.columns)}, groups={len(self.by_group)}, "
             f"sensitive={self.sensitive_names}, control={self.control_names})"
         )
+
+
+def _label(key: Any) -> str:
+    return " | ".join(str(k) for k in key) if isinstance(key, tuple) else str(key)
 
 
 def _plain(v: Any) -> Any:

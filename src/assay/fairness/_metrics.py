@@ -30,6 +30,7 @@ class MetricSpec:
     function: Callable[[np.ndarray, np.ndarray], Any] | None = None
     description: str = ""
     scores: bool = False  # the numerator reads raw y_pred values rather than 0/1 labels
+    raw_true: bool = False  # ... and raw (numeric) y_true values too (regression errors)
 
     @property
     def is_rate(self) -> bool:
@@ -47,7 +48,8 @@ def _ones(t: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 # t, p are 0/1 float arrays: t = (y_true == pos_label), p = (y_pred == pos_label), except for
-# "mean_prediction" where p holds the raw predictions (scores).
+# "mean_prediction" where p holds the raw predictions (scores), and "mean_absolute_error" where
+# both hold the raw numbers.
 RATE_METRICS: dict[str, MetricSpec] = {
     "selection_rate": MetricSpec(
         "selection_rate", lambda t, p: p, _ones, description="share predicted positive"
@@ -82,6 +84,14 @@ RATE_METRICS: dict[str, MetricSpec] = {
         _ones,
         description="mean of y_pred (scores)",
         scores=True,
+    ),
+    "mean_absolute_error": MetricSpec(
+        "mean_absolute_error",
+        lambda t, p: np.abs(t - p),
+        _ones,
+        description="mean |y_true - y_pred| (regression)",
+        scores=True,
+        raw_true=True,
     ),
 }
 _ALIASES = {"recall": "true_positive_rate", "tpr": "true_positive_rate",
@@ -133,7 +143,8 @@ def resolve_metrics(metrics: Any) -> list[MetricSpec]:
             base = _spec_from_string(m)
             specs.append(
                 MetricSpec(
-                    name, base.numerator, base.denominator, None, base.description, base.scores
+                    name, base.numerator, base.denominator, None, base.description, base.scores,
+                    base.raw_true,
                 )
             )
         elif callable(m):

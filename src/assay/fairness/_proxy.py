@@ -9,42 +9,14 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from assay._validation import check_int, check_seed
-from assay.errors import InvalidInputError
+from assay.errors import InvalidInputError, ModelError
+from assay.fairness._compare import _CORRECTIONS, adjust_pvalues
 from assay.fairness._group_metrics import as_group_frame
 from assay.fairness._transport import transport
 
 __all__ = ["ProxyAudit", "adjust_pvalues"]
 
 SCHEMA_VERSION = 1
-_CORRECTIONS = ("bh", "by", "holm", "bonferroni", "none")
-
-
-def adjust_pvalues(p: np.ndarray, method: str) -> np.ndarray:
-    """Multiple-testing adjusted p-values (BH/BY via scipy, Holm step-down, Bonferroni).
-
-    Examples
-    --------
-    >>> adjust_pvalues(np.array([0.01, 0.04, 0.03]), "holm").round(3).tolist()
-    [0.03, 0.06, 0.06]
-    """
-    from scipy import stats
-
-    p = np.asarray(p, dtype=np.float64)
-    if method not in _CORRECTIONS:
-        msg = f"correction must be one of {_CORRECTIONS}; got {method!r}."
-        raise InvalidInputError(msg)
-    if p.size == 0 or method == "none":
-        return p.copy()
-    if method in ("bh", "by"):
-        return stats.false_discovery_control(p, method=method)
-    m = p.size
-    if method == "bonferroni":
-        return np.minimum(p * m, 1.0)
-    order = np.argsort(p, kind="stable")
-    stepped = np.maximum.accumulate(p[order] * (m - np.arange(m)))
-    out = np.empty(m)
-    out[order] = np.minimum(stepped, 1.0)
-    return out
 
 
 def _cramers_v(x: np.ndarray, s: np.ndarray, n_s: int) -> tuple[float, float, float]:
@@ -104,6 +76,55 @@ def _fmt_p(p: float) -> str:
     return "< 1e-10" if p < 1e-10 else f"{p:.2g}"
 
 
+def predictability_sentence(attr: str, pred: dict[str, Any], alpha: float) -> str:
+    """Whether ``attr`` can be predicted from the features, in words that follow the p-value.
+
+    The joint test is run at ``alpha / 2`` (the other half goes to the pairwise tests).
+
+    Examples
+    --------
+    >>> predictability_sentence("sex", {"auc": 0.429, "p_value": 0.8}, 0.05)
+    'sex is not predictable from the features (cross-validated AUC 0.429, p = 0.8)'
+    """
+    p, auc = pred["p_value"], pred["auc"]
+    stats_text = f"cross-validated AUC {auc:.3f}, p = {p:.2g}"
+    if not np.isfinite(p):
+        return f"{attr} predictability was not tested (cross-validated AUC {auc:.3f})"
+    if p <= alpha / 2:
+        return f"{attr} is predictable from the features ({stats_text})"
+    if p <= alpha:
+        return (
+            f"{attr} may be weakly predictable from the features ({stats_text}; not significant "
+            f"at the joint test's level {alpha / 2:.3g})"
+        )
+    return f"{attr} is not predictable from the features ({stats_text})"
+
+
+def gap_change_words(reduction: float, se: float | None = None, *, would: bool = True) -> str:
+    """``"would shrink the gap by 0.02"`` or ``"would widen the gap by 0.02"``: sign in words.
+
+    Examples
+    --------
+    >>> gap_change_words(-0.0242)
+    'would widen the gap by 0.0242'
+    >>> gap_change_words(0.01, 0.002, would=False)
+    'shrinks the gap by 0.01 ± 0.002'
+    >>> gap_change_words(-0.0016, 0.0041)
+    'would not change the gap beyond noise (+0.0016 ± 0.0041)'
+    """
+    pm = "" if se is None or not np.isfinite(se) else f" ± {se:.2g}"
+    if se is not None and np.isfinite(se) and abs(reduction) < 2 * se:
+        verb = "would not change" if would else "does not change"
+        return f"{verb} the gap beyond noise ({-reduction:+.3g}{pm})"
+    if not np.isfinite(reduction):
+        return "would have an undefined effect on the gap" if would else "has an undefined effect"
+    if reduction == 0:
+        return "would leave the gap unchanged" if would else "leaves the gap unchanged"
+    verb = "shrink" if reduction > 0 else "widen"
+    verb = f"would {verb}" if would else f"{verb}s"
+    return f"{verb} the gap by {abs(reduction):.3g}{pm}"
+
+
 class ProxyAudit:
     """Audit which features act as proxies of a sensitive attribute and how much a model uses them.
 
@@ -128,7 +149,8 @@ class ProxyAudit:
     Parameters
     ----------
     model : estimator, callable or ModelAdapter, or None
-        The audited model (see :func:`assay.model.wrap`). ``None`` audits the data only.
+        The audited model (see :func:`assay.model.wrap`). ``None`` audits the data only. A
+        model that returns NaN or inf raises :class:`~assay.errors.ModelError`.
     X : array-like or DataFrame (n_samples, n_features)
         The model's input rows.
     sensitive : array-like, Series or DataFrame
@@ -393,22 +415,20 @@ class ProxyAudit:
     def summary(self) -> str:
         """A one-paragraph plain-language summary."""
         pred = self.predictability
-        parts = [
-            f"{self.attribute} is predictable from the model's features with cross-validated "
-            f"AUC {pred['auc']:.3f} (permutation null {pred['null_mean']:.3f} ± "
-            f"{pred['null_sd']:.3f}, p = {pred['p_value']:.3g})."
-        ]
+        parts = [predictability_sentence(self.attribute, pred, self.params["alpha"]) + "."]
         if self.proxies:
             parts.append(f"Flagged proxies: {', '.join(self.proxies)}.")
         else:
             parts.append("No feature is flagged as a proxy.")
         if self.influence is not None:
             inf = self.influence
-            parts.append(
-                f"The model's between-group gap in mean prediction is {inf['gap']:.4f}; "
-                f"removing the {self.attribute}-related part of the flagged proxies shrinks it "
-                f"by {inf['proxy_gap_reduction']:.4f} ± {inf['proxy_gap_reduction_se']:.4f}."
-            )
+            text = f"The model's between-group gap in mean prediction is {inf['gap']:.4f}"
+            if self.proxies:
+                text += (
+                    f"; removing the {self.attribute}-related part of the flagged proxies "
+                    + gap_change_words(inf["proxy_gap_reduction"], inf["proxy_gap_reduction_se"])
+                )
+            parts.append(text + ".")
         parts.append(
             f"Flip test: {self.flip['effect']:.4f}"
             + ("" if self.flip["applicable"] else f" ({self.flip['note']})")
@@ -465,7 +485,17 @@ def _scorer(adapter: Any, output: int | None) -> Any:
         if not -out.shape[1] <= k < out.shape[1]:
             msg = f"output={output} is out of range for a model with {out.shape[1]} outputs."
             raise InvalidInputError(msg)
-        return out[:, k]
+        col = out[:, k]
+        bad = ~np.isfinite(col)
+        if bad.any():
+            rows = np.flatnonzero(bad)[:5].tolist()
+            msg = (
+                f"the model returned {int(bad.sum())} NaN/inf prediction(s) out of {col.size} "
+                f"(first rows {rows} of the audited subset), so its group gap is undefined. Fix "
+                "the model or the rows it cannot score (e.g. impute missing inputs) first."
+            )
+            raise ModelError(msg)
+        return col
 
     return score
 
@@ -544,9 +574,13 @@ def _predictability(
     splits = list(splitter.split(X, s))
 
     def cv_auc(labels: np.ndarray, keep: bool) -> tuple[float, list[Any]]:
+        # every labelling, observed or shuffled, gets folds stratified by itself: reusing the
+        # observed folds for shuffled labels unbalances their classes across folds, and an
+        # auxiliary model that learns class priors then scores below 0.5 on pooled folds, which
+        # made the permutation test reject far more often than alpha
         proba = np.zeros((labels.size, n_levels))
         fitted = []
-        for train, test in splits:
+        for train, test in splits if keep else splitter.split(X, labels):
             est = clone(auxiliary).fit(X[train], labels[train])
             proba[test] = _proba(est, X[test], n_levels)
             if keep:
@@ -632,7 +666,7 @@ def _table(
             ab, red, red_se = infl[j]
             i_text = (
                 f" Removing its {attr}-related part changes the model's predictions by {ab:.4f} "
-                f"on average and shrinks the between-group gap by {red:.4f} ± {red_se:.4f}."
+                f"on average and {gap_change_words(red, red_se, would=False)}."
             )
         else:
             ab = red = red_se = float("nan")
@@ -651,6 +685,12 @@ def _table(
             verdict = (
                 f"weakly associated with {attr} ({a_text}; below min_effect={min_effect}); "
                 f"not flagged.{i_text}"
+            )
+            reason = ""
+        elif p_adj[i] < alpha:
+            verdict = (
+                f"possibly associated with {attr} ({a_text}), but not significant at the "
+                f"pairwise level alpha/2 = {alpha / 2:.3g}; not flagged.{i_text}"
             )
             reason = ""
         else:
