@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from assay.attribution._explanation import Explanation
-from assay.errors import InvalidInputError
+from assay.errors import InvalidInputError, UnknownOptionError
 from assay.model import wrap
 
 __all__ = ["METHODS", "explain"]
@@ -81,7 +81,7 @@ def _check_options(cls: Any, method: str, options: dict[str, Any]) -> None:
             f"method={method!r} ({cls.__name__}) does not take the option(s) {unknown}; its "
             f"options are {accepted}."
         )
-        raise InvalidInputError(msg)
+        raise UnknownOptionError(msg)
 
 
 def explain(

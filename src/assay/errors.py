@@ -14,6 +14,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelError",
     "NotFittedError",
+    "UnknownOptionError",
 ]
 
 
@@ -27,6 +28,10 @@ class InvalidInputError(AssayError, ValueError):
     Raised for NaN/inf where unsupported, empty data, wrong shapes, unknown or missing columns,
     non-numeric columns without an encoding and arguments of the wrong type or value.
     """
+
+
+class UnknownOptionError(InvalidInputError, TypeError):
+    """A keyword option the called method does not take (a TypeError, as in Python itself)."""
 
 
 class NotFittedError(AssayError, ValueError):

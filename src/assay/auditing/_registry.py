@@ -74,8 +74,9 @@ def _fairness(ctx: AuditContext) -> dict[str, Any] | None:
     from assay.auditing._fairness import fairness_section
 
     return fairness_section(
-        ctx.adapter, ctx.adapter, ctx.X, ctx.y, ctx.names, ctx.sensitive, seed=ctx.seed
-    )
+        ctx.adapter, ctx.adapter, ctx.X, ctx.y, ctx.names, ctx.sensitive, seed=ctx.seed,
+        alpha=ctx.alpha,
+    )  # fmt: skip
 
 
 def _slices(ctx: AuditContext) -> dict[str, Any] | None:

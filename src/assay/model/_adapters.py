@@ -292,9 +292,18 @@ def _check_category_codes(ens: Any, adapter: Any) -> None:
     a text column must be the same positions, or tree methods would read the wrong branch."""
     codec = getattr(adapter, "categories", None)
     names = getattr(adapter, "feature_names", None)
-    if not ens.categories or not codec or names is None:
+    if not codec or names is None:
         return
-    for index, model_levels in ens.categories.items():
+    categorical = {names[i] for i in (ens.categories or {}) if i < len(names)}
+    numeric = [c for c in codec.columns if c not in categorical]
+    if numeric:
+        msg = (
+            f"text column(s) {numeric} are numbers to the model's trees (it parses them), so "
+            "tree methods would read assay's category codes as values. Use method='exact' or "
+            "'kernel', which call the model with the text, or pass the columns as numbers."
+        )
+        raise ModelError(msg)
+    for index, model_levels in (ens.categories or {}).items():
         name = names[index] if index < len(names) else None
         ours = codec.levels.get(name)
         if ours is None:
