@@ -93,7 +93,7 @@ def test_proxy_audit_with_a_model_returning_nan_raises():
         out[::7] = np.nan
         return out
 
-    with pytest.raises(ModelError, match=r"NaN/inf prediction\(s\)"):
+    with pytest.raises(ModelError, match=r"NaN and 0 infinite value"):
         ProxyAudit(model, X, s, n_permutations=0, seed=0)
 
 
