@@ -211,8 +211,8 @@ def audit(
     Ctrl-C stops the audit; the sections finished so far are written, every unfinished one
     listed as interrupted, and the command exits with status 130.
     """
+    from assay.auditing import STEP_KEYS, estimate_seconds
     from assay.auditing import audit as run_audit
-    from assay.auditing._run import STEP_KEYS, estimate_seconds
     from assay.report import write_report
 
     _check_out_dir(out_dir)

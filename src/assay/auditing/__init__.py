@@ -1,7 +1,15 @@
 """The tabular audit: :func:`audit` and its :class:`AuditResult`."""
 
+from assay.auditing._estimate import estimate_seconds
 from assay.auditing._probe_report import probe_section, write_probe_report
 from assay.auditing._result import AuditResult
-from assay.auditing._run import audit
+from assay.auditing._run import STEP_KEYS, audit
 
-__all__ = ["AuditResult", "audit", "probe_section", "write_probe_report"]
+__all__ = [
+    "STEP_KEYS",
+    "AuditResult",
+    "audit",
+    "estimate_seconds",
+    "probe_section",
+    "write_probe_report",
+]

@@ -648,10 +648,12 @@ def default_output_space(model: Any) -> str:
 
     Examples
     --------
+    >>> import numpy as np
     >>> from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-    >>> default_output_space(HistGradientBoostingClassifier())
+    >>> X, y = np.random.default_rng(0).normal(size=(60, 2)), np.arange(60) % 2
+    >>> default_output_space(HistGradientBoostingClassifier(max_iter=5).fit(X, y))
     'log_odds'
-    >>> default_output_space(RandomForestClassifier())
+    >>> default_output_space(RandomForestClassifier(n_estimators=5).fit(X, y))
     'probability'
     """
     if isinstance(model, ModelAdapter):
