@@ -35,3 +35,24 @@ def test_explanation_and_audit_have_escaped_notebook_views():
     assert "No training data was given" in view
     text = repr(result)
     assert text.startswith("AuditResult(LogisticRegression") and "performance=" in text
+
+
+def test_result_objects_have_notebook_views():
+    from assay.evals import judge_bias
+    from assay.fairness import GroupMetrics
+    from assay.slices import find_slices
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    pred = np.where(rng.random(400) < 0.8, y, 1 - y)
+    groups = rng.choice(["<i>a</i>", "b"], 400)
+    results = [
+        GroupMetrics(metrics=["selection_rate"], y_true=y, y_pred=pred, sensitive_features=groups),
+        find_slices(pd.DataFrame({"x": rng.normal(size=400)}), y, pred, seed=0),
+        judge_bias(lambda q, a, b: "A", [{"question": "q", "answer_a": "x", "answer_b": "y"}] * 20,
+                   checks=("position",), seed=0),
+    ]  # fmt: skip
+    for result in results:
+        view = result._repr_html_()
+        assert view.startswith("<p><strong>") and "<table>" in view, type(result)
+        assert "<i>a</i>" not in view

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["STATUSES", "STATUS_RANK", "to_jsonable", "worst_status"]
+__all__ = ["STATUSES", "STATUS_RANK", "ResultDisplay", "to_jsonable", "worst_status"]
 
 STATUSES = ("ok", "warning", "alert")
 STATUS_RANK = {status: rank for rank, status in enumerate(STATUSES)}
@@ -62,3 +62,45 @@ def to_jsonable(obj: Any, *, strict: bool = False) -> Any:
         msg = f"cannot save a value of type {type(obj).__name__} ({obj!r}) as JSON"
         raise TypeError(msg)
     return str(obj)
+
+
+class ResultDisplay:
+    """Notebook display for any result with ``to_dict()``: its verdict and its scalar fields.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Toy(ResultDisplay):
+    ...     status: str = "ok"
+    ...     auc: float = 0.91
+    ...     def to_dict(self):
+    ...         return {"kind": "Toy", "status": self.status, "auc": self.auc}
+    >>> "<table>" in Toy()._repr_html_()
+    True
+    """
+
+    def _repr_html_(self) -> str:
+        import html
+
+        from assay._display import html_table, status_badge
+
+        d = self.to_dict()  # type: ignore[attr-defined]
+        kind = html.escape(str(d.get("kind", type(self).__name__)))
+        head = f"<p><strong>{kind}</strong>"
+        status = getattr(self, "status", d.get("status"))
+        if isinstance(status, str) and status in STATUS_RANK:
+            head += " " + status_badge(status)
+        verdict = getattr(self, "verdict", d.get("verdict"))
+        if isinstance(verdict, str) and verdict:
+            head += f": {html.escape(verdict)}"
+        head += "</p>"
+        rows = []
+        for key, value in d.items():
+            if key in ("kind", "schema_version", "status", "verdict"):
+                continue
+            if value is None or isinstance(value, (bool, int, float, str)):
+                rows.append([key, value if not isinstance(value, str) else value[:200]])
+            elif isinstance(value, (list, dict)):
+                rows.append([key, f"{type(value).__name__} of {len(value)}"])
+        return head + (html_table(["field", "value"], rows[:30]) if rows else "")

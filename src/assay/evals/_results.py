@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from assay._results import ResultDisplay
+
 __all__ = [
     "ContaminationReport",
     "ExchangeabilityResult",
@@ -35,7 +37,7 @@ def _jsonable(v: Any) -> Any:
     return str(v)
 
 
-class _ToDict:
+class _ToDict(ResultDisplay):
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (arrays as lists, NaN as None) with ``schema_version``."""
         out = {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from assay._results import ResultDisplay
 from assay.errors import InvalidInputError
 
 __all__ = [
@@ -232,7 +233,7 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 @dataclass(frozen=True, eq=False)
-class GroupComparison:
+class GroupComparison(ResultDisplay):
     """Signed between-group comparisons of each metric (see :meth:`GroupMetrics.compare`).
 
     Attributes

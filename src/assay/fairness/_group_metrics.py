@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay._results import ResultDisplay
 from assay._validation import as_vector, check_int, check_seed
 from assay.errors import AssayWarning, InvalidInputError
 from assay.fairness._compare import GroupComparison, compare_groups
@@ -86,7 +87,7 @@ def _cells(frame: pd.DataFrame) -> tuple[np.ndarray, pd.MultiIndex]:
     return codes, index
 
 
-class GroupMetrics:
+class GroupMetrics(ResultDisplay):
     """Metrics per group of one or more sensitive features, computed eagerly.
 
     The values, differences and ratios equal fairlearn's; :meth:`compare` adds signed

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from assay._results import ResultDisplay
 from assay._validation import check_int, check_seed
 from assay.errors import InvalidInputError, ModelError
 from assay.fairness._compare import _CORRECTIONS, adjust_pvalues
@@ -151,7 +152,7 @@ def gap_change_words(reduction: float, se: float | None = None, *, would: bool =
     return f"{verb} the gap by {abs(reduction):.3g}{pm}"
 
 
-class ProxyAudit:
+class ProxyAudit(ResultDisplay):
     """Audit which features act as proxies of a sensitive attribute and how much a model uses them.
 
     Three complementary views, computed eagerly:

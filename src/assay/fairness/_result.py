@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from assay._results import ResultDisplay
 from assay.errors import InvalidInputError
 
 __all__ = ["NeutralizationReport", "TradeoffCurve"]
@@ -20,7 +21,7 @@ def _floats(a: Any) -> list[Any]:
 
 
 @dataclass(frozen=True, eq=False)
-class NeutralizationReport:
+class NeutralizationReport(ResultDisplay):
     """What neutralizing a sensitive feature did, overall and within each group.
 
     Attributes
@@ -99,7 +100,7 @@ class NeutralizationReport:
 
 
 @dataclass(frozen=True, eq=False)
-class TradeoffCurve:
+class TradeoffCurve(ResultDisplay):
     """Accuracy against fairness along a sweep of the invariance-penalty weight.
 
     Attributes

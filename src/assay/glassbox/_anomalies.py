@@ -40,6 +40,7 @@ import numpy as np
 from numba import njit
 from scipy import stats
 
+from assay._results import ResultDisplay
 from assay.errors import InvalidInputError
 
 __all__ = ["ShapeAnomalies", "ShapeAnomaly", "find_shape_anomalies"]
@@ -106,7 +107,7 @@ class ShapeAnomaly:
 
 
 @dataclass(frozen=True)
-class ShapeAnomalies:
+class ShapeAnomalies(ResultDisplay):
     """Result of :func:`find_shape_anomalies`: the anomalies, strongest first, and the options.
 
     Examples

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from assay._results import ResultDisplay
 from assay._validation import as_matrix, as_vector, check_seed
 from assay.errors import InvalidInputError
 
@@ -20,7 +21,7 @@ __all__ = ["MonotonicComparison", "compare_monotonic"]
 
 
 @dataclass(frozen=True)
-class MonotonicComparison:
+class MonotonicComparison(ResultDisplay):
     """Result of :func:`compare_monotonic`.
 
     Attributes

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from assay._results import ResultDisplay
+
 __all__ = ["Slice", "SliceReport"]
 
 SCHEMA_VERSION = 2
@@ -37,7 +39,7 @@ def _fmt_p(p: float) -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class Slice:
+class Slice(ResultDisplay):
     """One subgroup of rows: a conjunction of predicates and its confirmed statistics.
 
     Statistics (``metric_*``, ``effect``, ``p_value``) come from the *confirmation* rows, which
@@ -140,7 +142,7 @@ class Slice:
 
 
 @dataclass(frozen=True, eq=False)
-class SliceReport:
+class SliceReport(ResultDisplay):
     """Failure slices found on one part of the data and confirmed on the other (by default
     each half finds and the other half confirms).
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from assay._results import STATUSES, to_jsonable, worst_status
+from assay._results import STATUSES, ResultDisplay, to_jsonable, worst_status
 
 __all__ = [
     "STATUSES",
@@ -38,7 +38,7 @@ def _json_safe(obj: Any) -> Any:
     return to_jsonable(obj)
 
 
-class _ResultMixin:
+class _ResultMixin(ResultDisplay):
     """``to_dict()`` over the dataclass fields plus ``status``, ``verdict`` and ``rule``."""
 
     def to_dict(self) -> dict[str, Any]:
