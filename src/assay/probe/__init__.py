@@ -1,7 +1,11 @@
 """Inside neural networks: activation capture, truth probes and their sanity checks.
 
-- :func:`capture` / :func:`patch`: forward hooks on any ``torch.nn.Module`` (Hugging Face
-  models included), pooled float32 activations, optionally streamed to disk.
+- :func:`capture` / :func:`patch` / :func:`intervene`: forward hooks on any
+  ``torch.nn.Module`` (Hugging Face models included), pooled float32 activations, optionally
+  streamed to disk; a layer's output replaced by a function (at chosen token positions).
+- :func:`causal_check`: does the model use what a probe reads? The output's change when the
+  probe's direction is ablated (or steered along) against random directions of the same
+  activation variance.
 - :class:`LogisticProbe`, :class:`MassMeanProbe` (LDA with ``covariance="tied"``) and
   :class:`CCS` (unsupervised, sign calibrated on a few labels); :func:`probe_layers`.
 - Sanity checks returning verdicts: :func:`transfer_matrix`, :func:`selectivity`,
@@ -13,7 +17,8 @@ torch and transformers are imported only when activations are captured; probes a
 work on numpy arrays.
 """
 
-from assay.probe._capture import Activations, capture, find_layers, patch
+from assay.probe._capture import Activations, capture, find_layers, intervene, patch
+from assay.probe._causal import causal_check, probe_direction
 from assay.probe._ccs import CCS
 from assay.probe._checks import (
     CheckResult,
@@ -42,12 +47,15 @@ __all__ = [
     "MassMeanProbe",
     "StatementDataset",
     "capture",
+    "causal_check",
     "distractor_check",
     "find_layers",
+    "intervene",
     "load_statements",
     "make_contrast_activations",
     "number_to_words",
     "patch",
+    "probe_direction",
     "probe_layers",
     "random_probe_floor",
     "selectivity",

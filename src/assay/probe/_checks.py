@@ -100,6 +100,23 @@ class CheckResult:
             "params": _jsonable(self.params),
         }
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CheckResult:
+        """Rebuild from :meth:`to_dict` (arrays come back as lists)."""
+        if d.get("kind") != "CheckResult":
+            msg = f"expected a dict with kind 'CheckResult'; got kind {d.get('kind')!r}."
+            raise InvalidInputError(msg)
+        return cls(
+            name=d["name"],
+            verdict=d["verdict"],
+            status=d["status"],
+            passed=bool(d["passed"]),
+            metrics=dict(d.get("metrics", {})),
+            data=dict(d.get("data", {})),
+            params=dict(d.get("params", {})),
+            schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
+        )
+
 
 def _xy(X: Any, y: Any, name: str = "X") -> tuple[np.ndarray, np.ndarray]:
     X, _ = as_matrix(X, name=name, min_rows=4)
