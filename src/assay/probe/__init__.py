@@ -6,6 +6,8 @@
 - :func:`causal_check`: does the model use what a probe reads? The output's change when the
   probe's direction is ablated (or steered along) against random directions of the same
   activation variance.
+- :func:`erase` / :class:`LeaceEraser`: least-squares linear concept erasure (LEACE), with the
+  probe accuracy after erasure against chance and the task accuracy cost.
 - :class:`LogisticProbe`, :class:`MassMeanProbe` (LDA with ``covariance="tied"``) and
   :class:`CCS` (unsupervised, sign calibrated on a few labels); :func:`probe_layers`.
 - Sanity checks returning verdicts: :func:`transfer_matrix`, :func:`selectivity`,
@@ -35,6 +37,7 @@ from assay.probe._datasets import (
     number_to_words,
     with_distractor,
 )
+from assay.probe._erase import LeaceEraser, erase
 from assay.probe._layers import LayerSweep, probe_layers, wilson_interval
 from assay.probe._probes import LogisticProbe, MassMeanProbe
 
@@ -43,12 +46,14 @@ __all__ = [
     "Activations",
     "CheckResult",
     "LayerSweep",
+    "LeaceEraser",
     "LogisticProbe",
     "MassMeanProbe",
     "StatementDataset",
     "capture",
     "causal_check",
     "distractor_check",
+    "erase",
     "find_layers",
     "intervene",
     "load_statements",
