@@ -8,6 +8,9 @@
   activation variance.
 - :func:`erase` / :class:`LeaceEraser`: least-squares linear concept erasure (LEACE), with the
   probe accuracy after erasure against chance and the task accuracy cost.
+- :func:`activation_patching` (clean activations patched into corrupted runs, per layer and
+  token position) and :func:`logit_lens` (each layer decoded through the final norm and
+  unembedding).
 - :class:`LogisticProbe`, :class:`MassMeanProbe` (LDA with ``covariance="tied"``) and
   :class:`CCS` (unsupervised, sign calibrated on a few labels); :func:`probe_layers`.
 - Sanity checks returning verdicts: :func:`transfer_matrix`, :func:`selectivity`,
@@ -39,6 +42,12 @@ from assay.probe._datasets import (
 )
 from assay.probe._erase import LeaceEraser, erase
 from assay.probe._layers import LayerSweep, probe_layers, wilson_interval
+from assay.probe._patching import (
+    LogitLensResult,
+    PatchingResult,
+    activation_patching,
+    logit_lens,
+)
 from assay.probe._probes import LogisticProbe, MassMeanProbe
 
 __all__ = [
@@ -48,8 +57,11 @@ __all__ = [
     "LayerSweep",
     "LeaceEraser",
     "LogisticProbe",
+    "LogitLensResult",
     "MassMeanProbe",
+    "PatchingResult",
     "StatementDataset",
+    "activation_patching",
     "capture",
     "causal_check",
     "distractor_check",
@@ -57,6 +69,7 @@ __all__ = [
     "find_layers",
     "intervene",
     "load_statements",
+    "logit_lens",
     "make_contrast_activations",
     "number_to_words",
     "patch",
