@@ -177,3 +177,21 @@ def test_bad_inputs_raise_clear_errors(planted):
         causal_check(net, X, layer="1", direction=LogisticProbe())
     with pytest.raises(InvalidInputError, match="positions"):
         intervene(net, X, layer="1", fn=None, positions="last")
+
+
+def test_replaying_the_prefix_gives_the_same_result():
+    torch.manual_seed(0)
+    block = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(8, 8), torch.nn.TransformerEncoder(block, 4, enable_nested_tensor=False)
+    )
+    x = torch.randn(40, 5, 8)
+    u = np.random.default_rng(0).normal(size=8)
+    kw = {"layer": "1.layers.2", "direction": u, "n_random": 19, "batch_size": 16}
+    fast = causal_check(model, x, **kw)
+    slow = causal_check(model, x, reuse_prefix=False, **kw)
+    # the Linear and blocks 0-1 run once, then are replayed
+    assert fast.params["prefix_modules_replayed"] == 3
+    assert slow.params["prefix_modules_replayed"] == 0
+    assert fast.metrics == pytest.approx(slow.metrics, rel=1e-5)
+    assert fast.status == slow.status

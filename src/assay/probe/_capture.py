@@ -208,8 +208,26 @@ def _pool(h: Any, mask: Any, pooling: str, batch: int, layer: str, torch: Any) -
     return h[rows, first]
 
 
+class Prepared(list):
+    """Inputs already split into (model call arguments, attention mask, batch size) batches,
+    so that repeated passes tokenize once."""
+
+
+def prepare(
+    inputs: Any, tokenizer: Any, batch_size: int, max_length: int | None = None
+) -> Prepared:
+    """Tokenize and batch ``inputs`` once (see :class:`Prepared`)."""
+    torch = import_optional("torch", purpose="interventions")
+    if isinstance(inputs, Prepared):
+        return inputs
+    return Prepared(_batches(inputs, tokenizer, batch_size, max_length, torch))
+
+
 def _batches(inputs: Any, tokenizer: Any, batch_size: int, max_length: int | None, torch: Any):
     """Yield (model call arguments, attention mask or None, batch size)."""
+    if isinstance(inputs, Prepared):
+        yield from inputs
+        return
     if isinstance(inputs, str):
         inputs = [inputs]
     if isinstance(inputs, Sequence) and inputs and all(isinstance(s, str) for s in inputs):
@@ -251,6 +269,8 @@ def _batches(inputs: Any, tokenizer: Any, batch_size: int, max_length: int | Non
 
 
 def _n_inputs(inputs: Any) -> int:
+    if isinstance(inputs, Prepared):
+        return sum(b for _, _, b in inputs)
     if isinstance(inputs, str):
         return 1
     if isinstance(inputs, Mapping):
@@ -481,12 +501,14 @@ def run_patched(
     pooling: str = "last_token",
     batch_size: int = 64,
     max_length: int | None = None,
+    prefix: Any = None,
 ) -> np.ndarray:
     """Run all inputs with ``hook_fn(h, selection, rows)`` replacing the layer's output tensor
     (``None`` keeps it); return the model's first output tensor pooled to ``(n, k)`` float64.
 
     ``selection`` is the boolean (batch, tokens) mask of non-padding positions (None for a
-    (batch, features) output); ``rows`` the slice of inputs in this batch.
+    (batch, features) output); ``rows`` the slice of inputs in this batch. ``prefix`` (a
+    :class:`assay.probe._prefix.PrefixCache`) records or replays what runs before the layer.
     """
     torch = import_optional("torch", purpose="interventions")
     if pooling not in POOLINGS:
@@ -533,6 +555,8 @@ def run_patched(
             for args, mask, b in _batches(inputs, tokenizer, batch_size, max_length, torch):
                 mask = None if mask is None else mask.to(device)
                 state.update(mask=mask, rows=slice(row, row + b), called=False)
+                if prefix is not None:
+                    prefix.before(len(outs))
                 try:
                     if isinstance(args, dict):
                         out = model(**{k: v.to(device) for k, v in args.items()})
@@ -544,6 +568,9 @@ def run_patched(
                 except (RuntimeError, TypeError, ValueError) as exc:
                     msg = f"the model failed on a batch of {b} inputs: {exc}"
                     raise ModelError(msg) from exc
+                finally:
+                    if prefix is not None:
+                        prefix.after(len(outs))
                 if not state["called"]:
                     msg = f"layer {name!r} was not called during the forward pass."
                     raise ModelError(msg)
@@ -554,6 +581,8 @@ def run_patched(
                 row += b
     finally:
         handle.remove()
+        if prefix is not None:
+            prefix.close()
         model.train(was_training)
     return np.concatenate([o.to("cpu", torch.float64).numpy() for o in outs], axis=0)
 
