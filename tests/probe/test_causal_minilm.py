@@ -61,3 +61,13 @@ def test_truth_head_uses_the_probed_truth_direction():
     assert r.metrics["effect_ratio"] > 3.0, r.metrics
     assert r.params["n_activations"] > 72 * 5  # every non-padding token was intervened on
     assert np.mean(y) not in (0.0, 1.0)
+
+
+def test_cli_causal_check_is_not_run_where_nothing_is_downstream():
+    from assay._cli_probe import _causal
+
+    encoder, tokenizer, _ = load_text_model("minilm")
+    facts = load_statements("capitals")
+    r = _causal(encoder, tokenizer, facts, None, "encoder.layer.5", probe="logistic",
+                pooling="mean", batch_size=64, n_random=19, seed=0)  # fmt: skip
+    assert r.status == "warning" and "Not tested" in r.verdict
