@@ -177,6 +177,8 @@ def test_bad_inputs_raise_clear_errors(planted):
         causal_check(net, X, layer="1", direction=LogisticProbe())
     with pytest.raises(InvalidInputError, match="positions"):
         intervene(net, X, layer="1", fn=None, positions="last")
+    with pytest.raises(InvalidInputError, match="no token axis"):
+        causal_check(net, X, layer="1", direction=np.ones(D), n_random=19, positions=[0])
 
 
 def test_replaying_the_prefix_gives_the_same_result():

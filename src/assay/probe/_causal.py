@@ -251,6 +251,12 @@ def causal_check(
                 "fit the probe on this layer's activations."
             )
             raise InvalidInputError(msg)
+        if sel is None and positions is not None:
+            msg = (
+                f"positions were given but layer {layer!r} outputs {tuple(h.shape)}, which has "
+                "no token axis; drop positions."
+            )
+            raise InvalidInputError(msg)
         if sel is None or positions is None:
             return sel
         keep = torch.zeros(h.shape[1], dtype=torch.bool, device=h.device)
@@ -330,7 +336,8 @@ def causal_check(
         verdict = (
             f"{what} the probe direction at {layer!r} changes the output by {effect:.3g} "
             f"(RMS), {ratio:.1f} times the median of {n_random} random directions with the same "
-            f"activation variance and more than {beaten} of them (p = {p:.3f}): the model uses "
+            f"activation variance and more than {'all ' if beaten == n_random else ''}"
+            f"{beaten} of them (p = {p:.3f}): the model uses "
             "what the probe reads."
         )
     else:
