@@ -1,6 +1,7 @@
 """Causal-check and activation-patching benchmarks (issue 22).
 
 Run: OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_causal.py [n_sentences] [n_random]
+     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_causal.py --null  (null data)
 
 1. ``causal_check`` on the packaged MiniLM at ``encoder.layer.3`` (output: the mean-pooled last
    hidden state), with and without replaying the unchanged prefix of the forward pass.
@@ -112,9 +113,41 @@ def bench_patching(n_prompts: int = 8, n_tokens: int = 16) -> None:
     print(f"| raw torch hooks (floor) | {torch.get_num_threads()} | {manual:.1f} | - |")
 
 
+def bench_null(n_seeds: int = 400) -> None:
+    """How often the status rules say the wrong thing on null data."""
+    from assay.probe import erase
+
+    oks = 0
+    for seed in range(n_seeds):  # a random direction into a layer a dense readout uses evenly
+        rng = np.random.default_rng(1000 + seed)
+        g = torch.Generator().manual_seed(seed)
+        net = torch.nn.Sequential(torch.nn.Identity(), torch.nn.Linear(8, 2))
+        with torch.no_grad():
+            net[1].weight.copy_(torch.randn(2, 8, generator=g))
+        X = rng.normal(size=(200, 8)).astype(np.float32)
+        r = causal_check(net, X, layer="0", direction=rng.normal(size=8), n_random=19,
+                         seed=seed, batch_size=1000)  # fmt: skip
+        oks += r.status == "ok"
+    alerts = 0
+    for seed in range(n_seeds):  # erasure of a planted concept, n=300, d=5
+        rng = np.random.default_rng(100 + seed)
+        z = rng.integers(0, 2, 300)
+        X = rng.normal(size=(300, 5))
+        X[:, :3] += 2.0 * z[:, None]
+        alerts += erase(X, z, seed=seed).status == "alert"
+    print(f"\n| null check, {n_seeds} seeds, alpha = 0.05 | wrong-status rate |")
+    print("|---|---|")
+    print(f"| causal_check 'ok' for a direction no more used than others | {oks / n_seeds:.4f} |")
+    print(f"| erase 'alert' after LEACE erasure | {alerts / n_seeds:.4f} |")
+
+
 if __name__ == "__main__":
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    k = int(sys.argv[2]) if len(sys.argv) > 2 else 50
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    n = int(args[0]) if args else 1000
+    k = int(args[1]) if len(args) > 1 else 50
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
-    bench_patching()
-    bench_causal(n, k)
+    if "--null" in sys.argv:
+        bench_null()
+    else:
+        bench_patching()
+        bench_causal(n, k)
