@@ -21,8 +21,9 @@ import numpy as np
 
 from assay._validation import import_optional
 from assay.errors import InvalidInputError, ModelError
-from assay.probe._capture import _positions_index, _resolve, run_patched
+from assay.probe._capture import _positions_index, _resolve, prepare, run_patched
 from assay.probe._checks import _jsonable
+from assay.probe._prefix import PrefixCache
 
 __all__ = ["LogitLensResult", "PatchingResult", "activation_patching", "logit_lens"]
 
@@ -99,18 +100,26 @@ class PatchingResult:
 
 
 def _full_outputs(model: Any, inputs: Any, layers: list[str], run: dict[str, Any]) -> dict:
-    """Each layer's unpooled output tensor on ``inputs`` (CPU), and the pooled model output."""
-    acts: dict[str, list[Any]] = {}
-    out = None
-    for layer in layers:
-        parts: list[Any] = []
+    """Each layer's unpooled output tensors per batch (CPU) and the pooled model output, from
+    one forward pass over the inputs."""
+    torch = import_optional("torch", purpose="activation patching")
+    acts: dict[str, list[Any]] = {name: [] for name in layers}
+    handles = []
+    for name, module in _resolve(model, layers):
 
-        def keep(h: Any, _sel: Any, _rows: slice, parts: list = parts) -> None:
-            parts.append(h.detach().to("cpu"))
-            return None
+        def keep(_m: Any, _a: Any, out: Any, name: str = name) -> None:
+            h = out if torch.is_tensor(out) else out[0] if isinstance(out, tuple) else None
+            if h is None:
+                msg = f"layer {name!r} returned {type(out).__name__}; patching needs a tensor."
+                raise ModelError(msg)
+            acts[name].append(h.detach().to("cpu"))
 
-        out = run_patched(model, inputs, layer, keep, **run)
-        acts[layer] = parts
+        handles.append(module.register_forward_hook(keep))
+    try:
+        out = run_patched(model, inputs, layers[0], None, **run)
+    finally:
+        for h in handles:
+            h.remove()
     return {"acts": acts, "out": out}
 
 
@@ -200,7 +209,10 @@ def activation_patching(
     got = _full_outputs(model, clean, names, run)
     clean_acts = got["acts"]
     m_clean = score(got["out"])
-    m_corr = score(run_patched(model, corrupted, names[0], None, **run))
+    corrupted = prepare(corrupted, tokenizer, batch_size)  # tokenize once
+    run = {"pooling": pooling, "batch_size": batch_size}
+    corr_out = run_patched(model, corrupted, names[0], None, **run)
+    m_corr = score(corr_out)
     if not abs(m_clean - m_corr) > 1e-12 * max(abs(m_clean), abs(m_corr), 1.0):
         msg = (
             f"the metric is {m_clean:.6g} on clean and {m_corr:.6g} on corrupted inputs; "
@@ -225,10 +237,22 @@ def activation_patching(
         else:
             pos_list = [int(p) for p in _positions_index(positions, t)]
     raw = np.empty((len(names), len(pos_list)))
+    modules = dict(_resolve(model, names))
+    replayed = 0
     for i, name in enumerate(names):
+        # with several positions per layer, what runs before the layer is computed once (on
+        # the first pass) and replayed, after a check that replay reproduces the real output
+        cache = PrefixCache(model, modules[name]) if len(pos_list) > 2 else None
         for j, pos in enumerate(pos_list):
+            if cache is not None and j == 1:
+                cache.mode = "replay"
+                again = run_patched(model, corrupted, name, None, prefix=cache, **run)
+                scale = max(1.0, float(np.max(np.abs(corr_out))))
+                if not np.allclose(again, corr_out, rtol=1e-5, atol=1e-6 * scale):
+                    cache.mode = "off"
+                replayed += cache.mode == "replay"
             put = _patcher(clean_acts[name], name, pos, batch_size)
-            raw[i, j] = score(run_patched(model, corrupted, name, put, **run))
+            raw[i, j] = score(run_patched(model, corrupted, name, put, prefix=cache, **run))
     effect = (raw - m_corr) / (m_clean - m_corr)
     return PatchingResult(
         layers=tuple(names),
@@ -237,7 +261,7 @@ def activation_patching(
         metric=raw,
         clean_metric=m_clean,
         corrupted_metric=m_corr,
-        params={"pooling": pooling, "batch_size": batch_size},
+        params={"pooling": pooling, "batch_size": batch_size, "layers_prefix_replayed": replayed},
     )
 
 
