@@ -49,8 +49,14 @@ def run_probe(
     batch_size: int = 64,
     seed: int = 0,
     progress: Any = None,
+    causal: int = 0,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Sweep layers, run the sanity checks at the best layer; return (section, meta)."""
+    """Sweep layers, run the sanity checks at the best layer; return (section, meta).
+
+    ``causal > 0`` also runs :func:`assay.probe.causal_check` of the best layer's probe against
+    that many random directions (the model's own output, pooled as the activations, is the
+    quantity whose change is measured).
+    """
     from assay.auditing._probe_report import probe_section
     from assay.probe import (
         capture,
@@ -125,6 +131,22 @@ def run_probe(
             random_probe_floor(acts[best], facts.labels, probe=probe, seed=seed),
             unsupervised_baselines(acts[best], facts.labels, probe=probe, seed=seed),
         ]
+        if causal:
+            say(f"causal check at layer {best} against {causal} random directions")
+            checks.append(
+                _causal(
+                    model,
+                    tokenizer,
+                    facts,
+                    acts[best],
+                    best,
+                    probe=probe,
+                    pooling=pooling,
+                    batch_size=batch_size,
+                    n_random=causal,
+                    seed=seed,
+                )
+            )
     sec = probe_section(sweep, transfer=transfer, checks=checks)
     meta = {
         "n_rows": len(facts),
@@ -138,6 +160,54 @@ def run_probe(
         "seconds": round(time.perf_counter() - start, 2),
     }
     return sec, meta
+
+
+def _causal(
+    model: Any,
+    tokenizer: Any,
+    facts: Any,
+    X: Any,
+    best: str,
+    *,
+    probe: str,
+    pooling: str,
+    batch_size: int,
+    n_random: int,
+    seed: int,
+) -> Any:
+    """The causal check of the best layer's probe, fitted on all statements."""
+    from assay.errors import InvalidInputError
+    from assay.probe import CheckResult, causal_check, find_layers
+    from assay.probe._layers import make_probe
+
+    try:
+        blocks = find_layers(model)
+    except InvalidInputError:
+        blocks = []
+    if blocks and best == blocks[-1]:
+        return CheckResult(
+            name="causal",
+            verdict=(
+                f"Not tested: the best layer {best} is the model's last block, so its output is "
+                "the model's output and removing a direction changes it by construction. Train "
+                "a task head and call assay.probe.causal_check on it."
+            ),
+            status="warning",
+            passed=False,
+            params={"layer": best},
+        )
+    fitted = make_probe(probe, seed=seed).fit(X, facts.labels)
+    return causal_check(
+        model,
+        list(facts.statements),
+        layer=best,
+        direction=fitted,
+        n_random=n_random,
+        seed=seed,
+        tokenizer=tokenizer,
+        pooling=pooling,
+        batch_size=batch_size,
+    )
 
 
 @click.command("probe")
@@ -171,6 +241,14 @@ def run_probe(
 )
 @click.option("--out", "out_dir", required=True, type=click.Path(), help="Output directory.")
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--causal",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Also run the causal check of the best layer's probe against this many random "
+    "directions (0: skip; at least 19; each costs two passes over the statements).",
+)
 @click.option("--quiet", is_flag=True, help="No progress messages.")
 def probe_command(
     model_name: str,
@@ -180,6 +258,7 @@ def probe_command(
     pooling: str,
     out_dir: str,
     seed: int,
+    causal: int,
     quiet: bool,
 ) -> None:
     """Probe a text encoder for truth; write OUT/results.json and OUT/report.html."""
@@ -201,6 +280,7 @@ def probe_command(
             pooling=pooling,
             seed=seed,
             progress=say,
+            causal=causal,
         )
         meta["model"] = desc
         meta["n_features"] = int(getattr(model.config, "hidden_size", 0))

@@ -9,7 +9,7 @@ import numpy as np
 from assay.errors import InvalidInputError
 from assay.plot._axes import axes
 
-__all__ = ["plot_layer_accuracy", "plot_transfer"]
+__all__ = ["plot_activation_patching", "plot_layer_accuracy", "plot_transfer"]
 
 _FIGSIZE = (6, 3.5)
 
@@ -75,4 +75,34 @@ def plot_transfer(result: Any, *, ax: Any = None) -> Any:
     ax.set_xlabel("tested on")
     ax.set_ylabel("trained on")
     ax.figure.colorbar(im, ax=ax, label="accuracy")
+    return ax
+
+
+def plot_activation_patching(result: Any, *, ax: Any = None) -> Any:
+    """Heat map of activation patching: layers (rows) by token positions (columns), 0 = as
+    corrupted, 1 = as clean.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from assay.probe import activation_patching
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1))
+    >>> r = activation_patching(net, torch.ones(3, 2), torch.zeros(3, 2), layers=["0", "1"],
+    ...                         metric=lambda out: out[:, 0])
+    >>> ax = plot_activation_patching(r)
+    """
+    effect = getattr(result, "effect", None)
+    if effect is None or not hasattr(result, "positions"):
+        msg = "plot_activation_patching needs the PatchingResult of activation_patching."
+        raise InvalidInputError(msg)
+    effect = np.asarray(effect, dtype=float)
+    ax = axes(ax, (max(4.0, 0.5 * effect.shape[1] + 3), max(2.5, 0.35 * effect.shape[0] + 1.5)))
+    lim = max(1.0, float(np.nanmax(np.abs(effect))))
+    im = ax.imshow(effect, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    ax.set_yticks(range(len(result.layers)), result.layers)
+    ax.set_xticks(range(len(result.positions)), [str(p) for p in result.positions])
+    ax.set_xlabel("token position patched")
+    ax.set_ylabel("layer")
+    ax.figure.colorbar(im, ax=ax, label="share of clean behaviour restored")
     return ax

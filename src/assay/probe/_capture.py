@@ -17,7 +17,9 @@ With ``out=DIR`` each layer streams into ``DIR/<layer>.npy`` (``np.lib.format.op
 so sets larger than memory can be captured; the result then holds read-only memmaps.
 
 :func:`patch` is a context manager that replaces a layer's output with ``fn(output)`` for
-activation patching (causal checks of what a direction does).
+activation patching (causal checks of what a direction does). :func:`intervene` is the
+batch-level entry point: it runs all inputs with a layer's output replaced (optionally at
+some token positions only) and returns the model's pooled outputs.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ from typing import Any
 import numpy as np
 
 from assay._validation import check_int, import_optional
-from assay.errors import InvalidInputError, ModelError
+from assay.errors import AssayError, InvalidInputError, ModelError
 
-__all__ = ["Activations", "capture", "find_layers", "patch"]
+__all__ = ["Activations", "capture", "find_layers", "intervene", "patch"]
 
 POOLINGS = ("last_token", "mean", "cls")
 
@@ -212,8 +214,26 @@ def _pool(h: Any, mask: Any, pooling: str, batch: int, layer: str, torch: Any) -
     return h[rows, first]
 
 
+class Prepared(list):
+    """Inputs already split into (model call arguments, attention mask, batch size) batches,
+    so that repeated passes tokenize once."""
+
+
+def prepare(
+    inputs: Any, tokenizer: Any, batch_size: int, max_length: int | None = None
+) -> Prepared:
+    """Tokenize and batch ``inputs`` once (see :class:`Prepared`)."""
+    torch = import_optional("torch", purpose="interventions")
+    if isinstance(inputs, Prepared):
+        return inputs
+    return Prepared(_batches(inputs, tokenizer, batch_size, max_length, torch))
+
+
 def _batches(inputs: Any, tokenizer: Any, batch_size: int, max_length: int | None, torch: Any):
     """Yield (model call arguments, attention mask or None, batch size)."""
+    if isinstance(inputs, Prepared):
+        yield from inputs
+        return
     if isinstance(inputs, str):
         inputs = [inputs]
     if isinstance(inputs, Sequence) and inputs and all(isinstance(s, str) for s in inputs):
@@ -261,6 +281,8 @@ def _batches(inputs: Any, tokenizer: Any, batch_size: int, max_length: int | Non
 
 
 def _n_inputs(inputs: Any) -> int:
+    if isinstance(inputs, Prepared):
+        return sum(b for _, _, b in inputs)
     if isinstance(inputs, str):
         return 1
     try:
@@ -492,3 +514,222 @@ def patch(model: Any, layer: Any, fn: Callable[[Any], Any]) -> Iterator[None]:
         yield
     finally:
         handle.remove()
+
+
+def _positions_index(positions: Any, t: int) -> Any:
+    """Token positions (ints, negative from the end) as a sorted index array for length ``t``."""
+    pos = np.atleast_1d(np.asarray(positions))
+    if pos.ndim != 1 or pos.size == 0 or not np.issubdtype(pos.dtype, np.integer):
+        msg = f"positions must be an int or a non-empty list of ints; got {positions!r}."
+        raise InvalidInputError(msg)
+    if np.any(pos >= t) or np.any(pos < -t):
+        msg = f"positions {pos.tolist()} fall outside the {t} token positions of this batch."
+        raise InvalidInputError(msg)
+    return np.unique(np.where(pos < 0, pos + t, pos))
+
+
+def _select(h: Any, mask: Any, positions: Any, torch: Any) -> Any:
+    """Boolean (batch, tokens) selection of the positions an intervention touches, or None
+    for a (batch, features) output (every row is touched)."""
+    if h.dim() == 2:
+        return None
+    if h.dim() != 3:
+        msg = (
+            "interventions need a (batch, features) or (batch, tokens, features) layer "
+            f"output; got {tuple(h.shape)}."
+        )
+        raise ModelError(msg)
+    b, t = h.shape[0], h.shape[1]
+    sel = torch.ones(b, t, dtype=torch.bool, device=h.device)
+    if mask is not None and mask.shape == (b, t):
+        sel &= mask.to(torch.bool)
+    if positions is not None:
+        keep = torch.zeros(t, dtype=torch.bool, device=h.device)
+        keep[torch.as_tensor(_positions_index(positions, t), device=h.device)] = True
+        sel &= keep[None, :]
+    return sel
+
+
+def run_patched(
+    model: Any,
+    inputs: Any,
+    layer: Any,
+    hook_fn: Callable[[Any, Any, slice], Any] | None,
+    *,
+    tokenizer: Any = None,
+    pooling: str = "last_token",
+    batch_size: int = 64,
+    max_length: int | None = None,
+    prefix: Any = None,
+) -> np.ndarray:
+    """Run all inputs with ``hook_fn(h, selection, rows)`` replacing the layer's output tensor
+    (``None`` keeps it); return the model's first output tensor pooled to ``(n, k)`` float64.
+
+    ``selection`` is the boolean (batch, tokens) mask of non-padding positions (None for a
+    (batch, features) output); ``rows`` the slice of inputs in this batch. ``prefix`` (a
+    :class:`assay.probe._prefix.PrefixCache`) records or replays what runs before the layer.
+    """
+    torch = import_optional("torch", purpose="interventions")
+    if pooling not in POOLINGS:
+        msg = f"pooling must be one of {POOLINGS}; got {pooling!r}."
+        raise InvalidInputError(msg)
+    batch_size = check_int(batch_size, name="batch_size", minimum=1)
+    ((name, module),) = _resolve(model, [layer])
+    n = _n_inputs(inputs)
+    if n == 0:
+        msg = "inputs is empty; pass at least one input."
+        raise InvalidInputError(msg)
+    state: dict[str, Any] = {"mask": None, "rows": slice(0, 0), "called": False}
+
+    def hook(_module: Any, _args: Any, output: Any) -> Any:
+        state["called"] = True
+        if hook_fn is None:
+            return None
+        h = output if isinstance(output, torch.Tensor) else None
+        if h is None and isinstance(output, tuple) and output and torch.is_tensor(output[0]):
+            h = output[0]
+        if h is None:
+            msg = (
+                f"layer {name!r} returned {type(output).__name__}; interventions need a tensor "
+                "or a tuple starting with one."
+            )
+            raise ModelError(msg)
+        new = hook_fn(h, _select(h, state["mask"], None, torch), state["rows"])
+        if new is None:
+            return None
+        return new if isinstance(output, torch.Tensor) else (new, *output[1:])
+
+    handle = module.register_forward_hook(hook)
+    was_training = model.training
+    model.eval()
+    try:
+        first_param = next(model.parameters())
+        device, dtype = first_param.device, first_param.dtype
+    except StopIteration:
+        device, dtype = torch.device("cpu"), torch.float32
+    outs = []
+    row = 0
+    try:
+        with torch.no_grad():
+            for args, mask, b in _batches(inputs, tokenizer, batch_size, max_length, torch):
+                mask = None if mask is None else mask.to(device)
+                state.update(mask=mask, rows=slice(row, row + b), called=False)
+                if prefix is not None:
+                    prefix.before(len(outs))
+                try:
+                    if isinstance(args, dict):
+                        out = model(**{k: v.to(device) for k, v in args.items()})
+                    else:
+                        x = args.to(device, dtype) if args.is_floating_point() else args.to(device)
+                        out = model(x)
+                except AssayError:
+                    raise  # raised by our own hook: already says what to fix
+                except (RuntimeError, TypeError, ValueError) as exc:
+                    msg = f"the model failed on a batch of {b} inputs: {exc}"
+                    raise ModelError(msg) from exc
+                finally:
+                    if prefix is not None:
+                        prefix.after(len(outs))
+                if not state["called"]:
+                    msg = f"layer {name!r} was not called during the forward pass."
+                    raise ModelError(msg)
+                out = _first_tensor(out, torch)
+                if out.dim() == 1:
+                    out = out[:, None]
+                outs.append(_pool(out, mask, pooling, b, "model output", torch))
+                row += b
+    finally:
+        handle.remove()
+        if prefix is not None:
+            prefix.close()
+        model.train(was_training)
+    return np.concatenate([o.to("cpu", torch.float64).numpy() for o in outs], axis=0)
+
+
+def intervene(
+    model: Any,
+    inputs: Any,
+    *,
+    layer: Any,
+    fn: Callable[[Any], Any] | None,
+    positions: Any = None,
+    tokenizer: Any = None,
+    pooling: str = "last_token",
+    batch_size: int = 64,
+    max_length: int | None = None,
+) -> np.ndarray:
+    """Run the model on ``inputs`` with ``fn`` applied to a layer's output; return its outputs.
+
+    The batch-level form of :func:`patch`: the layer's output tensor ``h`` (the first element
+    when the layer returns a tuple, as Hugging Face blocks do) is replaced by ``fn(h)``, at
+    every position or only at the token ``positions`` given, and the model's own output is
+    collected for every input.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module; Hugging Face models are called with the tokenizer's keyword arguments.
+    inputs : list of str, dict of tensors, ndarray or tensor
+        As :func:`capture`.
+    layer : str or nn.Module
+        The submodule whose output is changed; its output must be batch-first,
+        ``(batch, features)`` or ``(batch, tokens, features)``.
+    fn : callable or None
+        ``fn(h) -> tensor`` of the same shape (a torch function); ``None`` runs the model
+        unchanged (the clean run to compare with).
+    positions : int or list of int, optional
+        Token positions (negative counts from the end of the padded batch) where ``fn``'s
+        output replaces ``h``; elsewhere ``h`` is kept. Default: all positions.
+    tokenizer : callable, optional
+    pooling : {"last_token", "mean", "cls"}
+        How a ``(batch, tokens, k)`` model output (a language model's logits) becomes one row
+        per input, honouring the attention mask.
+    batch_size : int
+    max_length : int, optional
+
+    Returns
+    -------
+    ndarray of float64, shape (n_inputs, k)
+        The model's first output tensor (logits for a classifier, the last hidden state for
+        an encoder), pooled over tokens; a 1-D output becomes one column.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+    >>> x = torch.ones(4, 2)
+    >>> out = intervene(net, x, layer="0", fn=torch.zeros_like)
+    >>> bool(np.allclose(out, net[1].bias.item()))
+    True
+    """
+    if fn is not None and not callable(fn):
+        msg = f"fn must be a callable h -> tensor or None; got {type(fn).__name__}."
+        raise InvalidInputError(msg)
+    if positions is not None:
+        _positions_index(positions, np.iinfo(np.int64).max)  # validate the type early
+
+    def hook_fn(h: Any, _sel: Any, _rows: slice) -> Any:
+        new = fn(h)
+        if tuple(new.shape) != tuple(h.shape):
+            msg = f"fn returned shape {tuple(new.shape)} for a layer output of {tuple(h.shape)}."
+            raise ModelError(msg)
+        if positions is None:
+            return new
+        if h.dim() != 3:
+            msg = f"positions need a (batch, tokens, features) layer output; got {tuple(h.shape)}."
+            raise InvalidInputError(msg)
+        idx = _positions_index(positions, h.shape[1])
+        out = h.clone()
+        out[:, idx] = new[:, idx]
+        return out
+
+    return run_patched(
+        model,
+        inputs,
+        layer,
+        None if fn is None else hook_fn,
+        tokenizer=tokenizer,
+        pooling=pooling,
+        batch_size=batch_size,
+        max_length=max_length,
+    )

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from assay._results import ResultDisplay
 from assay._validation import as_matrix, as_vector, check_int, check_seed
 from assay.errors import InvalidInputError
 from assay.probe._layers import calibration_labels, make_probe, wilson_interval
@@ -55,7 +56,7 @@ def _jsonable(v: Any) -> Any:
 
 
 @dataclass(frozen=True, eq=False)
-class CheckResult:
+class CheckResult(ResultDisplay):
     """The outcome of one probe sanity check.
 
     Attributes
@@ -99,6 +100,23 @@ class CheckResult:
             "data": _jsonable(self.data),
             "params": _jsonable(self.params),
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CheckResult:
+        """Rebuild from :meth:`to_dict` (arrays come back as lists)."""
+        if d.get("kind") != "CheckResult":
+            msg = f"expected a dict with kind 'CheckResult'; got kind {d.get('kind')!r}."
+            raise InvalidInputError(msg)
+        return cls(
+            name=d["name"],
+            verdict=d["verdict"],
+            status=d["status"],
+            passed=bool(d["passed"]),
+            metrics=dict(d.get("metrics", {})),
+            data=dict(d.get("data", {})),
+            params=dict(d.get("params", {})),
+            schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
+        )
 
 
 def _xy(X: Any, y: Any, name: str = "X") -> tuple[np.ndarray, np.ndarray]:
