@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+
 import validity_fairness as vf
 
 
