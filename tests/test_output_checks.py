@@ -277,3 +277,16 @@ def test_no_runtime_warnings_leak_from_checks():
         warnings.simplefilter("error")
         with pytest.raises(ModelError):
             assay.explain(partly_nan, X[:2], method="exact", background=X)
+
+
+def test_attributions_that_cancel_to_rounding_noise_are_refused():
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    model = LinearRegression().fit(X, X @ [1.0, -2.0, 0.5])
+    with pytest.raises(assay.errors.ModelError, match="rounding noise"):
+        assay.explain(model, X[:3], method="exact", background=X[:10] * 1e200)
+    ok = assay.explain(model, X[:3], method="exact", background=X[:10] * 1e3)  # still exact
+    np.testing.assert_allclose(ok.values.sum(axis=1)[:, 0] + ok.base_values[:, 0],
+                               model.predict(X[:3]), rtol=1e-6)  # fmt: skip

@@ -235,8 +235,7 @@ def align_columns(
     n_cols = values.shape[1]
     if expected is not None and from_frame:
         expected = [str(e) for e in expected]
-        missing = [e for e in expected if e not in names]
-        unknown = [c for c in names if c not in expected]
+        missing, unknown = _column_diff(names, expected)
         if missing or unknown:
             parts = []
             if missing:
@@ -248,10 +247,7 @@ def align_columns(
                 f"{'; '.join(parts)}. Pass exactly the columns the model was trained on."
             )
             raise InvalidInputError(msg)
-        if list(names) != expected:
-            order = [list(names).index(e) for e in expected]
-            values = np.ascontiguousarray(values[:, order])  # fancy indexing gives F order
-        return values
+        return _reorder(values, list(names), expected)
     if n_expected is not None and n_cols != n_expected:
         msg = (
             f"{name} has {n_cols} columns but the model was fitted on {n_expected}; "
@@ -282,10 +278,7 @@ def match_columns(
     """
     names = [str(c) for c in names]
     target = [str(c) for c in target]
-    if names == target:
-        return values
-    missing = [c for c in target if c not in names]
-    extra = [c for c in names if c not in target]
+    missing, extra = _column_diff(names, target)
     if missing or extra:
         parts = []
         if missing:
@@ -298,8 +291,20 @@ def match_columns(
             f"{target_name} (any order), or plain arrays to match by position."
         )
         raise InvalidInputError(msg)
+    return _reorder(values, names, target)
+
+
+def _column_diff(names: Sequence[str], target: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(columns of ``target`` missing from ``names``, columns of ``names`` not in ``target``)."""
+    return [c for c in target if c not in names], [c for c in names if c not in target]
+
+
+def _reorder(values: np.ndarray, names: list[str], target: list[str]) -> np.ndarray:
+    """``values`` with its columns (named ``names``) in the order of ``target``."""
+    if names == target:
+        return values
     order = [names.index(c) for c in target]
-    return np.ascontiguousarray(values[:, order])
+    return np.ascontiguousarray(values[:, order])  # fancy indexing gives F order
 
 
 def as_vector(

@@ -91,10 +91,11 @@ def test_paired_gap_auc_matches_sklearn_and_r2():
             boots.append(roc_auc_score(y[i], a[i]) - roc_auc_score(y[i], b[i]))
     assert res["stderr"] == pytest.approx(np.std(boots), rel=0.1)
     t = rng.normal(size=300)
-    res = paired_gap(t, t + 0.1 * rng.normal(size=300), t * 0, metric="R²", n_bootstrap=50)
-    pa = t + 0.1 * np.random.default_rng(0).normal(size=300)
-    assert np.isfinite(res["estimate"]) and res["ci_low"] > 0.5
-    assert r2_score(t, pa) > 0.9
+    a_reg, b_reg = t + 0.1 * rng.normal(size=300), t + rng.normal(size=300)
+    res = paired_gap(t, a_reg, b_reg, metric="R²", n_bootstrap=200, seed=0)
+    assert res["method"] == "paired bootstrap"
+    assert res["estimate"] == pytest.approx(r2_score(t, a_reg) - r2_score(t, b_reg), abs=1e-12)
+    assert res["ci_low"] <= res["estimate"] <= res["ci_high"] and res["ci_low"] > 0
 
 
 def test_class_indices_maps_text_and_numbers_and_refuses_unknown_labels():

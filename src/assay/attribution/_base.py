@@ -176,12 +176,13 @@ class BaseExplainer(abc.ABC):
 
 
 def check_finite_attributions(values: np.ndarray, base_values: np.ndarray, *, method: str) -> None:
-    """Raise :class:`ModelError` when attributions overflowed to inf or NaN.
+    """Raise :class:`ModelError` when attributions overflowed, or cancel to rounding noise.
 
     Model outputs are checked on every call, so this fires only when finite outputs are so
     large that their differences or sums overflow float64.
     """
     if np.isfinite(values).all() and np.isfinite(base_values).all():
+        _check_cancellation(values, base_values, method)
         return
     rows = np.flatnonzero(
         ~np.isfinite(values).reshape(values.shape[0], -1).all(axis=1)
@@ -194,6 +195,30 @@ def check_finite_attributions(values: np.ndarray, base_values: np.ndarray, *, me
         "explain log-odds instead of a huge raw score)."
     )
     raise ModelError(msg)
+
+
+# terms this many times larger than the output they add up to leave fewer than 4 of float64's
+# ~16 significant digits: the values are rounding noise
+CANCELLATION = 1e12
+
+
+def _check_cancellation(values: np.ndarray, base_values: np.ndarray, method: str) -> None:
+    """Raise when attributions and base values cancel so much that no digit of them is left."""
+    n = values.shape[0]
+    scale = np.maximum(
+        np.abs(values).reshape(n, -1).max(axis=1, initial=0.0),
+        np.abs(base_values).reshape(n, -1).max(axis=1, initial=0.0),
+    )
+    total = np.abs(values.sum(axis=1) + base_values).reshape(n, -1).max(axis=1, initial=0.0)
+    lost = np.flatnonzero(scale > CANCELLATION * (1.0 + total))
+    if lost.size:
+        msg = (
+            f"{method} attributions of {lost.size} row(s) (first {lost[:5].tolist()}) are "
+            f"{scale[lost[0]]:.3g} in size but add up to an output of {total[lost[0]]:.3g}: "
+            "in float64 they are rounding noise. The background (or baseline) is on a wildly "
+            "different scale from the rows explained; pass background rows like the data."
+        )
+        raise ModelError(msg)
 
 
 def ensure_2d_output(out: np.ndarray) -> np.ndarray:
