@@ -209,7 +209,9 @@ def _check_cancellation(values: np.ndarray, base_values: np.ndarray, method: str
         np.abs(values).reshape(n, -1).max(axis=1, initial=0.0),
         np.abs(base_values).reshape(n, -1).max(axis=1, initial=0.0),
     )
-    total = np.abs(values.sum(axis=1) + base_values).reshape(n, -1).max(axis=1, initial=0.0)
+    k = base_values.reshape(n, -1).shape[1]  # outputs; features may span several axes (images)
+    summed = values.reshape(n, -1, k).sum(axis=1) + base_values.reshape(n, k)
+    total = np.abs(summed).max(axis=1, initial=0.0)
     lost = np.flatnonzero(scale > CANCELLATION * (1.0 + total))
     if lost.size:
         msg = (
