@@ -186,6 +186,14 @@ class _Progress:
     type=float,
     help="Significance level of every test behind an ok/warning/alert status.",
 )
+@click.option(
+    "--fail-on",
+    "fail_on",
+    type=click.Choice(["alert", "warning"]),
+    default=None,
+    help="Gate for pipelines: exit with status 1 when a section's status is at this level or "
+    "worse (0 clean, 2 usage error, 130 interrupted).",
+)
 @click.option("--quiet", is_flag=True, help="No progress messages.")
 def audit(
     demo: bool,
@@ -204,12 +212,15 @@ def audit(
     positive_label: str | None,
     labels_path: str | None,
     alpha: float,
+    fail_on: str | None,
     quiet: bool,
 ) -> None:
     """Audit a model and write OUT/results.json, OUT/report.html and OUT/figures/*.svg.
 
     Ctrl-C stops the audit; the sections finished so far are written, every unfinished one
-    listed as interrupted, and the command exits with status 130.
+    listed as interrupted, and the command exits with status 130. With --fail-on LEVEL the
+    exit status is 1 when a section's status is LEVEL or worse (results.json lists them under
+    "findings"), else 0.
     """
     from assay.auditing import STEP_KEYS, estimate_seconds
     from assay.auditing import audit as run_audit
@@ -274,6 +285,23 @@ def audit(
     if result.meta.get("interrupted"):
         click.echo("interrupted: the report holds the sections finished before Ctrl-C.", err=True)
         sys.exit(130)
+    _gate(result.findings, fail_on)
+
+
+def _gate(found: list[dict[str, Any]], fail_on: str | None) -> None:
+    """Exit with status 1 when a finding is at ``fail_on`` or worse (see ``--fail-on``)."""
+    from assay.auditing._gates import STATUS_RANK, gate_status
+
+    code = gate_status(found, fail_on)
+    if code:
+        hits = [f for f in found if STATUS_RANK[f["status"]] >= STATUS_RANK[str(fail_on)]]
+        click.echo(
+            f"--fail-on {fail_on}: {len(hits)} finding(s) at {fail_on} or worse: "
+            + "; ".join(f"{f['status']} {f['section']}" for f in hits)
+            + f"; exit status {code}.",
+            err=True,
+        )
+        sys.exit(code)
 
 
 def _read_labels(path: str | None) -> dict[str, dict[str, str]] | None:

@@ -41,7 +41,16 @@ class AuditResult:
             "assay_version": __version__,
             "meta": self.meta,
             "sections": self.sections,
+            "findings": self.findings,
         }
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        """Sections with a warning or an alert, worst first: ``{section, title, status, message}``
+        (the ``"findings"`` block of ``results.json``; ``assay audit --fail-on`` reads it)."""
+        from assay.auditing._gates import findings
+
+        return findings(self.sections)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write ``results.json``."""
