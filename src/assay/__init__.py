@@ -7,9 +7,18 @@ The main entry points are :func:`explain` (attributions for any model, as an
 from assay._explain import explain
 from assay._version import __version__
 from assay.attribution import Explanation
-from assay.auditing import AuditResult, audit
+from assay.auditing import AuditResult, ComparisonResult, audit, compare
 
-__all__ = ["AuditResult", "Explanation", "__version__", "audit", "datasets", "explain"]
+__all__ = [
+    "AuditResult",
+    "ComparisonResult",
+    "Explanation",
+    "__version__",
+    "audit",
+    "compare",
+    "datasets",
+    "explain",
+]
 
 
 _SUBMODULES = {

@@ -536,11 +536,13 @@ def explain(
 
 
 def _register_subcommands() -> None:
+    from assay._cli_compare import compare_command
     from assay._cli_evals import evals_group
     from assay._cli_probe import probe_command
 
     cli.add_command(probe_command, name="probe")
     cli.add_command(evals_group, name="evals")
+    cli.add_command(compare_command, name="compare")
 
 
 _register_subcommands()

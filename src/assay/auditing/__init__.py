@@ -1,5 +1,6 @@
 """The tabular audit: :func:`audit` and its :class:`AuditResult`."""
 
+from assay.auditing._compare import ComparisonResult, compare
 from assay.auditing._estimate import estimate_seconds
 from assay.auditing._probe_report import probe_section, write_probe_report
 from assay.auditing._result import AuditResult
@@ -8,7 +9,9 @@ from assay.auditing._run import STEP_KEYS, audit
 __all__ = [
     "STEP_KEYS",
     "AuditResult",
+    "ComparisonResult",
     "audit",
+    "compare",
     "estimate_seconds",
     "probe_section",
     "write_probe_report",
