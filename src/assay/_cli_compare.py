@@ -64,6 +64,12 @@ def demo_models(seed: int, n_samples: int | None = None) -> tuple[Any, Any, Any,
 @click.option(
     "--trust-model", is_flag=True, help="Allow loading pickle/joblib model files (runs code)."
 )
+@click.option(
+    "--trust-types",
+    default="",
+    metavar="T1,T2",
+    help="Trust these named types in the skops files (after review), without enabling pickle.",
+)
 @click.option("--out", "out_dir", required=True, type=click.Path(), help="Output directory.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of every choice.")
 @click.option("--alpha", default=0.05, show_default=True, type=float, help="Significance level.")
@@ -92,6 +98,7 @@ def compare_command(
     baseline_path: str | None,
     sensitive: tuple[str, ...],
     trust_model: bool,
+    trust_types: str,
     out_dir: str,
     seed: int,
     alpha: float,
@@ -125,11 +132,11 @@ def compare_command(
             if not baseline_path:
                 _fail("pass --baseline FILE (the model in use) with --model FILE (the new one).")
             new, X, y, sens = _load_user_inputs(
-                data_path, target, model_path, sensitive, trust_model
+                data_path, target, model_path, sensitive, trust_model, trust_types
             )
             from assay._io import read_model
 
-            baseline = read_model(baseline_path, trust=trust_model)
+            baseline = read_model(baseline_path, trust=trust_model, trust_types=trust_types)
             what = None
         _echo(quiet, f"comparing on {len(X):,} shared rows...")
         result = compare(
