@@ -69,6 +69,9 @@ def test_planted_upgrade_better_overall_but_regression_found(planted_result):
     groups = {g["group"]: g for g in res.sections["fairness"]["data"]["groups"]}
     assert groups["g3"]["change"] == "worse off beyond the margin"
     assert groups["other"]["change"] == "better off"
+    # new proxies: b (newly relied on, independent of the group) is not one; g defines it
+    proxies = res.sections["fairness"]["data"]["new_proxies"]
+    assert {p["feature"] for p in proxies} <= {"g"}
 
 
 def test_result_round_trips_and_displays(planted_result):

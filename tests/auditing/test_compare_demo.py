@@ -25,6 +25,9 @@ def test_demo_names_what_changed():
     assert res.sections["attributions"]["data"]["no_longer_used"] == [DEMO_DROPPED]
     regressions = res.sections["regressions"]["data"]["regressions"]
     assert regressions and regressions[0]["description"].startswith(f"{DEMO_DROPPED} >=")
+    # income, a planted proxy of race, gains attribution share once creatinine is gone
+    proxies = res.sections["fairness"]["data"]["new_proxies"]
+    assert [(p["feature"], p["attribute"]) for p in proxies] == [("income", "race")]
     assert res.findings[0] == {
         "section": "regressions",
         "title": "Regressions by subgroup",

@@ -196,7 +196,9 @@ def compare(
     - ``attributions``: each feature's share of the global attribution in both models on
       the same ``n_explain`` rows, the change with a paired bootstrap interval, rank changes,
       features newly relied on (a feature only one model takes counts 0 in the other);
-    - ``fairness`` (with ``sensitive``): paired loss change per sensitive group.
+    - ``fairness`` (with ``sensitive``): paired loss change per sensitive group, and new
+      proxies: features the new model relies on significantly more that are associated with
+      a sensitive attribute.
 
     Parameters
     ----------
@@ -246,7 +248,7 @@ def compare(
         performance_section,
         regressions_section,
     )
-    from assay.auditing._compare_shift import attribution_section, fairness_section
+    from assay.auditing._compare_shift import attribution_section, fairness_section, new_proxies
     from assay.auditing._labels import check_target, class_indices
     from assay.auditing._run import _check_alpha, _sensitive_frame
     from assay.model import wrap
@@ -310,6 +312,17 @@ def compare(
             exps[0], exps[1], s_new.names, s_base.names, alpha=alpha, seed=seed
         )
 
+    def fairness() -> dict[str, Any] | None:
+        if sens is None:
+            return None
+        shift = sections.get("attributions", {}).get("data", {}).get("features", [])
+        more = [f["feature"] for f in shift if f["in_new"] and f["change"] > 0
+                and f["p_adjusted"] <= alpha]  # fmt: skip
+        proxies = new_proxies(s_new.X, s_new.names, sens, more, alpha=alpha)
+        return fairness_section(sens, s_new, s_base, y_idx, loss_name=loss_name, alpha=alpha,
+                                tolerance=tolerance, proxies=proxies)  # fmt: skip
+
+    sections: dict[str, dict[str, Any]] = {}
     steps: list[tuple[str, str, Callable[[], dict[str, Any] | None], str]] = [
         ("performance", "comparing overall metrics",
          lambda: performance_section(s_new, s_base, y_idx, yv, kind=kind, alpha=alpha,
@@ -322,13 +335,9 @@ def compare(
                                                           alpha=alpha, seed=seed),
          "a regressor makes no class decisions"),
         ("attributions", "comparing attributions", attributions, ""),
-        ("fairness", "comparing sensitive groups",
-         lambda: None if sens is None else fairness_section(sens, s_new, s_base, y_idx,
-                                                            loss_name=loss_name, alpha=alpha,
-                                                            tolerance=tolerance),
+        ("fairness", "comparing sensitive groups", fairness,
          "no sensitive attribute given (pass sensitive=, or --sensitive COL)"),
     ]  # fmt: skip
-    sections: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
     timings: dict[str, float] = {}
     interrupted = False

@@ -11,7 +11,7 @@ from scipy import stats
 from assay.auditing._compare_sections import Side, _plain, _signed, p_above, paired_mean
 from assay.auditing._section import figure, section, table
 
-__all__ = ["attribution_section", "fairness_section"]
+__all__ = ["attribution_section", "fairness_section", "new_proxies"]
 
 #: a feature the baseline gave less than this share of its attribution was "barely used"
 BARELY_USED = 0.02
@@ -211,6 +211,47 @@ def _ranks(share: np.ndarray) -> np.ndarray:
 # -- fairness deltas ------------------------------------------------------------------------
 
 
+#: an association this strong (Cramér's V or the correlation ratio) makes a feature a proxy
+PROXY_STRENGTH = 0.1
+
+
+def new_proxies(
+    X: np.ndarray, names: list[str], sensitive: Any, relied_more: list[str], *, alpha: float
+) -> list[dict[str, Any]]:
+    """Features the new model relies on more that are associated with a sensitive attribute.
+
+    For each (feature, attribute): Cramér's V with a chi-square test for a feature with at
+    most 12 distinct values, else the correlation ratio with a one-way ANOVA (rows where the
+    feature is missing left out); p-values Holm-adjusted over all pairs. A proxy: adjusted
+    p <= ``alpha`` and strength >= :data:`PROXY_STRENGTH`.
+    """
+    from assay.fairness._compare import adjust_pvalues
+    from assay.fairness._proxy import _correlation_ratio, _cramers_v
+
+    tests = []
+    for f in relied_more:
+        x = X[:, names.index(f)].astype(np.float64)
+        ok = np.isfinite(x)
+        for col in sensitive.columns:
+            _, s = np.unique(sensitive[col].astype(str).to_numpy()[ok], return_inverse=True)
+            n_s = int(s.max()) + 1 if s.size else 0
+            if n_s < 2:
+                continue
+            xs = x[ok]
+            if np.unique(xs).size <= 12:
+                strength, p, _ = _cramers_v(xs, s, n_s)
+                measure = "Cramér's V"
+            else:
+                strength, p, _ = _correlation_ratio(xs, s, n_s)
+                measure = "correlation ratio"
+            tests.append({"feature": f, "attribute": str(col), "measure": measure,
+                          "strength": float(strength), "p_value": float(p)})  # fmt: skip
+    p_adj = adjust_pvalues(np.array([t["p_value"] for t in tests]), "holm") if tests else []
+    for t, pa in zip(tests, p_adj, strict=True):
+        t["p_adjusted"] = float(pa)
+    return [t for t in tests if t["p_adjusted"] <= alpha and t["strength"] >= PROXY_STRENGTH]
+
+
 def fairness_section(
     sensitive: Any,
     new: Side,
@@ -221,6 +262,7 @@ def fairness_section(
     alpha: float,
     tolerance: float = 0.1,
     min_rows: int = 10,
+    proxies: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Per sensitive group: paired change of the loss (and of accuracy and the positive rate for
     classifiers), Holm-adjusted over all groups; a rise beyond the margin (``tolerance`` x the
@@ -301,6 +343,17 @@ def fairness_section(
         )
     if better:
         verdict += " Better off: " + "; ".join(map(words, better[:4])) + "."
+    proxies = proxies or []
+    if proxies:
+        verdict += " New proxies (features the new model relies on more, associated with a " + (
+            "sensitive attribute): "
+            + "; ".join(
+                f"{t['feature']} ~ {t['attribute']} ({t['measure']} {t['strength']:.2f}, "
+                f"adjusted p = {t['p_adjusted']:.2g})"
+                for t in proxies[:4]
+            )
+            + "."
+        )
     if small:
         verdict += f" Not tested (under {min_rows} rows): " + ", ".join(small[:5]) + "."
     rule = (
@@ -309,7 +362,9 @@ def fairness_section(
         f"of all attributes. 'alert' when a group's mean {loss_name} rises by more than the margin "
         f"({tolerance:g} times the baseline's mean over all rows, {margin:.3g}; one-sided, "
         f"Holm-adjusted, at {alpha:g}); 'warning' when a group is significantly worse off but "
-        "not beyond the margin; else 'ok'."
+        "not beyond the margin, or when a feature the new model relies significantly more on "
+        f"(see 'Attribution shift') is associated with a sensitive attribute (strength >= "
+        f"{PROXY_STRENGTH:g}, Holm-adjusted p <= {alpha:g}); else 'ok'."
     )
     cols = [
         "attribute",
@@ -327,7 +382,7 @@ def fairness_section(
     return section(
         "Fairness deltas",
         verdict,
-        status="alert" if beyond else "warning" if worse else "ok",
+        status="alert" if beyond else "warning" if worse or proxies else "ok",
         metrics={
             "groups tested": len(rows),
             "groups worse off": len(worse),
@@ -356,5 +411,10 @@ def fairness_section(
                 ],
             )
         ],
-        data={"rule": rule, "groups": _plain({"g": rows})["g"], "not_tested": small},
+        data={
+            "rule": rule,
+            "groups": _plain({"g": rows})["g"],
+            "not_tested": small,
+            "new_proxies": _plain({"p": proxies})["p"],
+        },
     )
