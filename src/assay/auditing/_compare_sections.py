@@ -295,6 +295,12 @@ def regression_slices(
     for s in rep.slices:
         conf = conf_of[int(s.details.get("fold", 0))]
         inside = conf[s.rows[conf]]
+        if inside.size != s.n_confirmation:  # the split above must be the slice finder's own
+            msg = (
+                f"internal error: {inside.size} confirmation rows recomputed for "
+                f"{s.description!r}, the slice finder used {s.n_confirmation}; please report."
+            )
+            raise RuntimeError(msg)
         d_in = diff[inside]
         res = paired_mean(d_in, 2 * alpha)  # its lower end is the one-sided bound at alpha
         p_one = p_above(d_in, margin)

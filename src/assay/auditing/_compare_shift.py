@@ -211,6 +211,11 @@ def _ranks(share: np.ndarray) -> np.ndarray:
 # -- fairness deltas ------------------------------------------------------------------------
 
 
+def _p(p: float) -> str:
+    """A p-value as text; below 1e-16 (where doubles stop resolving it) as a bound."""
+    return "< 1e-16" if p < 1e-16 else f"= {p:.2g}"
+
+
 #: an association this strong (Cramér's V or the correlation ratio) makes a feature a proxy
 PROXY_STRENGTH = 0.1
 
@@ -319,8 +324,8 @@ def fairness_section(
     def words(r: dict[str, Any]) -> str:
         return (
             f"{r['attribute']} = {r['group']} ({loss_name} {r['loss_baseline']:.3g} -> "
-            f"{r['loss_new']:.3g}, {_signed(r['loss_estimate'])}, adjusted p = "
-            f"{r['p_adjusted']:.2g})"
+            f"{r['loss_new']:.3g}, {_signed(r['loss_estimate'])}, adjusted p "
+            f"{_p(r['p_adjusted'])})"
         )
 
     if beyond:
@@ -349,7 +354,7 @@ def fairness_section(
             "sensitive attribute): "
             + "; ".join(
                 f"{t['feature']} ~ {t['attribute']} ({t['measure']} {t['strength']:.2f}, "
-                f"adjusted p = {t['p_adjusted']:.2g})"
+                f"adjusted p {_p(t['p_adjusted'])})"
                 for t in proxies[:4]
             )
             + "."
