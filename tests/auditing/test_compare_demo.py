@@ -76,3 +76,33 @@ def test_multiclass_comparison_counts():
     flips = res.sections["flips"]["data"]
     assert flips["n_flipped"] == int(np.sum(new.predict(X[te]) != old.predict(X[te][["a"]])))
     json.dumps(res.to_dict(), allow_nan=False)
+
+
+def test_identical_models_change_nothing():
+    """A model compared with itself: every difference is exactly 0 and nothing is flagged."""
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(rng.normal(size=(500, 3)), columns=["a", "b", "c"])
+    y = (X["a"] + rng.normal(size=500) > 0).astype(int)
+    model = LogisticRegression().fit(X, y)
+    res = assay.compare(model, model, X, y, sensitive=X["c"] > 0, n_explain=20, seed=0)
+    assert res.status == "ok" and res.findings == []
+    assert all(m["estimate"] == 0 for m in res.sections["performance"]["data"]["metrics"])
+    assert res.sections["flips"]["data"]["n_flipped"] == 0
+    assert all(f["change"] == 0 for f in res.sections["attributions"]["data"]["features"])
+
+
+def test_classifier_without_probabilities_is_refused():
+    from sklearn.svm import LinearSVC
+
+    from assay.errors import InvalidInputError
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(100, 2))
+    y = (X[:, 0] > 0).astype(int)
+    svm, lr = LinearSVC().fit(X, y), LogisticRegression().fit(X, y)
+    try:
+        assay.compare(svm, lr, X, y)
+    except InvalidInputError as exc:
+        assert "without predict_proba" in str(exc) and "LinearSVC" in str(exc)
+    else:
+        raise AssertionError("a classifier without probabilities was accepted")

@@ -115,6 +115,23 @@ class ComparisonResult(ResultDisplay):
 # -- inputs ---------------------------------------------------------------------------------
 
 
+def _wrap(model: Any, which: str) -> Any:
+    from assay.errors import ModelError
+    from assay.model import wrap
+
+    try:
+        return wrap(model)
+    except ModelError as exc:
+        if "predict_proba" not in str(exc):
+            raise
+        msg = (
+            f"the {which} model ({type(model).__name__}) is a classifier without predict_proba; "
+            "compare scores both models per row with class probabilities (Brier score). Wrap "
+            "it in sklearn.calibration.CalibratedClassifierCV, or compare probabilistic models."
+        )
+        raise InvalidInputError(msg) from exc
+
+
 def _kind(adapter: Any, which: str) -> str:
     if not adapter.is_classifier:
         return "regression"
@@ -251,7 +268,6 @@ def compare(
     from assay.auditing._compare_shift import attribution_section, fairness_section, new_proxies
     from assay.auditing._labels import check_target, class_indices
     from assay.auditing._run import _check_alpha, _sensitive_frame
-    from assay.model import wrap
 
     seed = check_seed(seed)
     alpha = _check_alpha(alpha)
@@ -265,7 +281,7 @@ def compare(
         raise InvalidInputError(msg)
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
-    a_new, a_base = wrap(new), wrap(baseline)
+    a_new, a_base = _wrap(new, "new"), _wrap(baseline, "baseline")
     Xn, names_new = a_new.prepare(_columns_for(a_new, X))
     yv = as_vector(y, name="y", n_rows=Xn.shape[0], numeric=False)
     check_target(yv)

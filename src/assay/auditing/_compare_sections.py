@@ -48,7 +48,7 @@ def paired_mean(diff: np.ndarray, alpha: float) -> dict[str, float]:
     """
     diff = np.asarray(diff, dtype=np.float64)
     est = float(diff.mean()) if diff.size else float("nan")
-    if diff.size < 2 or float(diff.std()) == 0.0:  # no spread: the difference is what it is
+    if diff.size < 2 or np.all(diff == diff[0]):  # no spread: the difference is what it is
         p = 1.0 if est == 0 or not np.isfinite(est) else 0.0
         return {"estimate": est, "ci_low": est, "ci_high": est, "p_value": p, "n": diff.size}
     res = stats.ttest_1samp(diff, 0.0)
