@@ -1,6 +1,7 @@
 """The tabular audit: :func:`audit` and its :class:`AuditResult`."""
 
 from assay.auditing._compare import ComparisonResult, compare
+from assay.auditing._components import ComponentGains, component_gains
 from assay.auditing._estimate import estimate_seconds
 from assay.auditing._probe_report import probe_section, write_probe_report
 from assay.auditing._result import AuditResult
@@ -10,8 +11,10 @@ __all__ = [
     "STEP_KEYS",
     "AuditResult",
     "ComparisonResult",
+    "ComponentGains",
     "audit",
     "compare",
+    "component_gains",
     "estimate_seconds",
     "probe_section",
     "write_probe_report",
