@@ -403,8 +403,14 @@ def report(results: str, out_path: str | None) -> None:
     target = Path(out_path) if out_path else Path(results).with_name("report.html")
     _check_out_dir(target, file=True)
     try:
-        result = AuditResult.load(results)
-        write_report(result, target, figures_dir=target.parent / "figures")
+        if _is_comparison(results):  # written by `assay compare`
+            from assay.auditing import ComparisonResult
+            from assay.report import write_comparison_report
+
+            write_comparison_report(ComparisonResult.load(results), target)
+        else:
+            result = AuditResult.load(results)
+            write_report(result, target, figures_dir=target.parent / "figures")
     except AssayError as exc:
         _fail(str(exc))
     except OSError as exc:
@@ -533,6 +539,19 @@ def explain(
     except OSError as exc:
         _fail(f"could not write {str(out)!r}: {exc}")
     _echo(quiet, f"wrote {len(table):,} attributions ({exp.method}) to {out}")
+
+
+def _is_comparison(path: str) -> bool:
+    """Whether a results file was written by ``assay compare`` (its "kind", read from the
+    first bytes; anything unreadable is left to the audit loader's checks)."""
+    from assay._io import open_regular
+
+    try:  # open_regular refuses FIFOs and devices, which a plain open would wait on
+        with open_regular(path, what="results file", max_bytes=256 * 2**20) as fh:
+            head = fh.read(200)
+    except (AssayError, OSError):
+        return False
+    return b'"kind": "ComparisonResult"' in head
 
 
 def _register_subcommands() -> None:

@@ -106,3 +106,16 @@ def test_classifier_without_probabilities_is_refused():
         assert "without predict_proba" in str(exc) and "LinearSVC" in str(exc)
     else:
         raise AssertionError("a classifier without probabilities was accepted")
+
+
+def test_report_command_rebuilds_a_comparison_report(tmp_path):
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(300, 2)), columns=["a", "b"])
+    y = (X["a"] + rng.normal(size=300) > 0).astype(int)
+    old, new = LogisticRegression().fit(X[["a"]], y), LogisticRegression().fit(X, y)
+    res = assay.compare(new, old, X, y, n_explain=10, seed=0)
+    path = res.save(tmp_path / "results.json")
+    assert assay.ComparisonResult.load(path).to_dict() == json.loads(path.read_text())
+    out = CliRunner().invoke(cli, ["report", str(path), "--out", str(tmp_path / "r.html")])
+    assert out.exit_code == 0, out.output
+    assert 'id="key-changes"' in (tmp_path / "r.html").read_text()

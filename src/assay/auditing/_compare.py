@@ -107,6 +107,21 @@ class ComparisonResult(ResultDisplay):
         path.write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
         return path
 
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> ComparisonResult:
+        """Read a ``results.json`` written by :meth:`save`, as untrusted data (a regular file
+        of at most 256 MiB, checked by :meth:`from_dict`)."""
+        from assay._io import open_regular
+
+        with open_regular(path, what="results file", max_bytes=256 * 2**20) as fh:
+            raw = fh.read()
+        try:
+            d = json.loads(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            msg = f"{str(path)!r} is not valid JSON ({str(exc)[:200]})."
+            raise InvalidInputError(msg) from exc
+        return cls.from_dict(d)
+
     def __repr__(self) -> str:
         parts = ", ".join(f"{k}={s['status']}" for k, s in self.sections.items())
         return f"ComparisonResult(status={self.status!r}, sections: {parts or 'none'})"
