@@ -1,0 +1,198 @@
+"""assay.explain on a Dask DataFrame: same values as in memory, row for row, from the workers."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+dd = pytest.importorskip("dask.dataframe")
+distributed = pytest.importorskip("distributed")
+pytest.importorskip("pyarrow")
+
+import assay  # noqa: E402
+from assay.attribution import _distributed  # noqa: E402
+from assay.errors import InvalidInputError, MissingDependencyError  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    )
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(403, 6)), columns=[f"x{j}" for j in range(6)])
+    X.loc[::17, "x2"] = np.nan  # missing values route like the model says
+    y = (X["x0"] + X["x1"] ** 2 - X["x3"] * X["x4"] > 0.5).astype(int)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def xgb_model(data):
+    xgb = pytest.importorskip("xgboost")
+    X, y = data
+    return xgb.XGBClassifier(n_estimators=30, max_depth=4, random_state=0, n_jobs=1).fit(X, y)
+
+
+def _ddf(X, n=5):
+    return dd.from_pandas(X, npartitions=n, sort=False)
+
+
+def test_treeshap_equals_in_memory_row_for_row(client, data, xgb_model):
+    X, _ = data
+    lazy = assay.explain(xgb_model, _ddf(X), method="tree", client=client)
+    assert isinstance(lazy, _distributed.DistributedExplanation)
+    ref = assay.explain(xgb_model, X, method="tree")
+    values = lazy.values
+    assert values.shape == ref.values.shape
+    assert values.chunks[0] == lazy.partition_lengths  # one block per partition
+    v, b = client.compute([values, lazy.base_values], sync=True)
+    np.testing.assert_allclose(v, ref.values, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(b, ref.base_values, rtol=0, atol=1e-12)
+    # the independent oracle: XGBoost's own contributions
+    contribs = xgb_model.get_booster().predict(__import__("xgboost").DMatrix(X), pred_contribs=True)
+    np.testing.assert_allclose(v[:, :, 0], contribs[:, :-1], atol=1e-5)
+    exp = lazy.compute()
+    np.testing.assert_allclose(exp.values, ref.values, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(exp.data, ref.data)
+    # built once per worker process (both threads-workers share this process)
+    builds = client.run(lambda: dict(_distributed.BUILD_COUNTS))
+    token = [t for t in next(iter(builds.values())) if t.startswith(lazy.params["model_token"])]
+    assert all(b[token[0]] == 1 for b in builds.values())
+
+
+def test_sklearn_interventional_and_sampling_methods_match(client, data):
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    X, _ = data
+    Xf = X.fillna(0.0)
+    model = GradientBoostingRegressor(n_estimators=15, max_depth=3, random_state=0)
+    model = model.fit(Xf, Xf["x0"] - 2 * Xf["x1"] * Xf["x5"])
+    bg = Xf.sample(30, random_state=1)
+    ddf = _ddf(Xf, 4)
+    cases = [
+        ("tree", {"mode": "interventional"}),
+        ("exact", {}),
+        ("kernel", {}),
+        ("permutation", {"n_permutations": 6}),
+        ("lime", {"n_samples": 200}),
+    ]
+    for method, opts in cases:
+        lazy = assay.explain(model, ddf, method=method, background=bg, seed=11, **opts)
+        got = lazy.compute()
+        ref = assay.explain(model, Xf, method=method, background=bg, seed=11, **opts)
+        # same row-keyed random draws as one in-memory call, whatever the partitioning
+        np.testing.assert_allclose(got.values, ref.values, rtol=0, atol=1e-12, err_msg=method)
+        np.testing.assert_allclose(got.base_values, ref.base_values, rtol=0, atol=1e-12)
+        if ref.stderr is None:
+            assert lazy.stderr is None
+        else:
+            np.testing.assert_allclose(got.stderr, ref.stderr, rtol=0, atol=1e-12)
+
+
+def test_wide_parquet_round_trips(client, data, xgb_model, tmp_path):
+    X, _ = data
+    lazy = assay.explain(xgb_model, _ddf(X), method="tree")
+    out = lazy.to_parquet(tmp_path / "wide")
+    parts = sorted(p.name for p in out.glob("*.parquet"))
+    assert len(parts) == lazy.npartitions  # written by the partitions' tasks, not gathered
+    back = pd.read_parquet(out).sort_values("row_id", ignore_index=True)
+    ref = assay.explain(xgb_model, X, method="tree")
+    np.testing.assert_array_equal(back["row_id"].to_numpy(), np.arange(len(X)))
+    feats = ref.feature_names
+    got = back[[f"attr:{f}:{ref.output_names[0]}" for f in feats]].to_numpy()
+    np.testing.assert_array_equal(got, ref.values[:, :, 0])
+    np.testing.assert_array_equal(back[f"base:{ref.output_names[0]}"], ref.base_values[:, 0])
+    meta = json.loads((out / _distributed.METADATA_FILE).read_text())
+    assert meta["feature_names"] == feats and meta["method"] == "tree"
+    assert meta["n_samples"] == len(X) and meta["layout"] == "wide"
+
+
+def test_reason_codes_are_each_rows_largest(client, data, xgb_model, tmp_path):
+    X, _ = data
+    lazy = assay.explain(xgb_model, _ddf(X), method="tree")
+    out = lazy.to_parquet(tmp_path / "codes", top_k=3)
+    codes = pd.read_parquet(out).sort_values(["row_id", "rank"], ignore_index=True)
+    assert len(codes) == 3 * len(X)
+    ref = assay.explain(xgb_model, X, method="tree").values[:, :, 0]
+    order = np.argsort(-np.abs(ref), axis=1, kind="stable")[:, :3]
+    names = np.array(X.columns)
+    np.testing.assert_array_equal(codes["feature"].astype(str), names[order].ravel())
+    np.testing.assert_array_equal(codes["attribution"], np.take_along_axis(ref, order, 1).ravel())
+    vals = X.to_numpy()[np.arange(len(X))[:, None], order].ravel()
+    np.testing.assert_array_equal(codes["value"], vals)  # NaN where the row is missing
+    np.testing.assert_array_equal(codes["rank"], np.tile([1, 2, 3], len(X)))
+
+
+def test_local_scheduler_without_a_client(data, xgb_model):
+    import dask
+
+    X, _ = data
+    with dask.config.set(scheduler="synchronous"):
+        lazy = _distributed.explain_dask(xgb_model, _ddf(X, 3), method="tree", client=None)
+        ref = assay.explain(xgb_model, X, method="tree")
+        # a current distributed client (the fixture's, if started) would be picked up instead;
+        # either way the values are the in-memory ones
+        np.testing.assert_allclose(lazy.compute().values, ref.values, rtol=0, atol=1e-12)
+
+
+def test_bad_inputs_are_rejected(client, data, xgb_model):
+    X, _ = data
+    ddf = _ddf(X)
+    with pytest.raises(InvalidInputError, match="explicit background"):
+        assay.explain(xgb_model, ddf, method="kernel")
+    with pytest.raises(InvalidInputError, match="in memory"):
+        assay.explain(xgb_model, ddf, method="tree", mode="interventional", background=ddf)
+    with pytest.raises(InvalidInputError, match="does not run on a Dask"):
+        assay.explain(xgb_model, ddf, method="saliency")
+    with pytest.raises(InvalidInputError, match=r"dask\.distributed\.Client"):
+        assay.explain(xgb_model, ddf, method="tree", client=object())
+    with pytest.raises(InvalidInputError, match="n_jobs"):
+        assay.explain(xgb_model, ddf, method="kernel", background=X[:20], n_jobs=2)
+    with pytest.raises(InvalidInputError, match="x5"):  # a missing column fails on the client
+        assay.explain(xgb_model, _ddf(X.drop(columns="x5")), method="tree")
+    with pytest.raises(InvalidInputError, match="no rows"):
+        assay.explain(xgb_model, _ddf(X.iloc[:0], 1), method="tree")
+    lazy = assay.explain(xgb_model, ddf, method="tree")
+    for k in (0, -1, 1.5, True):
+        with pytest.raises(InvalidInputError, match="positive integer"):
+            lazy.reason_codes(k)
+
+
+def test_worker_without_the_models_library(client, tmp_path, monkeypatch):
+    # a model class from a module the client has and the workers lack
+    mod = tmp_path / "assay_only_here.py"
+    mod.write_text(
+        textwrap.dedent(
+            """
+            import numpy as np
+
+            class Linear:
+                def __call__(self, X):
+                    return np.asarray(X, dtype=float) @ np.arange(1.0, 4.0)
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import assay_only_here
+
+    X = pd.DataFrame(np.random.default_rng(1).normal(size=(40, 3)), columns=list("abc"))
+    lazy = assay.explain(
+        assay_only_here.Linear(), _ddf(X, 2), method="exact", background=X[:5], client=client
+    )
+    # the workers (threads of this process here) cannot import the module any more
+    monkeypatch.delitem(sys.modules, "assay_only_here")
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
+    with pytest.raises(MissingDependencyError, match="assay_only_here"):
+        lazy.compute()
