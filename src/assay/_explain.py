@@ -93,7 +93,7 @@ def explain(
     seed: int | None = None,
     output_space: str | None = None,
     **options: Any,
-) -> Explanation:
+) -> Any:
     """Explain a model's predictions on ``X``.
 
     Parameters
@@ -101,8 +101,10 @@ def explain(
     model : model or ModelAdapter
         A fitted scikit-learn estimator or Pipeline, an XGBoost or LightGBM model, a PyTorch
         module, or any callable ``f(X) -> ndarray``.
-    X : array-like of shape (n_samples, n_features)
-        Rows to explain.
+    X : array-like of shape (n_samples, n_features), or dask.dataframe.DataFrame
+        Rows to explain. A Dask DataFrame is explained lazily, partition by partition, on
+        ``client=`` or the current Dask client (``pip install "assay[dask]"``); methods
+        ``"tree"``, ``"exact"``, ``"kernel"``, ``"permutation"`` and ``"lime"``.
     method : str, default "auto"
         One of ``"auto"``, ``"tree"``, ``"exact"``, ``"kernel"``, ``"permutation"``,
         ``"lime"``, ``"integrated_gradients"``, ``"smoothgrad"``, ``"saliency"``,
@@ -122,6 +124,9 @@ def explain(
     Returns
     -------
     Explanation
+        Or, for a Dask DataFrame, a lazy
+        :class:`~assay.attribution.DistributedExplanation` (``values`` a Dask array,
+        ``to_parquet``, ``reason_codes``, ``compute``).
 
     Examples
     --------
