@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay.attribution._explanation import Explanation
+
+if TYPE_CHECKING:
+    from assay.attribution._distributed import DistributedExplanation
 from assay.errors import InvalidInputError, UnknownOptionError
 from assay.model import wrap
 
@@ -93,7 +96,7 @@ def explain(
     seed: int | None = None,
     output_space: str | None = None,
     **options: Any,
-) -> Any:
+) -> Explanation | DistributedExplanation:
     """Explain a model's predictions on ``X``.
 
     Parameters
