@@ -151,7 +151,7 @@ def explain_on_dask(
         lazy = assay.explain(
             model, ddf, method=method, background=background, seed=seed, client=client
         )
-        lazy.to_parquet(out, top_k=top_k)
+        lazy.to_parquet(out, top_k=top_k, progress=not quiet)
         return lazy.n_samples, lazy.method
     finally:
         client.close()

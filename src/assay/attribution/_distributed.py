@@ -299,14 +299,32 @@ class DistributedExplanation:
         return self._frame(_reason_codes, meta, int(k))
 
     # -- outputs -------------------------------------------------------------------------------
-    def _run(self, collections: list[Any]) -> list[Any]:
+    def _run(self, collections: list[Any], progress: bool = False) -> list[Any]:
+        """Compute on the client's cluster (or the local scheduler); an interrupt (Ctrl-C) or
+        an error cancels every task of the call on the cluster."""
         import dask
 
-        if self._client is not None:
-            return list(self._client.compute(collections, sync=True))
-        return list(dask.compute(*collections))
+        if self._client is None:
+            if progress:
+                from dask.diagnostics import ProgressBar
 
-    def to_parquet(self, path: str | Path, *, top_k: int | None = None) -> Path:
+                with ProgressBar():
+                    return list(dask.compute(*collections))
+            return list(dask.compute(*collections))
+        futures = self._client.compute(collections)
+        try:
+            if progress:
+                from distributed import progress as show_progress
+
+                show_progress(futures)
+            return list(self._client.gather(futures))
+        except BaseException:
+            self._client.cancel(futures)
+            raise
+
+    def to_parquet(
+        self, path: str | Path, *, top_k: int | None = None, progress: bool = False
+    ) -> Path:
         """Write the attributions as a Parquet dataset (one file per partition) from the workers.
 
         Parameters
@@ -317,6 +335,8 @@ class DistributedExplanation:
         top_k : int, optional
             Write only each row's ``top_k`` largest reason codes (:meth:`reason_codes`)
             instead of the wide table.
+        progress : bool, default False
+            Show Dask's progress bar (the dashboard link is ``client.dashboard_link``).
 
         Returns
         -------
@@ -327,7 +347,7 @@ class DistributedExplanation:
         frame = self.to_frame() if top_k is None else self.reason_codes(top_k)
         path = Path(path)
         write = frame.to_parquet(str(path), write_index=False, compute=False)
-        self._run([write])
+        self._run([write], progress=progress)
         meta = {
             "kind": "distributed_explanation",
             "schema_version": 1,
