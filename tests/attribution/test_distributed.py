@@ -101,6 +101,23 @@ def test_sklearn_interventional_and_sampling_methods_match(client, data):
             np.testing.assert_allclose(got.stderr, ref.stderr, rtol=0, atol=1e-12)
 
 
+def test_seed_none_draws_one_seed_for_all_partitions(client, data):
+    from sklearn.tree import DecisionTreeRegressor
+
+    X, _ = data
+    Xf = X.fillna(0.0)
+    model = DecisionTreeRegressor(max_depth=5, random_state=0).fit(Xf, Xf["x0"] * Xf["x1"])
+    lazy = assay.explain(model, _ddf(Xf, 3), method="permutation", background=Xf[:20])
+    seed = lazy.params["seed"]
+    assert isinstance(seed, int)
+    got = lazy.compute()
+    assert got.params["seed"] == seed
+    ref = assay.explain(model, Xf, method="permutation", background=Xf[:20], seed=seed)
+    np.testing.assert_allclose(got.values, ref.values, rtol=0, atol=1e-12)
+    other = assay.explain(model, Xf, method="permutation", background=Xf[:20], seed=seed + 1)
+    assert np.abs(other.values - ref.values).max() > 1e-6  # the seed matters for this model
+
+
 def test_wide_parquet_round_trips(client, data, xgb_model, tmp_path):
     X, _ = data
     lazy = assay.explain(xgb_model, _ddf(X), method="tree")

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from assay._validation import import_optional
+from assay._validation import check_seed, import_optional
 from assay.attribution._explanation import Explanation, _json_safe
 from assay.errors import InvalidInputError, MissingDependencyError
 
@@ -420,7 +420,8 @@ def explain_dask(
     The explainer is built and tried on the client on the first two rows (so bad input fails
     here, not on the cluster), then shipped once to the workers. Every method but
     path-dependent TreeSHAP needs an explicit ``background`` (in memory), broadcast to all
-    partitions, so that every row is explained against the same reference.
+    partitions, so that every row is explained against the same reference. ``seed=None``
+    draws one seed for all partitions, recorded in ``params["seed"]``.
 
     Examples
     --------
@@ -455,6 +456,9 @@ def explain_dask(
             "collection. Pass a sample: background=X.sample(frac=0.001, random_state=0).compute()."
         )
         raise InvalidInputError(msg)
+    seed = check_seed(seed)
+    if seed is None:  # one seed for every partition, drawn here and recorded in params
+        seed = int(np.random.SeedSequence().entropy % 2**63)
     client = _current_client(client)
     n_features = len(X.columns)
     if method == "tree" and "n_jobs" not in options:
