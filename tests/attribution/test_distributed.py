@@ -152,15 +152,27 @@ def test_reason_codes_are_each_rows_largest(client, data, xgb_model, tmp_path):
     np.testing.assert_array_equal(codes["rank"], np.tile([1, 2, 3], len(X)))
 
 
-def test_local_scheduler_without_a_client(data, xgb_model):
+def test_global_importance_is_exact_over_all_rows(client, data, xgb_model):
+    X, _ = data
+    lazy = assay.explain(xgb_model, _ddf(X), method="tree")
+    table = lazy.global_importance()
+    ref = np.abs(assay.explain(xgb_model, X, method="tree").values[:, :, 0]).mean(axis=0)
+    got = table.set_index("feature").loc[list(X.columns), "mean_abs"].to_numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=0)
+    assert table["mean_abs"].is_monotonic_decreasing
+    assert table["feature"].iloc[0] in ("x0", "x1", "x3", "x4")  # the planted features
+
+
+def test_local_scheduler_without_a_client(data, xgb_model, monkeypatch):
     import dask
 
     X, _ = data
+    # as if no distributed client existed: the graph carries the model, dask's scheduler runs it
+    monkeypatch.setattr(_distributed, "_current_client", lambda client: None)
     with dask.config.set(scheduler="synchronous"):
-        lazy = _distributed.explain_dask(xgb_model, _ddf(X, 3), method="tree", client=None)
+        lazy = _distributed.explain_dask(xgb_model, _ddf(X, 3), method="tree")
+        assert lazy._client is None
         ref = assay.explain(xgb_model, X, method="tree")
-        # a current distributed client (the fixture's, if started) would be picked up instead;
-        # either way the values are the in-memory ones
         np.testing.assert_allclose(lazy.compute().values, ref.values, rtol=0, atol=1e-12)
 
 

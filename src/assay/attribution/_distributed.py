@@ -298,6 +298,34 @@ class DistributedExplanation:
         )
         return self._frame(_reason_codes, meta, int(k))
 
+    def global_importance(self, *, progress: bool = False) -> Any:
+        """Mean absolute and mean signed attribution of each feature over all rows, exactly.
+
+        Computed on the cluster (per-partition sums, added up on the client): only
+        ``n_features x n_outputs`` numbers come back.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per (feature, output): ``feature``, ``output``, ``mean_abs``, ``mean``,
+            sorted by ``mean_abs`` (largest first).
+        """
+        import dask.array as da
+        import pandas as pd
+
+        values = self.values
+        mean_abs, mean = self._run([da.abs(values).mean(axis=0), values.mean(axis=0)], progress)
+        d, k = len(self.feature_names), len(self.output_names)
+        frame = pd.DataFrame(
+            {
+                "feature": np.repeat(self.feature_names, k),
+                "output": np.tile(self.output_names, d),
+                "mean_abs": np.asarray(mean_abs).ravel(),
+                "mean": np.asarray(mean).ravel(),
+            }
+        )
+        return frame.sort_values("mean_abs", ascending=False, kind="stable", ignore_index=True)
+
     # -- outputs -------------------------------------------------------------------------------
     def _run(self, collections: list[Any], progress: bool = False) -> list[Any]:
         """Compute on the client's cluster (or the local scheduler); an interrupt (Ctrl-C) or
