@@ -152,6 +152,33 @@ def test_reason_codes_are_each_rows_largest(client, data, xgb_model, tmp_path):
     np.testing.assert_array_equal(codes["rank"], np.tile([1, 2, 3], len(X)))
 
 
+def test_multiclass_and_stderr_columns(client, data, tmp_path):
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, _ = data
+    Xf = X.fillna(0.0)
+    y = np.digitize(Xf["x0"] + Xf["x1"], [-0.5, 0.5])  # three classes
+    model = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0).fit(Xf, y)
+    lazy = assay.explain(model, _ddf(Xf, 3), method="tree")
+    ref = assay.explain(model, Xf, method="tree")
+    assert lazy.values.shape == ref.values.shape == (len(Xf), 6, 3)
+    wide = pd.read_parquet(lazy.to_parquet(tmp_path / "mc")).sort_values("row_id")
+    for j, o in enumerate(ref.output_names):
+        cols = [f"attr:{f}:{o}" for f in ref.feature_names]
+        np.testing.assert_allclose(wide[cols].to_numpy(), ref.values[:, :, j], atol=1e-12)
+    codes = lazy.reason_codes(2).compute()
+    assert len(codes) == 2 * 3 * len(Xf)  # k codes per row and output
+    assert set(codes["output"].astype(str)) == set(ref.output_names)
+    # a sampling method writes its standard errors beside the values
+    kern = assay.explain(model, _ddf(Xf, 3), method="permutation", background=Xf[:15], seed=0)
+    frame = kern.to_frame().compute().sort_values("row_id")
+    mem = assay.explain(model, Xf, method="permutation", background=Xf[:15], seed=0)
+    o = mem.output_names[1]
+    se = frame[[f"stderr:{f}:{o}" for f in mem.feature_names]].to_numpy()
+    np.testing.assert_allclose(se, mem.stderr[:, :, 1], rtol=0, atol=1e-12)
+    assert (se > 0).any()
+
+
 def test_global_importance_is_exact_over_all_rows(client, data, xgb_model):
     X, _ = data
     lazy = assay.explain(xgb_model, _ddf(X), method="tree")
