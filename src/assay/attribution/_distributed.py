@@ -178,7 +178,11 @@ class DistributedExplanation:
     """Attributions of a Dask DataFrame, computed lazily on the cluster.
 
     Made by ``assay.explain(model, ddf, ...)``; nothing runs until :meth:`compute`,
-    :meth:`to_parquet` or a computation of :attr:`values` is asked for.
+    :meth:`to_parquet`, :meth:`global_importance` or a computation of :attr:`values` is asked
+    for (making it costs one pass that counts the rows of each partition). Compute
+    ``values`` and ``base_values`` together (``client.compute([e.values, e.base_values])``):
+    they share the partitions' tasks, which run once. Memory per task is one partition's
+    rows and attributions.
 
     Attributes
     ----------
