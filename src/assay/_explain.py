@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay.attribution._explanation import Explanation
+
+if TYPE_CHECKING:
+    from assay.attribution._distributed import DistributedExplanation
 from assay.errors import InvalidInputError, UnknownOptionError
 from assay.model import wrap
 
-__all__ = ["METHODS", "explain"]
+__all__ = ["METHODS", "explain", "make_explainer"]
 
 METHODS = (
     "auto",
@@ -93,7 +96,7 @@ def explain(
     seed: int | None = None,
     output_space: str | None = None,
     **options: Any,
-) -> Explanation:
+) -> Explanation | DistributedExplanation:
     """Explain a model's predictions on ``X``.
 
     Parameters
@@ -101,8 +104,10 @@ def explain(
     model : model or ModelAdapter
         A fitted scikit-learn estimator or Pipeline, an XGBoost or LightGBM model, a PyTorch
         module, or any callable ``f(X) -> ndarray``.
-    X : array-like of shape (n_samples, n_features)
-        Rows to explain.
+    X : array-like of shape (n_samples, n_features), or dask.dataframe.DataFrame
+        Rows to explain. A Dask DataFrame is explained lazily, partition by partition, on
+        ``client=`` or the current Dask client (``pip install "assay[dask]"``); methods
+        ``"tree"``, ``"exact"``, ``"kernel"``, ``"permutation"`` and ``"lime"``.
     method : str, default "auto"
         One of ``"auto"``, ``"tree"``, ``"exact"``, ``"kernel"``, ``"permutation"``,
         ``"lime"``, ``"integrated_gradients"``, ``"smoothgrad"``, ``"saliency"``,
@@ -122,6 +127,9 @@ def explain(
     Returns
     -------
     Explanation
+        Or, for a Dask DataFrame, a lazy
+        :class:`~assay.attribution.DistributedExplanation` (``values`` a Dask array,
+        ``to_parquet``, ``reason_codes``, ``compute``).
 
     Examples
     --------
@@ -132,6 +140,40 @@ def explain(
     >>> exp = assay.explain(model, X[:4], method="exact", background=X)
     >>> exp.values.shape
     (4, 3, 1)
+    """
+    if _is_dask_frame(X):
+        from assay.attribution._distributed import explain_dask
+
+        return explain_dask(
+            model, X, method=method, background=background, seed=seed,
+            output_space=output_space, **options,
+        )  # fmt: skip
+    explainer = make_explainer(
+        model, method=method, background=background, output_space=output_space,
+        options=options, n_features=lambda adapter: adapter.prepare(X)[0].shape[1],
+    )  # fmt: skip
+    return explainer.explain(X, seed=seed)
+
+
+def _is_dask_frame(X: Any) -> bool:
+    """True for a ``dask.dataframe.DataFrame`` (checked without importing dask)."""
+    module = type(X).__module__
+    return module.startswith(("dask.", "dask_expr")) and hasattr(X, "npartitions")
+
+
+def make_explainer(
+    model: Any,
+    *,
+    method: str,
+    background: Any,
+    output_space: str | None,
+    options: dict[str, Any],
+    n_features: Any,
+) -> Any:
+    """The explainer ``assay.explain`` runs: method resolved (``"auto"``), options checked.
+
+    ``n_features`` is the number of model inputs, or a function of the wrapped model that
+    gives it (only called for ``method="auto"``).
     """
     if not isinstance(method, str) or method not in METHODS:
         msg = f"method must be one of {list(METHODS)}; got {method!r}."
@@ -147,8 +189,8 @@ def explain(
         output_space = default_output_space(model)
     adapter = wrap(model, output_space=output_space)
     if method == "auto":
-        Xv, _ = adapter.prepare(X)
-        method = _pick_auto(adapter, Xv.shape[1], available)
+        d = n_features(adapter) if callable(n_features) else int(n_features)
+        method = _pick_auto(adapter, d, available)
     if method not in available:
         msg = (
             f"method={method!r} is not available in this version of assay; available methods: "
@@ -157,5 +199,4 @@ def explain(
         raise InvalidInputError(msg)
     cls = available[method]
     _check_options(cls, method, options)
-    explainer = cls(adapter, background=background, **options)
-    return explainer.explain(X, seed=seed)
+    return cls(adapter, background=background, **options)

@@ -442,7 +442,23 @@ def report(results: str, out_path: str | None) -> None:
     help="Attribution method (auto: tree for tree ensembles, else exact up to 12 features).",
 )
 @click.option(
-    "--rows", default=100, show_default=True, type=int, help="Explain the first N rows."
+    "--rows", default="100", show_default=True, help="Explain the first N rows, or 'all'."
+)
+@click.option(
+    "--dask",
+    "dask_address",
+    default=None,
+    metavar="ADDRESS|local",
+    help="Run on a Dask cluster (scheduler address, or 'local'); --data may be a glob and "
+    "--out is a folder that receives a partitioned Parquet dataset.",
+)
+@click.option(
+    "--top-k",
+    "top_k",
+    default=None,
+    type=int,
+    help="Write only each row's K largest reason codes (row, output, rank, feature, value, "
+    "attribution).",
 )
 @click.option(
     "--trust-model",
@@ -466,7 +482,9 @@ def explain(
     target: str | None,
     drop: tuple[str, ...],
     method: str,
-    rows: int,
+    rows: str,
+    dask_address: str | None,
+    top_k: int | None,
     trust_model: bool,
     trust_types: str,
     out_path: str,
@@ -475,19 +493,35 @@ def explain(
 ) -> None:
     """Write attributions of the first N rows of --data to a Parquet or CSV file.
 
-    One line per (row, feature, output): row, feature, output, value, stderr, feature_value.
-    The background (reference rows) is a seeded sample of up to 100 rows of --data.
+    One line per (row, feature, output): row, feature, output, value, stderr, feature_value;
+    with --top-k K, K lines per row and output: row_id, output, rank, feature, value
+    (the feature's value), attribution. The background (reference rows) is a seeded sample of
+    up to 100 rows of --data. With --dask, the partitions of --data (a file, folder or glob
+    such as 'dir/*.parquet') are explained on the cluster and written from the workers into
+    the folder --out: one row per input row (row_id, base:<output>, attr:<feature>:<output>),
+    or the reason codes with --top-k.
     """
+    from assay._cli_dask import parse_rows
     from assay._explain import explain as run_explain
     from assay._io import read_model, read_table
     from assay.errors import MissingDependencyError
 
+    try:
+        n_rows = parse_rows(rows)
+    except AssayError as exc:
+        _fail(str(exc))
+    if top_k is not None and top_k < 1:
+        _fail(f"--top-k must be a positive number of reason codes per row; got {top_k}.")
     out = Path(out_path)
+    if dask_address is not None:
+        _explain_dask_command(
+            data_path, model_path, target, drop, method, n_rows, dask_address, out, top_k,
+            trust_model, trust_types, seed, quiet,
+        )  # fmt: skip
+        return
     suffix = out.suffix.lower()
     if suffix not in {".parquet", ".pq", ".csv"}:
         _fail(f"--out {out_path!r} has suffix {suffix!r}; use .parquet or .csv.")
-    if rows < 1:
-        _fail(f"--rows must be a positive number of rows; got {rows}.")
     _check_out_dir(out, file=True)
     try:
         frame = read_table(data_path)
@@ -511,11 +545,17 @@ def explain(
             )
         model = read_model(model_path, trust=trust_model, trust_types=trust_types)
         background = frame.sample(n=min(100, len(frame)), random_state=seed)
-        _echo(quiet, f"explaining {min(rows, len(frame)):,} rows with method={method}...")
+        n_rows = len(frame) if n_rows is None else min(n_rows, len(frame))
+        _echo(quiet, f"explaining {n_rows:,} rows with method={method}...")
         exp = run_explain(
-            model, frame.iloc[:rows], method=method, background=background, seed=seed
+            model, frame.iloc[:n_rows], method=method, background=background, seed=seed
         )
-        table = exp.to_frame()
+        if top_k is None:
+            table = exp.to_frame()
+        else:
+            from assay.attribution._distributed import _reason_codes
+
+            table = _reason_codes(exp, 0, top_k)
         out.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".csv":
             table.to_csv(out, index=False)
@@ -552,6 +592,31 @@ def _is_comparison(path: str) -> bool:
     except (AssayError, OSError):
         return False
     return b'"kind": "ComparisonResult"' in head
+
+
+def _explain_dask_command(
+    data_path: str, model_path: str, target: str | None, drop: tuple[str, ...], method: str,
+    rows: int | None, address: str, out: Path, top_k: int | None, trust_model: bool,
+    trust_types: str, seed: int, quiet: bool,
+) -> None:  # fmt: skip
+    """``assay explain --dask``: the partitions are explained and written on the cluster."""
+    from assay._cli_dask import explain_on_dask
+    from assay._io import read_model
+
+    _check_out_dir(out)
+    try:
+        model = read_model(model_path, trust=trust_model, trust_types=trust_types)
+        _echo(quiet, f"explaining {'all' if rows is None else rows} rows of {data_path} on Dask...")
+        n, used = explain_on_dask(
+            data_path=data_path, model=model, target=target, drop=drop, method=method,
+            rows=rows, address=address, out=out, top_k=top_k, seed=seed, quiet=quiet,
+        )  # fmt: skip
+    except AssayError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"could not write {str(out)!r}: {exc}")
+    what = "attributions" if top_k is None else f"top-{top_k} reason codes"
+    _echo(quiet, f"wrote {what} of {n:,} rows ({used}) to {out}/")
 
 
 def _register_subcommands() -> None:

@@ -46,6 +46,9 @@ class BaseExplainer(abc.ABC):
     """
 
     method: str = ""
+    #: position of X's first row in a larger table (set per partition by the Dask driver), so
+    #: that random draws keyed by row give the same values as one in-memory call on the table
+    _row_offset: int = 0
 
     def __init__(
         self,

@@ -393,7 +393,8 @@ class LimeTabular(BaseExplainer):
         std = np.where(st["cat"], 0.0, st["std"] * self.sample_scale)
         Z = np.empty((r, m, d))
         for a, i in enumerate(rows):
-            rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(int(i),)))
+            key = (int(i) + self._row_offset,)  # the row's position in the whole table
+            rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
             x = X[i]
             centre = x if self.sample_around == "instance" else st["mean"]
             Z[a, 0] = x

@@ -219,7 +219,7 @@ class SamplingExplainer(BaseExplainer):
     ) -> dict[str, np.ndarray]:
         """Run ``fn(shared, (idx, X[idx]))`` on batches of ``chunk`` rows (locally, on worker
         processes or on the cluster) and concatenate the results' ``keys`` over the rows."""
-        batches = [(idx, X[idx]) for idx in row_chunks(X.shape[0], chunk)]
+        batches = [(idx + self._row_offset, X[idx]) for idx in row_chunks(X.shape[0], chunk)]
         results = run_batches(
             fn,
             batches,
