@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from assay._results import FromDict
 from assay.errors import InvalidInputError
 
 __all__ = ["Explanation"]
@@ -35,7 +36,7 @@ def _json_safe(obj: Any) -> Any:
 
 
 @dataclass(frozen=True, eq=False)
-class Explanation:
+class Explanation(FromDict):
     """Feature attributions for a set of rows.
 
     Attributes

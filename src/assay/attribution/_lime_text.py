@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from assay._results import ResultDisplay
+from assay._results import FromDict, ResultDisplay
 from assay._validation import check_int, check_seed
 from assay.attribution._explanation import _json_safe
 from assay.attribution._lime import fit_sparse_surrogates
@@ -38,7 +38,7 @@ SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, eq=False)
-class TokenExplanation(ResultDisplay):
+class TokenExplanation(ResultDisplay, FromDict):
     """Per-token attributions for a list of texts.
 
     Attributes

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from assay._results import ResultDisplay
+from assay._results import FromDict, ResultDisplay
 from assay._validation import as_matrix, as_vector, check_int, check_seed
 from assay.errors import InvalidInputError
 from assay.probe._layers import calibration_labels, make_probe, wilson_interval
@@ -56,7 +56,7 @@ def _jsonable(v: Any) -> Any:
 
 
 @dataclass(frozen=True, eq=False)
-class CheckResult(ResultDisplay):
+class CheckResult(ResultDisplay, FromDict):
     """The outcome of one probe sanity check.
 
     Attributes

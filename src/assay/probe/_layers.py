@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from assay._results import ResultDisplay
+from assay._results import FromDict, ResultDisplay
 from assay._validation import as_matrix, as_vector, check_int, check_seed
 from assay.errors import InvalidInputError
 
@@ -94,7 +94,7 @@ def _as_layers(activations: Any, name: str) -> dict[str, np.ndarray]:
 
 
 @dataclass(frozen=True, eq=False)
-class LayerSweep(ResultDisplay):
+class LayerSweep(ResultDisplay, FromDict):
     """Cross-validated probe accuracy per layer.
 
     Attributes
