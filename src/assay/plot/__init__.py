@@ -7,6 +7,7 @@ from assay.plot._evals import (
     plot_judge_bias,
     plot_membership_roc,
 )
+from assay.plot._explanation import plot_explanation
 from assay.plot._fairness import plot_group_metrics, plot_proxy_influence, plot_tradeoff
 from assay.plot._gam import plot_gam_importances, plot_gam_pair, plot_gam_shape
 from assay.plot._monotonic import plot_monotonicity
@@ -18,6 +19,7 @@ __all__ = [
     "plot_activation_patching",
     "plot_contamination",
     "plot_exchangeability",
+    "plot_explanation",
     "plot_faithfulness_curves",
     "plot_format_spread",
     "plot_gam_importances",
