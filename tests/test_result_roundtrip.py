@@ -78,8 +78,8 @@ def _explanation(tabular, seed=0):
 
 
 def build_explanation_results(tabular):
+    from assay.attribution import LimeText
     from assay.attribution._background import summarize_background
-    from assay.attribution._lime_text import LimeText
 
     X, _, _ = tabular
     words = ["good", "bad", "fine", "awful"]

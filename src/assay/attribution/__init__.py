@@ -1,6 +1,17 @@
 """Feature attribution methods and their common result type, :class:`Explanation`."""
 
 from assay.attribution._explanation import Explanation
+from assay.attribution._lime import LimeTabular
+from assay.attribution._lime_text import LimeText, TokenExplanation
 from assay.attribution.shapley import ExactShapley, KernelShap, PermutationShap, TreeShap
 
-__all__ = ["ExactShapley", "Explanation", "KernelShap", "PermutationShap", "TreeShap"]
+__all__ = [
+    "ExactShapley",
+    "Explanation",
+    "KernelShap",
+    "LimeTabular",
+    "LimeText",
+    "PermutationShap",
+    "TokenExplanation",
+    "TreeShap",
+]
