@@ -1,5 +1,6 @@
 """Matplotlib plots; every function takes a result object and ``ax=``."""
 
+from assay.plot._acquire import plot_value_of_information
 from assay.plot._evals import (
     plot_contamination,
     plot_exchangeability,
@@ -34,4 +35,5 @@ __all__ = [
     "plot_slices",
     "plot_tradeoff",
     "plot_transfer",
+    "plot_value_of_information",
 ]
