@@ -29,7 +29,6 @@ NOT_RECORDS = {
     # computed views over the audited rows (they keep the rows to bootstrap and re-test);
     # to_dict is a report of them, not enough to rebuild them
     "assay.fairness._group_metrics.GroupMetrics": "a view over the rows; to_dict is a report",
-    "assay.fairness._proxy.ProxyAudit": "a view over the rows; to_dict is a report",
 }
 
 
@@ -121,7 +120,13 @@ def build_trust_results(tabular):
 
 
 def build_fairness_results(tabular):
-    from assay.fairness import GroupMetrics, InvariantMLPClassifier, invariance_sweep, neutralize
+    from assay.fairness import (
+        GroupMetrics,
+        InvariantMLPClassifier,
+        ProxyAudit,
+        invariance_sweep,
+        neutralize,
+    )
 
     X, y, model = tabular
     gm = GroupMetrics(metrics=["selection_rate", "accuracy"], y_true=y,
@@ -132,6 +137,7 @@ def build_fairness_results(tabular):
         gm.compare(n_permutations=49, seed=0),
         neutral.report(X, y=y),
         invariance_sweep(X, y, X[:, 3], weights=[0.0, 1.0], estimator=est, seed=0),
+        ProxyAudit(model, X, X[:, 3] > 0, n_permutations=19, n_repeats=2, cv=2, seed=0),
     ]
 
 
