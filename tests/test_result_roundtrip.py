@@ -296,6 +296,8 @@ def test_every_result_round_trips(results):
         d = json.loads(json.dumps(r.to_dict(), default=str))
         back = cls.from_dict(d)
         assert type(back) is cls
+        if "schema_version" in d:  # one schema version per kind, written and checked
+            assert d["schema_version"] == cls.SCHEMA_VERSION, cls.__name__
         assert _canonical(back.to_dict()) == _canonical(d), cls.__name__
         covered.add(f"{cls.__module__}.{cls.__name__}")
     expected = {p for p in CLASSES if p not in NOT_RECORDS}

@@ -132,6 +132,8 @@ class FromDict:
     tuples, nested results through their own ``from_dict``; keys that are not fields (the
     derived ``status``, ``verdict``...) are skipped, they are recomputed. A subclass whose
     ``to_dict`` writes a field under another key names it in ``_DICT_KEYS`` (field -> key).
+    ``SCHEMA_VERSION`` is the kind's version: ``to_dict`` writes it, ``from_dict`` refuses a
+    newer one.
     Subclasses are registered in :data:`RESULT_KINDS`, so :func:`result_from_dict` can rebuild
     any of them from its ``kind``.
 
