@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from assay._deprecation import renamed
-from assay._results import FromDict, ResultDisplay
+from assay._results import FromDict, ResultDisplay, to_jsonable
 from assay._validation import as_matrix, as_vector, check_int, check_seed
 from assay.errors import InvalidInputError
 from assay.probe._layers import calibration_labels, make_probe, wilson_interval
@@ -45,15 +45,8 @@ SCHEMA_VERSION = 1
 
 
 def _jsonable(v: Any) -> Any:
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, Mapping):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    return v
+    """JSON-ready ``v`` (the package's one converter, :func:`assay._results.to_jsonable`)."""
+    return to_jsonable(v)
 
 
 @dataclass(frozen=True, eq=False)
