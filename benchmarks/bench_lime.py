@@ -30,7 +30,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import assay.model._adapters as adapters  # noqa: E402
 import assay.model._fast_predict as fast_predict  # noqa: E402
-from assay.attribution._lime import LimeTabular  # noqa: E402
+from assay.attribution import LimeTabular  # noqa: E402
 
 K = 5
 N_SAMPLES = 5000

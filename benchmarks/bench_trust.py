@@ -18,8 +18,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
-from assay.attribution import ExactShapley, Explanation
-from assay.attribution._lime import LimeTabular
+from assay.attribution import ExactShapley, Explanation, LimeTabular
 from assay.datasets import load_clinical
 from assay.trust import coalition_samples, faithfulness, gaussian_samples, off_manifold_test
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import assay
-from assay.attribution._lime import LimeTabular, fit_sparse_surrogates, top_k_jaccard
-from assay.attribution._lime_text import LimeText
+from assay.attribution import LimeTabular, LimeText
+from assay.attribution._lime import fit_sparse_surrogates, top_k_jaccard
 from assay.errors import InvalidInputError
 
 
@@ -29,7 +29,7 @@ def linear_setup():
 def test_linear_model_exact_recovery_without_penalty(linear_setup):
     # A linear model is in the surrogate family: weighted least squares recovers it exactly.
     X, coef, f = linear_setup
-    exp = LimeTabular(f, background=X, n_samples=500, alpha=0.0).explain(X[:5], seed=1)
+    exp = LimeTabular(f, background=X, n_samples=500, l2=0.0).explain(X[:5], seed=1)
     got = np.asarray(exp.params["coefficients"])[:, :, 0]
     np.testing.assert_allclose(got, np.tile(coef, (5, 1)), atol=1e-9)
     np.testing.assert_allclose(exp.values[:, :, 0], coef * (X[:5] - X.mean(axis=0)), atol=1e-8)
@@ -46,8 +46,8 @@ def test_linear_model_default_ridge_and_k_lasso(linear_setup):
     exp = LimeTabular(f, background=X, n_select=4).explain(X[:4], seed=2)
     got = np.asarray(exp.params["coefficients"])[:, :, 0]
     assert (got[:, [3, 4]] == 0).all() and (got[:, [0, 1, 2, 5]] != 0).all()
-    # the default ridge alpha=1 shrinks each standardized coefficient by a factor of about
-    # 1 / (1 + alpha / (sum_w var(phi))) with sum_w ~ 0.4 * 5000: a relative bias ~ 5e-4
+    # the default ridge l2=1 shrinks each standardized coefficient by a factor of about
+    # 1 / (1 + l2 / (sum_w var(phi))) with sum_w ~ 0.4 * 5000: a relative bias ~ 5e-4
     np.testing.assert_allclose(got, np.tile(coef, (4, 1)), rtol=2e-3, atol=1e-12)
     assert (np.abs(got[:, [0, 1, 2, 5]]) < np.abs(coef[[0, 1, 2, 5]])).all()  # shrunk
 
@@ -62,7 +62,7 @@ def test_local_coefficient_is_the_local_slope():
     def f(Z):
         return Z[:, 0] ** 2 + Z[:, 1]
 
-    exp = LimeTabular(f, background=X, n_samples=20000, alpha=0.0).explain(rows, seed=4)
+    exp = LimeTabular(f, background=X, n_samples=20000, l2=0.0).explain(rows, seed=4)
     got = np.asarray(exp.params["coefficients"])[:, :, 0]
     # sampling error of the slope: sd(residual)=sqrt(2) s^2 over sqrt(ESS~8000) -> ~0.02
     np.testing.assert_allclose(got[:, 0], 2 * rows[:, 0], atol=0.08)
@@ -79,7 +79,7 @@ def test_categorical_feature_resampled_from_frequencies():
         return Z[:, 0] + 3.0 * (Z[:, 1] == 2.0)
 
     rows = X[X[:, 1] == 2.0][:3]
-    exp = LimeTabular(f, background=X, categorical_features=[1], alpha=0.0, n_samples=1000).explain(
+    exp = LimeTabular(f, background=X, categorical_features=[1], l2=0.0, n_samples=1000).explain(
         rows, seed=0
     )
     freq2 = np.mean(X[:, 1] == 2.0)
@@ -150,7 +150,7 @@ def test_surrogate_r2_matches_direct_weighted_fit():
     phi = rng.normal(size=(2, 300, 4))
     w = rng.random((2, 300))
     y = (phi @ np.array([1.0, 0.0, -2.0, 0.5]))[..., None] + rng.normal(size=(2, 300, 1))
-    fit = fit_sparse_surrogates(phi, w, y, n_select=4, alpha=0.0)
+    fit = fit_sparse_surrogates(phi, w, y, n_select=4, l2=0.0)
     for i in range(2):
         A = np.column_stack([np.ones(300), phi[i]]) * np.sqrt(w[i])[:, None]
         sol = np.linalg.lstsq(A, y[i, :, 0] * np.sqrt(w[i]), rcond=None)[0]
@@ -195,7 +195,7 @@ def _keyword_classifier(texts):
 
 def test_text_lime_recovers_additive_token_effects():
     texts = ["the movie was good but the ending bad", "good acting"]
-    res = LimeText(_keyword_classifier, n_samples=600, alpha=0.0).explain(texts, seed=0)
+    res = LimeText(_keyword_classifier, n_samples=600, l2=0.0).explain(texts, seed=0)
     assert res.tokens[0] == ["the", "movie", "was", "good", "but", "the", "ending", "bad"]
     v0 = res.values[0][:, 1]
     # the classifier is additive in token presence, so the surrogate is exact
@@ -207,7 +207,7 @@ def test_text_lime_recovers_additive_token_effects():
     full = _keyword_classifier(texts)
     for i in range(2):
         np.testing.assert_allclose(res.values[i].sum(axis=0) + res.base_values[i], full[i])
-    again = LimeText(_keyword_classifier, n_samples=600, alpha=0.0).explain(texts, seed=0)
+    again = LimeText(_keyword_classifier, n_samples=600, l2=0.0).explain(texts, seed=0)
     assert all(np.array_equal(a, b) for a, b in zip(res.values, again.values, strict=True))
     d = res.to_dict()
     assert d["kind"] == "TokenExplanation" and len(d["values"]) == 2

@@ -11,7 +11,7 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 
-from assay.attribution._lime import LimeTabular
+from assay.attribution import LimeTabular
 from assay.model import extract_tree_ensemble, wrap
 from assay.model._fast_predict import CompiledTrees, fast_tree_predictor, supports
 from assay.model._tree_predict import predict_raw

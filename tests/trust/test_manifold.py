@@ -9,8 +9,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from assay.attribution import ExactShapley, shapley
-from assay.attribution._lime import LimeTabular
+from assay.attribution import ExactShapley, LimeTabular, shapley
 from assay.datasets import load_clinical
 from assay.errors import InvalidInputError
 from assay.trust import (

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from assay.attribution import ExactShapley, Explanation
-from assay.attribution._lime import LimeTabular
+from assay.attribution import ExactShapley, Explanation, LimeTabular
 from assay.errors import InvalidInputError
 from assay.trust import (
     assess,

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from assay._results import ResultDisplay
+from assay._results import FromDict, ResultDisplay
 from assay.errors import InvalidInputError
 
 __all__ = ["ValueOfInformation"]
@@ -20,7 +20,7 @@ def _nan_to_none(a: np.ndarray) -> list[Any]:
 
 
 @dataclass(frozen=True, eq=False)
-class ValueOfInformation(ResultDisplay):
+class ValueOfInformation(ResultDisplay, FromDict):
     """Per-row value of measuring each candidate feature.
 
     Attributes

@@ -2,6 +2,8 @@
 
 from assay.attribution._distributed import DistributedExplanation
 from assay.attribution._explanation import Explanation
+from assay.attribution._lime import LimeTabular
+from assay.attribution._lime_text import LimeText, TokenExplanation
 from assay.attribution.shapley import ExactShapley, KernelShap, PermutationShap, TreeShap
 
 __all__ = [
@@ -9,6 +11,9 @@ __all__ = [
     "ExactShapley",
     "Explanation",
     "KernelShap",
+    "LimeTabular",
+    "LimeText",
     "PermutationShap",
+    "TokenExplanation",
     "TreeShap",
 ]

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from assay._results import FromDict
 from assay._validation import as_matrix, check_int, check_seed
 from assay.errors import AssayWarning, InvalidInputError
 
@@ -30,7 +31,7 @@ LARGE_BACKGROUND_ROWS = 200
 
 
 @dataclass(frozen=True, eq=False)
-class BackgroundSummary:
+class BackgroundSummary(FromDict):
     """A weighted background: pass ``background=summary`` to KernelShap or PermutationShap.
 
     Attributes

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from assay._results import FromDict, to_jsonable
 from assay.errors import InvalidInputError
 
 __all__ = ["Explanation"]
@@ -20,22 +21,12 @@ MAX_LOAD_BYTES = 2 * 2**30
 
 
 def _json_safe(obj: Any) -> Any:
-    """Turn params into JSON-serializable values (numpy scalars/arrays, tuples, paths)."""
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    return repr(obj)
+    """JSON-ready params (the package's one converter, :func:`assay._results.to_jsonable`)."""
+    return to_jsonable(obj)
 
 
 @dataclass(frozen=True, eq=False)
-class Explanation:
+class Explanation(FromDict):
     """Feature attributions for a set of rows.
 
     Attributes

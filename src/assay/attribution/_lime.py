@@ -49,6 +49,7 @@ from sklearn import config_context
 from sklearn.linear_model import lars_path_gram
 from tqdm.auto import tqdm
 
+from assay._deprecation import renamed
 from assay._validation import check_int, check_seed
 from assay.attribution._base import BaseExplainer
 from assay.attribution._explanation import Explanation
@@ -94,7 +95,7 @@ def _select_k(xy: np.ndarray, gram: np.ndarray, n_samples: int, k: int) -> np.nd
 
 
 def fit_sparse_surrogates(
-    phi: np.ndarray, weights: np.ndarray, y: np.ndarray, *, n_select: int, alpha: float
+    phi: np.ndarray, weights: np.ndarray, y: np.ndarray, *, n_select: int, l2: float
 ) -> dict[str, np.ndarray]:
     """Weighted K-lasso + ridge surrogates for a batch of rows, from sufficient statistics.
 
@@ -108,7 +109,7 @@ def fit_sparse_surrogates(
         Model outputs.
     n_select : int
         At most this many features per (row, output) are kept (K-lasso).
-    alpha : float
+    l2 : float
         Ridge penalty on the selected coefficients (intercept unpenalized).
 
     Returns
@@ -147,7 +148,7 @@ def fit_sparse_surrogates(
             if idx.size == 0:
                 beta = np.zeros(0)
             else:
-                g = gram[i][np.ix_(idx, idx)] + alpha * np.eye(idx.size)
+                g = gram[i][np.ix_(idx, idx)] + l2 * np.eye(idx.size)
                 try:
                     beta = np.linalg.solve(g, xy[i, idx, t])
                 except np.linalg.LinAlgError:
@@ -208,8 +209,9 @@ class LimeTabular(BaseExplainer):
         K: at most this many features per row and output get a nonzero coefficient.
     kernel_width : float, optional
         Kernel width ``w`` on standardized distances; default ``0.75 * sqrt(n_features)``.
-    alpha : float, default 1.0
-        Ridge penalty (in standardized units, with kernel-weighted samples), as ``lime``.
+    l2 : float, default 1.0
+        Ridge penalty (in standardized units, with kernel-weighted samples), as ``lime``'s
+        ``alpha``.
     categorical_features : sequence of int or str, optional
         Columns holding category codes; they are resampled from training frequencies.
     sample_around : {"instance", "mean"}, default "instance"
@@ -234,6 +236,8 @@ class LimeTabular(BaseExplainer):
         the model.
     progress : bool, default False
         Show a progress bar over batches.
+    alpha : float, optional
+        Deprecated name of ``l2`` (``alpha`` is kept for significance levels).
 
     Examples
     --------
@@ -241,7 +245,7 @@ class LimeTabular(BaseExplainer):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(200, 3))
     >>> f = lambda Z: Z @ np.array([1.0, -2.0, 0.5])
-    >>> exp = LimeTabular(f, background=X, n_samples=500, alpha=0.0).explain(X[:2], seed=0)
+    >>> exp = LimeTabular(f, background=X, n_samples=500, l2=0.0).explain(X[:2], seed=0)
     >>> np.round(np.asarray(exp.params["coefficients"])[0, :, 0], 6)
     array([ 1. , -2. ,  0.5])
     """
@@ -256,7 +260,7 @@ class LimeTabular(BaseExplainer):
         n_samples: int = 5000,
         n_select: int = 10,
         kernel_width: float | None = None,
-        alpha: float = 1.0,
+        l2: float = 1.0,
         categorical_features: Any = None,
         sample_around: str = "instance",
         stability_runs: int = 0,
@@ -265,7 +269,9 @@ class LimeTabular(BaseExplainer):
         max_memory: int = 256 * 2**20,
         fast_trees: bool = True,
         progress: bool = False,
+        alpha: float | None = None,
     ) -> None:
+        l2 = renamed(alpha, l2, old="alpha", new="l2", default=1.0, where="LimeTabular")
         super().__init__(
             model,
             background=background,
@@ -283,10 +289,10 @@ class LimeTabular(BaseExplainer):
             msg = f"kernel_width must be a positive number or None; got {kernel_width!r}."
             raise InvalidInputError(msg)
         self.kernel_width = None if kernel_width is None else float(kernel_width)
-        if not isinstance(alpha, (int, float)) or not np.isfinite(alpha) or alpha < 0:
-            msg = f"alpha must be a finite number >= 0; got {alpha!r}."
+        if not isinstance(l2, (int, float)) or not np.isfinite(l2) or l2 < 0:
+            msg = f"l2 (the ridge penalty) must be a finite number >= 0; got {l2!r}."
             raise InvalidInputError(msg)
-        self.alpha = float(alpha)
+        self.l2 = float(l2)
         if sample_around not in ("instance", "mean"):
             msg = f"sample_around must be 'instance' or 'mean'; got {sample_around!r}."
             raise InvalidInputError(msg)
@@ -458,7 +464,7 @@ class LimeTabular(BaseExplainer):
                 else:  # no masked copies of phi
                     dist2 = np.einsum("rmd,rmd->rm", phi, phi)
                 w = np.exp(-dist2 / (2.0 * width**2))
-                fit = fit_sparse_surrogates(phi, w, f[sl], n_select=self.n_select, alpha=self.alpha)
+                fit = fit_sparse_surrogates(phi, w, f[sl], n_select=self.n_select, l2=self.l2)
                 fit["f_x"] = f[sl, 0, :]
                 fit["w_median"] = np.median(w[:, 1:], axis=1)
                 fit["ess"] = w.sum(axis=1) ** 2 / (w * w).sum(axis=1)
@@ -513,7 +519,7 @@ class LimeTabular(BaseExplainer):
             "n_samples": self.n_samples,
             "n_select": self.n_select,
             "kernel_width": self._width(d),
-            "alpha": self.alpha,
+            "l2": self.l2,
             "sample_around": self.sample_around,
             "sample_scale": self.sample_scale,
             "categorical_features": [names[j] for j in np.flatnonzero(cat)],

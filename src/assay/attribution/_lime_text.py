@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from assay._results import ResultDisplay
+from assay._deprecation import renamed
+from assay._results import FromDict, ResultDisplay
 from assay._validation import check_int, check_seed
 from assay.attribution._explanation import _json_safe
 from assay.attribution._lime import fit_sparse_surrogates
@@ -38,7 +39,7 @@ SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, eq=False)
-class TokenExplanation(ResultDisplay):
+class TokenExplanation(ResultDisplay, FromDict):
     """Per-token attributions for a list of texts.
 
     Attributes
@@ -143,8 +144,10 @@ class LimeText:
         K-lasso: at most this many tokens per text and output get a nonzero attribution.
     kernel_width : float, default 25.0
         Width on ``100 * cosine distance``.
-    alpha : float, default 1.0
+    l2 : float, default 1.0
         Ridge penalty.
+    alpha : float, optional
+        Deprecated name of ``l2`` (``alpha`` is kept for significance levels).
     mask : str, default ""
         Replacement for a removed token ("" deletes it; e.g. "[MASK]" or "[UNK]").
     token_pattern : str, default r"\\w+"
@@ -157,7 +160,7 @@ class LimeText:
     --------
     >>> import numpy as np
     >>> clf = lambda ts: np.array([[0.2 + 0.5 * ("great" in t.split())] for t in ts])
-    >>> res = LimeText(clf, n_samples=300, alpha=0.0).explain(["a great film"], seed=0)
+    >>> res = LimeText(clf, n_samples=300, l2=0.0).explain(["a great film"], seed=0)
     >>> np.round(res.values[0][:, 0], 6).tolist()
     [0.0, 0.5, 0.0]
     """
@@ -171,12 +174,14 @@ class LimeText:
         n_samples: int = 1000,
         n_select: int = 10,
         kernel_width: float = 25.0,
-        alpha: float = 1.0,
+        l2: float = 1.0,
         mask: str = "",
         token_pattern: str = r"\w+",
         batch_size: int = 1000,
         output_names: Sequence[str] | None = None,
+        alpha: float | None = None,
     ) -> None:
+        l2 = renamed(alpha, l2, old="alpha", new="l2", default=1.0, where="LimeText")
         if not callable(classifier):
             msg = (
                 f"classifier must be callable (list of str -> array); got "
@@ -190,10 +195,10 @@ class LimeText:
             msg = f"kernel_width must be a positive number; got {kernel_width!r}."
             raise InvalidInputError(msg)
         self.kernel_width = float(kernel_width)
-        if not isinstance(alpha, (int, float)) or not np.isfinite(alpha) or alpha < 0:
-            msg = f"alpha must be a finite number >= 0; got {alpha!r}."
+        if not isinstance(l2, (int, float)) or not np.isfinite(l2) or l2 < 0:
+            msg = f"l2 (the ridge penalty) must be a finite number >= 0; got {l2!r}."
             raise InvalidInputError(msg)
-        self.alpha = float(alpha)
+        self.l2 = float(l2)
         self.mask = str(mask)
         try:
             self._pattern = re.compile(token_pattern)
@@ -282,7 +287,7 @@ class LimeText:
             dist = 100.0 * (1.0 - cos)
             w = np.exp(-(dist**2) / (2.0 * self.kernel_width**2))
             fit = fit_sparse_surrogates(
-                phi[None], w[None], fi[None], n_select=self.n_select, alpha=self.alpha
+                phi[None], w[None], fi[None], n_select=self.n_select, l2=self.l2
             )
             values.append(fit["coef"][0])
             base[i] = fit["intercept"][0]
@@ -300,7 +305,7 @@ class LimeText:
                 "n_samples": m,
                 "n_select": self.n_select,
                 "kernel_width": self.kernel_width,
-                "alpha": self.alpha,
+                "l2": self.l2,
                 "mask": self.mask,
                 "token_pattern": self.token_pattern,
                 "surrogate_r2": r2,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from assay._results import STATUSES
+from assay._results import STATUSES, FromDict
 from assay._version import __version__
 from assay.errors import InvalidInputError
 
@@ -18,7 +18,7 @@ SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
-class AuditResult:
+class AuditResult(FromDict):
     """The outcome of :func:`assay.audit`.
 
     Attributes

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from assay._results import ResultDisplay
+from assay._results import FromDict, ResultDisplay, to_jsonable
 
 __all__ = [
     "ContaminationReport",
@@ -21,26 +21,10 @@ __all__ = [
 SCHEMA_VERSION = 1
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, np.ndarray):
-        return [_jsonable(x) for x in v.tolist()] if v.dtype.kind == "f" else v.tolist()
-    if isinstance(v, (np.floating, np.integer, np.bool_)):
-        v = v.item()
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if v is None or isinstance(v, (bool, int, float, str)):
-        return v
-    return str(v)
-
-
-class _ToDict(ResultDisplay):
+class _ToDict(ResultDisplay, FromDict):
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (arrays as lists, NaN as None) with ``schema_version``."""
-        out = {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+        out = {f.name: to_jsonable(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
         out["kind"] = type(self).__name__
         out["schema_version"] = SCHEMA_VERSION
         return out
@@ -143,7 +127,7 @@ class MembershipResult(_ToDict):
     params : dict
     """
 
-    scores: dict
+    scores: dict[str, np.ndarray]
     labels: np.ndarray | None
     metrics: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from assay._results import ResultDisplay
+from assay._results import FromDict, ResultDisplay, check_kind
 from assay.errors import InvalidInputError
 
 __all__ = [
@@ -233,7 +233,7 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 @dataclass(frozen=True, eq=False)
-class GroupComparison(ResultDisplay):
+class GroupComparison(ResultDisplay, FromDict):
     """Signed between-group comparisons of each metric (see :meth:`GroupMetrics.compare`).
 
     Attributes
@@ -293,6 +293,20 @@ class GroupComparison(ResultDisplay):
             "notes": list(self.notes),
             "params": dict(self.params),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GroupComparison:
+        """Rebuild a comparison from :meth:`to_dict` output (the tables from their records)."""
+        check_kind(cls, d)
+        return cls(
+            pairs=pd.DataFrame.from_records(d["pairs"]),
+            tests=pd.DataFrame.from_records(d["tests"]),
+            groups=pd.DataFrame.from_records(d["groups"]),
+            excluded=[dict(e) for e in d.get("excluded", [])],
+            notes=list(d.get("notes", [])),
+            params=dict(d.get("params", {})),
+            schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
+        )
 
     def __repr__(self) -> str:
         return (

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay._deprecation import renamed
 from assay._results import ResultDisplay
 from assay._validation import as_vector, check_int, check_seed
 from assay.errors import AssayWarning, InvalidInputError
@@ -123,10 +124,13 @@ class GroupMetrics(ResultDisplay):
     n_bootstrap : int, default 0
         Bootstrap resamples for confidence intervals (0 = none). Rows are resampled within each
         group (stratified), with :func:`scipy.stats.bootstrap`.
-    confidence_level : float, default 0.95
+    ci_level : float, default 0.95
+        Level of the bootstrap intervals (recorded as ``params["confidence_level"]``).
     ci_method : {"percentile", "basic", "BCa"}, default "percentile"
     seed : int, optional
         Seed for the bootstrap; recorded in ``params``.
+    confidence_level : float, optional
+        Deprecated name of ``ci_level``.
 
     Attributes
     ----------
@@ -170,10 +174,13 @@ class GroupMetrics(ResultDisplay):
         control_features: Any = None,
         pos_label: Any = 1,
         n_bootstrap: int = 0,
-        confidence_level: float = 0.95,
+        ci_level: float = 0.95,
         ci_method: str = "percentile",
         seed: int | None = None,
+        confidence_level: float | None = None,
     ) -> None:
+        confidence_level = renamed(confidence_level, ci_level, old="confidence_level",
+                                   new="ci_level", default=0.95, where="GroupMetrics")  # fmt: skip
         specs = resolve_metrics(metrics)
         yt = as_vector(y_true, name="y_true", numeric=False)
         n = yt.shape[0]

@@ -290,6 +290,7 @@ class InvariantMLPClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
+        *,
         hidden_layer_sizes: tuple[int, ...] = (32,),
         penalty: str = "counterfactual",
         penalty_weight: float = 0.0,

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from assay._results import ResultDisplay
+from assay._results import FromDict, ResultDisplay, check_kind
 from assay._validation import check_int, check_seed
 from assay.errors import InvalidInputError, ModelError
 from assay.fairness._compare import _CORRECTIONS, adjust_pvalues
@@ -152,7 +152,7 @@ def gap_change_words(reduction: float, se: float | None = None, *, would: bool =
     return f"{verb} the gap by {abs(reduction):.3g}{pm}"
 
 
-class ProxyAudit(ResultDisplay):
+class ProxyAudit(ResultDisplay, FromDict):
     """Audit which features act as proxies of a sensitive attribute and how much a model uses them.
 
     Three complementary views, computed eagerly:
@@ -481,6 +481,27 @@ class ProxyAudit(ResultDisplay):
             "summary": self.summary,
             "params": dict(self.params),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ProxyAudit:
+        """Rebuild an audit from :meth:`to_dict` output: its table and numbers, read-only (the
+        rows it was computed on are not kept; nothing is recomputed)."""
+        check_kind(cls, d, version=SCHEMA_VERSION)
+        obj = object.__new__(cls)
+        fields = {
+            "attribute": d["attribute"],
+            "levels": list(d["levels"]),
+            "proxies": list(d["proxies"]),
+            "features": pd.DataFrame.from_records(d["features"]),
+            "predictability": dict(d["predictability"]),
+            "influence": None if d.get("influence") is None else dict(d["influence"]),
+            "flip": dict(d["flip"]),
+            "params": dict(d.get("params", {})),
+            "_frozen": True,
+        }
+        for key, value in fields.items():
+            object.__setattr__(obj, key, value)
+        return obj
 
     def __repr__(self) -> str:
         return f"ProxyAudit(attribute={self.attribute!r}, proxies={self.proxies})"

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from assay._results import ResultDisplay
+from assay._results import FromDict, ResultDisplay
 from assay.errors import InvalidInputError
 
 __all__ = ["NeutralizationReport", "TradeoffCurve"]
@@ -21,7 +21,7 @@ def _floats(a: Any) -> list[Any]:
 
 
 @dataclass(frozen=True, eq=False)
-class NeutralizationReport(ResultDisplay):
+class NeutralizationReport(ResultDisplay, FromDict):
     """What neutralizing a sensitive feature did, overall and within each group.
 
     Attributes
@@ -100,7 +100,7 @@ class NeutralizationReport(ResultDisplay):
 
 
 @dataclass(frozen=True, eq=False)
-class TradeoffCurve(ResultDisplay):
+class TradeoffCurve(ResultDisplay, FromDict):
     """Accuracy against fairness along a sweep of the invariance-penalty weight.
 
     Attributes

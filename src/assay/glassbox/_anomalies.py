@@ -40,7 +40,7 @@ import numpy as np
 from numba import njit
 from scipy import stats
 
-from assay._results import ResultDisplay
+from assay._results import FromDict, ResultDisplay
 from assay.errors import InvalidInputError
 
 __all__ = ["ShapeAnomalies", "ShapeAnomaly", "find_shape_anomalies"]
@@ -49,7 +49,7 @@ KINDS = ("discontinuity", "non_monotone", "counter_causal")
 
 
 @dataclass(frozen=True)
-class ShapeAnomaly:
+class ShapeAnomaly(FromDict):
     """One suspicious shape.
 
     Attributes
@@ -107,7 +107,7 @@ class ShapeAnomaly:
 
 
 @dataclass(frozen=True)
-class ShapeAnomalies(ResultDisplay):
+class ShapeAnomalies(ResultDisplay, FromDict):
     """Result of :func:`find_shape_anomalies`: the anomalies, strongest first, and the options.
 
     Examples

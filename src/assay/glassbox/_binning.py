@@ -20,11 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assay._results import FromDict
+
 __all__ = ["FeatureBins", "fit_bins", "transform_bins"]
 
 
 @dataclass(eq=False)
-class FeatureBins:
+class FeatureBins(FromDict):
     """Binning of one feature (see the module docstring for the bin layout).
 
     Attributes

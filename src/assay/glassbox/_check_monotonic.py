@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from assay._results import ResultDisplay
+from assay._results import FromDict, ResultDisplay
 from assay._validation import check_int, check_seed
 from assay.errors import InvalidInputError
 from assay.glassbox._monotonic import parse_directions
@@ -73,7 +73,7 @@ class FeatureMonotonicity:
 
 
 @dataclass(frozen=True)
-class MonotonicityCheck(ResultDisplay):
+class MonotonicityCheck(ResultDisplay, FromDict):
     """Result of :func:`check_monotonic`.
 
     Attributes

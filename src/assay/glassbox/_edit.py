@@ -17,13 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from assay._results import FromDict
 from assay.errors import InvalidInputError
 
 __all__ = ["EditRecord", "EditingMixin"]
 
 
 @dataclass(frozen=True)
-class EditRecord:
+class EditRecord(FromDict):
     """One edit of a GAM, as kept in ``model.edits_``.
 
     Attributes

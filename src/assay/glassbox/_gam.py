@@ -99,6 +99,7 @@ class _BaseGAM(ValidatedInputMixin, EditingMixin, BaseEstimator):
         n_jobs: int | None = None,
         progress: bool = False,
         random_state: int | None = None,
+        seed: int | None = None,
     ) -> None:
         self.max_bins = max_bins
         self.max_interaction_bins = max_interaction_bins
@@ -119,6 +120,7 @@ class _BaseGAM(ValidatedInputMixin, EditingMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.progress = progress
         self.random_state = random_state
+        self.seed = seed
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -207,8 +209,22 @@ class _BaseGAM(ValidatedInputMixin, EditingMixin, BaseEstimator):
             ),
             "validation_size": _as_float(self.validation_size, "validation_size", 0.0, 0.5),
             "n_bags": _as_int(self.n_bags, "n_bags", 1),
-            "random_state": check_random_state_seed(self.random_state),
+            "random_state": self._seed(),
         }
+
+    def _seed(self) -> int | None:
+        """``random_state``, or ``seed`` (its alias under assay's name for every seed)."""
+        random_state = check_random_state_seed(self.random_state)
+        if self.seed is None:
+            return random_state
+        seed = check_random_state_seed(self.seed)
+        if random_state is not None and random_state != seed:
+            msg = (
+                f"got random_state={random_state} and seed={seed}; they are the same setting "
+                "(seed is its alias), pass one of them."
+            )
+            raise InvalidInputError(msg)
+        return seed
 
     # -- fitting -------------------------------------------------------------------------------
     def _fit(self, X: np.ndarray, y: np.ndarray, loss: int, init: np.ndarray) -> None:
@@ -451,7 +467,7 @@ class _BaseGAM(ValidatedInputMixin, EditingMixin, BaseEstimator):
                 "model": type(self).__name__,
                 "terms": list(self.term_names_),
                 "pair_contributions": "split equally between the two features",
-                "random_state": self.random_state,
+                "random_state": self._seed(),
             },
         )
 
@@ -533,7 +549,10 @@ class GAMClassifier(ClassifierMixin, _BaseGAM):
     progress : bool, default=False
         Show a tqdm progress bar over the bags.
     random_state : int, optional
-        Seed of the bag splits.
+        Seed of the bag splits (scikit-learn's name).
+    seed : int, optional
+        The same seed under assay's name for every seed (``docs/ARCHITECTURE.md``, "Names");
+        pass ``random_state`` or ``seed``, not two different values.
 
     Attributes
     ----------

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from assay._results import ResultDisplay
+from assay._results import FromDict, ResultDisplay
 from assay._validation import as_matrix, as_vector, check_seed
 from assay.errors import InvalidInputError
 
@@ -21,7 +21,7 @@ __all__ = ["MonotonicComparison", "compare_monotonic"]
 
 
 @dataclass(frozen=True)
-class MonotonicComparison(ResultDisplay):
+class MonotonicComparison(ResultDisplay, FromDict):
     """Result of :func:`compare_monotonic`.
 
     Attributes

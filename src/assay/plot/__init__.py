@@ -1,5 +1,6 @@
 """Matplotlib plots; every function takes a result object and ``ax=``."""
 
+from assay.plot._acquire import plot_value_of_information
 from assay.plot._evals import (
     plot_contamination,
     plot_exchangeability,
@@ -7,16 +8,19 @@ from assay.plot._evals import (
     plot_judge_bias,
     plot_membership_roc,
 )
+from assay.plot._explanation import plot_explanation
 from assay.plot._fairness import plot_group_metrics, plot_proxy_influence, plot_tradeoff
 from assay.plot._gam import plot_gam_importances, plot_gam_pair, plot_gam_shape
 from assay.plot._monotonic import plot_monotonicity
 from assay.plot._probe import plot_activation_patching, plot_layer_accuracy, plot_transfer
+from assay.plot._slices import plot_slices
 from assay.plot._trust import plot_faithfulness_curves
 
 __all__ = [
     "plot_activation_patching",
     "plot_contamination",
     "plot_exchangeability",
+    "plot_explanation",
     "plot_faithfulness_curves",
     "plot_format_spread",
     "plot_gam_importances",
@@ -28,6 +32,8 @@ __all__ = [
     "plot_membership_roc",
     "plot_monotonicity",
     "plot_proxy_influence",
+    "plot_slices",
     "plot_tradeoff",
     "plot_transfer",
+    "plot_value_of_information",
 ]

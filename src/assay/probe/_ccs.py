@@ -6,7 +6,7 @@ Each proposition is given twice, as a contrast pair: ``x+`` ("... This is true."
 normalized the test set with its own statistics, which leaks the test distribution. A linear
 probe ``p(x) = sigmoid(w @ x + b)`` minimizes
 
-    mean((p(x+) - (1 - p(x-)))^2) + mean(min(p(x+), p(x-))^2) + alpha / 2 * |w|^2
+    mean((p(x+) - (1 - p(x-)))^2) + mean(min(p(x+), p(x-))^2) + weight_decay / 2 * |w|^2
 
 (consistency + confidence + weight decay, as the original's Adam ``weight_decay``) by full-batch
 L-BFGS (``scipy.optimize.minimize`` with an analytic gradient) from ``n_restarts`` random
@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from assay._deprecation import renamed
 from assay._validation import as_matrix, as_vector, check_int, check_seed
 from assay.errors import AssayWarning, InvalidInputError, NotFittedError
 
@@ -88,7 +89,7 @@ class CCS:
     ----------
     n_restarts : int
         Random initializations; the lowest final loss wins.
-    alpha : float
+    weight_decay : float, default 0.01
         Weight decay on ``w`` (the loss is scale-free otherwise: confidence rewards ``|w|``
         growing without bound).
     normalize : {"standard", "center"}
@@ -98,6 +99,8 @@ class CCS:
         L-BFGS iterations per restart.
     seed : int or None
         Seed of the random starts.
+    alpha : float, optional
+        Deprecated name of ``weight_decay`` (``alpha`` is kept for significance levels).
 
     Attributes
     ----------
@@ -130,13 +133,16 @@ class CCS:
         self,
         *,
         n_restarts: int = 10,
-        alpha: float = 0.01,
+        weight_decay: float = 0.01,
         normalize: str = "standard",
         max_iter: int = 200,
         seed: int | None = None,
+        alpha: float | None = None,
     ) -> None:
         self.n_restarts = n_restarts
-        self.alpha = alpha
+        self.weight_decay = renamed(
+            alpha, weight_decay, old="alpha", new="weight_decay", default=0.01, where="CCS"
+        )
         self.normalize = normalize
         self.max_iter = max_iter
         self.seed = seed
@@ -144,7 +150,7 @@ class CCS:
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {
             "n_restarts": self.n_restarts,
-            "alpha": self.alpha,
+            "weight_decay": self.weight_decay,
             "normalize": self.normalize,
             "max_iter": self.max_iter,
             "seed": self.seed,
@@ -175,9 +181,9 @@ class CCS:
         n_restarts = check_int(self.n_restarts, name="n_restarts", minimum=1, maximum=10_000)
         max_iter = check_int(self.max_iter, name="max_iter", minimum=1, maximum=1_000_000)
         seed = check_seed(self.seed)
-        alpha = float(self.alpha)
+        alpha = float(self.weight_decay)
         if not alpha >= 0.0:
-            msg = f"alpha must be >= 0; got {self.alpha!r}."
+            msg = f"weight_decay must be >= 0; got {self.weight_decay!r}."
             raise InvalidInputError(msg)
         Xp, Xn = self._pairs(X_pos, X_neg)
         if Xp.shape[0] < 2:

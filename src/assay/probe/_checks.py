@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from assay._results import ResultDisplay
+from assay._deprecation import renamed
+from assay._results import FromDict, ResultDisplay, to_jsonable
 from assay._validation import as_matrix, as_vector, check_int, check_seed
 from assay.errors import InvalidInputError
 from assay.probe._layers import calibration_labels, make_probe, wilson_interval
@@ -44,19 +45,12 @@ SCHEMA_VERSION = 1
 
 
 def _jsonable(v: Any) -> Any:
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, Mapping):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    return v
+    """JSON-ready ``v`` (the package's one converter, :func:`assay._results.to_jsonable`)."""
+    return to_jsonable(v)
 
 
 @dataclass(frozen=True, eq=False)
-class CheckResult(ResultDisplay):
+class CheckResult(ResultDisplay, FromDict):
     """The outcome of one probe sanity check.
 
     Attributes
@@ -145,8 +139,9 @@ def transfer_matrix(
     *,
     probe: Any = "logistic",
     test_size: float = 0.3,
-    confidence: float = 0.95,
+    ci_level: float = 0.95,
     seed: int | None = 0,
+    confidence: float | None = None,
 ) -> CheckResult:
     """Train a probe on each dataset and test it on every dataset's held-out split.
 
@@ -158,6 +153,11 @@ def transfer_matrix(
     test_size : float
         Held-out share of every dataset (stratified); row ``A`` of the matrix is the probe
         trained on ``A``'s training split, column ``B`` its accuracy on ``B``'s test split.
+    ci_level : float, default 0.95
+        Level of the Wilson intervals of the accuracies.
+    seed : int or None
+    confidence : float, optional
+        Deprecated name of ``ci_level``.
 
     Returns
     -------
@@ -175,6 +175,8 @@ def transfer_matrix(
     >>> r.status, r.data["collapses"][0][:2]
     ('alert', ['a', 'b'])
     """
+    ci_level = renamed(confidence, ci_level, old="confidence", new="ci_level", default=0.95,
+                       where="transfer_matrix")  # fmt: skip
     seed = check_seed(seed)
     if not isinstance(datasets, Mapping) or len(datasets) < 2:
         msg = "datasets must be a dict of at least two name -> (X, y) entries."
@@ -198,7 +200,7 @@ def transfer_matrix(
             Xb, yb, _, te = data[b]
             hits = int(np.sum(np.asarray(est.predict(Xb[te])) == yb[te]))
             acc[i, j] = hits / te.size
-            lo[i, j], hi[i, j] = wilson_interval(hits, te.size, confidence=confidence)
+            lo[i, j], hi[i, j] = wilson_interval(hits, te.size, ci_level=ci_level)
     collapses = []
     for i, a in enumerate(names):
         if lo[i, i] <= 0.5:
@@ -234,7 +236,7 @@ def transfer_matrix(
         params={
             "probe": str(probe),
             "test_size": test_size,
-            "confidence": confidence,
+            "ci_level": ci_level,
             "seed": seed,
         },
     )

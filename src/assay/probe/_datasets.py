@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from assay._results import FromDict
 from assay._validation import check_int, check_seed
 from assay.errors import InvalidInputError
 
@@ -138,7 +139,7 @@ def number_to_words(n: int) -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class StatementDataset:
+class StatementDataset(FromDict):
     """Statements with true/false labels and their contrast-pair forms.
 
     Attributes

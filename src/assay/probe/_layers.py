@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from assay._results import ResultDisplay
+from assay._deprecation import renamed
+from assay._results import FromDict, ResultDisplay
 from assay._validation import as_matrix, as_vector, check_int, check_seed
 from assay.errors import InvalidInputError
 
@@ -26,7 +27,9 @@ SCHEMA_VERSION = 1
 PROBES = ("logistic", "massmean", "lda", "ccs")
 
 
-def wilson_interval(k: int, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
+def wilson_interval(
+    k: int, n: int, *, ci_level: float = 0.95, confidence: float | None = None
+) -> tuple[float, float]:
     """Wilson score interval for ``k`` successes in ``n`` trials.
 
     Examples
@@ -39,7 +42,9 @@ def wilson_interval(k: int, n: int, *, confidence: float = 0.95) -> tuple[float,
 
     if n == 0:
         return float("nan"), float("nan")
-    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    level = renamed(confidence, ci_level, old="confidence", new="ci_level", default=0.95,
+                    where="wilson_interval")  # fmt: skip
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="wilson")
     return float(ci.low), float(ci.high)
 
 
@@ -94,7 +99,7 @@ def _as_layers(activations: Any, name: str) -> dict[str, np.ndarray]:
 
 
 @dataclass(frozen=True, eq=False)
-class LayerSweep(ResultDisplay):
+class LayerSweep(ResultDisplay, FromDict):
     """Cross-validated probe accuracy per layer.
 
     Attributes
@@ -187,9 +192,10 @@ def probe_layers(
     groups: Any = None,
     n_splits: int = 5,
     calibration_size: float = 0.1,
-    confidence: float = 0.95,
+    ci_level: float = 0.95,
     dataset: str = "",
     seed: int | None = 0,
+    confidence: float | None = None,
 ) -> LayerSweep:
     """Fit ``probe`` on each layer's activations and report out-of-fold accuracy.
 
@@ -207,15 +213,20 @@ def probe_layers(
     n_splits : int
     calibration_size : float
         For CCS: share of each training fold whose labels are revealed to orient the probe.
-    confidence : float
+    ci_level : float, default 0.95
+        Level of the Wilson intervals of the accuracies.
     dataset : str
         Name recorded in the result.
     seed : int or None
+    confidence : float, optional
+        Deprecated name of ``ci_level``.
 
     Returns
     -------
     LayerSweep
     """
+    ci_level = renamed(confidence, ci_level, old="confidence", new="ci_level", default=0.95,
+                       where="probe_layers")  # fmt: skip
     seed = check_seed(seed)
     n_splits = check_int(n_splits, name="n_splits", minimum=2)
     if not 0.0 < float(calibration_size) < 1.0:
@@ -265,7 +276,7 @@ def probe_layers(
                 pred[test] = np.asarray(est.predict(X[test]))
         k = int(np.sum(pred == y_idx))
         acc[li] = k / n
-        lo[li], hi[li] = wilson_interval(k, n, confidence=confidence)
+        lo[li], hi[li] = wilson_interval(k, n, ci_level=ci_level)
     chance = float(np.bincount(y_idx).max() / n)
     return LayerSweep(
         layers=tuple(names),
@@ -279,7 +290,7 @@ def probe_layers(
         params={
             "n_splits": n_splits,
             "grouped": g is not None,
-            "confidence": confidence,
+            "ci_level": ci_level,
             "calibration_size": calibration_size if is_ccs else None,
             "seed": seed,
         },

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from assay._results import ResultDisplay
+from assay._results import FromDict, ResultDisplay
 from assay._validation import import_optional
 from assay.errors import InvalidInputError, ModelError
 from assay.probe._capture import _positions_index, _resolve, prepare, run_patched
@@ -32,7 +32,7 @@ SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, eq=False)
-class PatchingResult(ResultDisplay):
+class PatchingResult(ResultDisplay, FromDict):
     """Normalized effect of patching clean activations into the corrupted run.
 
     Attributes
@@ -267,7 +267,7 @@ def activation_patching(
 
 
 @dataclass(frozen=True, eq=False)
-class LogitLensResult(ResultDisplay):
+class LogitLensResult(ResultDisplay, FromDict):
     """Per-layer decoding of the residual stream at one token position.
 
     Attributes

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from assay._results import ResultDisplay
+from assay._results import FromDict, ResultDisplay, dataclass_from_dict, to_jsonable
 
 __all__ = ["Slice", "SliceReport"]
 
@@ -15,19 +15,7 @@ SCHEMA_VERSION = 2
 
 
 def _jsonable(v: Any) -> Any:
-    if isinstance(v, (np.floating, np.integer, np.bool_)):
-        return v.item()
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    if isinstance(v, tuple):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, list):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if v is None or isinstance(v, (bool, int, float, str)):
-        return v
-    return str(v)
+    return to_jsonable(v)
 
 
 def _fmt_num(v: Any) -> str:
@@ -39,7 +27,7 @@ def _fmt_p(p: float) -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class Slice(ResultDisplay):
+class Slice(ResultDisplay, FromDict):
     """One subgroup of rows: a conjunction of predicates and its confirmed statistics.
 
     Statistics (``metric_*``, ``effect``, ``p_value``) come from the *confirmation* rows, which
@@ -140,9 +128,16 @@ class Slice(ResultDisplay):
             "details": _jsonable(self.details),
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Slice:
+        """Rebuild a slice from :meth:`to_dict` output (``rows`` from the row indices)."""
+        rows = np.zeros(int(d["n_rows"]), dtype=bool)
+        rows[np.asarray(d["rows"], dtype=np.int64)] = True
+        return dataclass_from_dict(cls, {**d, "rows": rows})
+
 
 @dataclass(frozen=True, eq=False)
-class SliceReport(ResultDisplay):
+class SliceReport(ResultDisplay, FromDict):
     """Failure slices found on one part of the data and confirmed on the other (by default
     each half finds and the other half confirms).
 
@@ -203,6 +198,8 @@ class SliceReport(ResultDisplay):
     tested: list[dict[str, Any]] = field(default_factory=list)
     detectable: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+
+    SCHEMA_VERSION: ClassVar[int] = SCHEMA_VERSION
 
     def __len__(self) -> int:
         return len(self.slices)
@@ -280,8 +277,8 @@ class SliceReport(ResultDisplay):
         return pd.DataFrame(rows, columns=cols)
 
     def plot(self, *, ax: Any = None) -> Any:
-        """Shortcut for :func:`assay.slices.plot_slices`."""
-        from assay.slices._plot import plot_slices
+        """Shortcut for :func:`assay.plot.plot_slices`."""
+        from assay.plot._slices import plot_slices
 
         return plot_slices(self, ax=ax)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from assay._results import STATUSES, ResultDisplay, to_jsonable, worst_status
+from assay._results import STATUSES, FromDict, ResultDisplay, to_jsonable, worst_status
 
 __all__ = [
     "STATUSES",
@@ -38,13 +38,14 @@ def _json_safe(obj: Any) -> Any:
     return to_jsonable(obj)
 
 
-class _ResultMixin(ResultDisplay):
-    """``to_dict()`` over the dataclass fields plus ``status``, ``verdict`` and ``rule``."""
+class _ResultMixin(ResultDisplay, FromDict):
+    """``to_dict()`` over the dataclass fields plus ``status``, ``verdict`` and ``rule``;
+    ``from_dict()`` reads the fields back (the derived keys are recomputed)."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": type(self).__name__, "schema_version": SCHEMA_VERSION}
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            out[f.name] = _json_safe(getattr(self, f.name))
+            out[self._DICT_KEYS.get(f.name, f.name)] = _json_safe(getattr(self, f.name))
         for extra in ("status", "verdict", "rule"):
             if extra not in out and hasattr(self, extra):
                 out[extra] = getattr(self, extra)
@@ -594,6 +595,8 @@ class RandomizationResult(_ResultMixin):
     method : str
     params : dict
     """
+
+    _DICT_KEYS: ClassVar[dict[str, str]] = {"kind": "randomization"}  # "kind" names the class
 
     kind: str
     steps: tuple[str, ...]

@@ -1,4 +1,4 @@
-"""Plot of the per-row value of measuring each candidate feature."""
+"""Plot of the per-row value of measuring each candidate feature (:mod:`assay.acquire`)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from assay.acquire._result import ValueOfInformation
+from assay.plot._axes import axes
 
 __all__ = ["plot_value_of_information"]
 
 
-def plot_value_of_information(result: ValueOfInformation, *, ax: Any = None) -> Any:
+def plot_value_of_information(result: Any, *, ax: Any = None) -> Any:
     """Box plot of the per-row value of measuring each candidate, best first.
 
     Parameters
@@ -23,10 +23,7 @@ def plot_value_of_information(result: ValueOfInformation, *, ax: Any = None) -> 
     -------
     matplotlib Axes
     """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 0.5 * len(result.candidates) + 1.2))
+    ax = axes(ax, (6, 0.5 * len(result.candidates) + 1.2))
     order = [e["feature"] for e in result.ranking()][::-1]
     data = [
         result.values[:, result.candidates.index(f)][
