@@ -265,6 +265,24 @@ def build_audit_result(tabular):
     return [assay.audit(model, frame, y, sensitive=frame[["group"]], n_explain=20, seed=0)]
 
 
+def build_comparison_results(tabular):
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from assay.auditing import component_gains
+
+    X, y, _ = tabular
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "group"])
+    baseline = LogisticRegression(C=0.01).fit(frame, y)
+    new = LogisticRegression().fit(frame, y)
+    change = assay.compare(new, baseline, frame, y, sensitive=frame[["group"]], n_explain=20,
+                           seed=0)  # fmt: skip
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression())]).fit(X, y)
+    own_output = pipe.named_steps["scale"].transform(X)
+    gains = component_gains(pipe, X, y, references={"scale": own_output})
+    return [change, gains]
+
+
 @pytest.fixture(scope="module")
 def results(tabular):
     built = [
@@ -277,6 +295,7 @@ def results(tabular):
         *build_evals_results(),
         *build_acquire_results(),
         *build_audit_result(tabular),
+        *build_comparison_results(tabular),
     ]
     try:
         built += build_torch_results()

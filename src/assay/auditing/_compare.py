@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from assay._results import STATUSES, ResultDisplay, to_jsonable, worst_status
+from assay._results import STATUSES, FromDict, ResultDisplay, check_kind, to_jsonable, worst_status
 from assay._validation import as_vector, check_int, check_seed
 from assay.errors import AssayError, InvalidInputError
 
@@ -23,7 +23,7 @@ SECTION_KEYS = ("performance", "regressions", "flips", "attributions", "fairness
 
 
 @dataclass(frozen=True)
-class ComparisonResult(ResultDisplay):
+class ComparisonResult(FromDict, ResultDisplay):
     """The outcome of :func:`assay.compare`: what changed from the baseline to the new model.
 
     Attributes
@@ -79,6 +79,7 @@ class ComparisonResult(ResultDisplay):
                 f"not an assay comparison result (kind={kind!r}); pass ComparisonResult.to_dict()."
             )
             raise InvalidInputError(msg)
+        check_kind(cls, d)  # refuses a newer schema_version than this assay reads
         sections = d.get("sections")
         bad = [
             k for k, s in (sections or {}).items()

@@ -282,14 +282,14 @@ def regression_slices(
     'x0 = 3'
     """
     from assay.slices import find_slices
-    from assay.slices._find import _split
+    from assay.slices._pipeline import split_rows
 
     diff = np.asarray(diff, dtype=np.float64)
     shifted = diff - diff.min()  # the slice finder takes non-negative losses; its tests and
     # effects (differences, Welch's t) do not change under a shift
     rep = find_slices(frame, errors=shifted, seed=seed, alpha=alpha, k=k, max_level=max_level)
     binary = bool(np.isin(shifted, (0.0, 1.0)).all())  # the strata find_slices split by
-    half_a, half_b = _split(diff.size, shifted if binary else np.zeros(diff.size), 0.5, seed)
+    half_a, half_b = split_rows(diff.size, shifted if binary else np.zeros(diff.size), 0.5, seed)
     conf_of = {0: half_b, 1: half_a}
     regressions, smaller = [], []
     for s in rep.slices:

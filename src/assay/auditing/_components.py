@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from assay._results import STATUSES, ResultDisplay, to_jsonable
+from assay._results import STATUSES, FromDict, ResultDisplay, check_kind, to_jsonable
 from assay.errors import InvalidInputError
 
 __all__ = ["ComponentGains", "component_gains"]
@@ -25,7 +25,7 @@ SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
-class ComponentGains(ResultDisplay):
+class ComponentGains(FromDict, ResultDisplay):
     """The outcome of :func:`component_gains`.
 
     Attributes
@@ -75,6 +75,7 @@ class ComponentGains(ResultDisplay):
         if not isinstance(d, dict) or d.get("kind") != "ComponentGains":
             msg = "not a ComponentGains result; pass ComponentGains.to_dict() output."
             raise InvalidInputError(msg)
+        check_kind(cls, d)  # refuses a newer schema_version than this assay reads
         if d.get("status") not in STATUSES or not isinstance(d.get("components"), list):
             msg = f"damaged ComponentGains result (status {d.get('status')!r})."
             raise InvalidInputError(msg)
