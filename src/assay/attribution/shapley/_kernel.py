@@ -29,8 +29,11 @@ Lee 2021 use the same CLT argument): the estimate solves ``A phi + lambda 1 = b`
 ``A = A_enum + mean_p a_p`` and ``b = b_enum + mean_p b_p`` over independent coalition pairs
 ``p``. Linearizing, ``phi_hat - phi ≈ P mean_p (b_p - a_p phi)`` with ``P = N G^+ N^T``,
 ``G = N^T A N``, so ``Cov(phi_hat) ≈ P Cov(psi) P^T / n_pairs`` with the residual terms
-``psi_p = b_p - a_p phi_hat``. Only the sampled pairs contribute. The benchmark and a test check
-that 95% intervals ``phi ± 1.96 stderr`` cover the exact values at the nominal rate.
+``psi_p = b_p - a_p phi_hat``. Only the sampled pairs contribute. With few pairs (up to
+``JACKKNIFE_MAX_PAIRS``) this linearization is optimistic (95% intervals covered 82-89% at 16-24
+pairs on the benchmark's models), so the delete-one-pair jackknife variance is computed too and
+the larger of the two reported (coverage 0.93-0.95 at every budget measured). The benchmark and
+tests check that 95% intervals ``phi ± 1.96 stderr`` cover the exact values at the nominal rate.
 
 Convergence modes: with ``tolerance`` (a target standard error, in the units of the output),
 sample in rounds until, for every row, the largest standard error is at most ``tolerance``, or
@@ -69,6 +72,10 @@ __all__ = ["KernelShap", "default_budget"]
 
 SAMPLINGS = ("leverage", "kernel")
 MIN_PAIRS = 8  # fewest sampled pairs when sampling at all (the variance needs several)
+# up to this many sampled pairs the standard error is also computed by the delete-one-pair
+# jackknife and the larger of the two is reported (the sandwich is optimistic with few pairs)
+JACKKNIFE_MAX_PAIRS = 128
+JACKKNIFE_ELEMENTS = 2**22  # largest (rows x pairs x d x d) array the jackknife builds at once
 
 
 def default_budget(d: int) -> int:
@@ -241,7 +248,48 @@ def _solve(
     # HC1 small-sample factor: d - 1 free coefficients are fitted to the pairs
     dof = max(1, n_pairs - (d - 1))
     var = u.var(axis=1) / dof
+    if n_pairs <= JACKKNIFE_MAX_PAIRS:
+        step = max(1, JACKKNIFE_ELEMENTS // (n_pairs * d * d))  # rows per chunk: bounded memory
+        for lo in range(0, r, step):
+            sl = slice(lo, lo + step)
+            jk = _jackknife_var(plan, A[sl], b[sl], Zw[sl], Zf[sl], y[sl], c0[sl], n_pairs)
+            var[sl] = np.maximum(var[sl], jk)
     return phi, np.sqrt(var)
+
+
+def _jackknife_var(
+    plan: _Plan,
+    A: np.ndarray,
+    b: np.ndarray,
+    Zw: np.ndarray,
+    Zf: np.ndarray,
+    y: np.ndarray,
+    c0: np.ndarray,
+    n: int,
+) -> np.ndarray:
+    """Delete-one-pair jackknife variance of the values, (r, d, k).
+
+    Each pair is dropped in turn and the constrained fit redone with the remaining ``n - 1``
+    pairs (their mean rescaled by ``n / (n - 1)``); the variance is
+    ``(n - 1) / n sum_p (phi_(-p) - mean)^2``.
+    """
+    N = plan.basis
+    # per-pair parts of the sampled sums: zz^T and z y, summed over the two coalitions of a pair
+    outer = Zw[:, :, :, None] * Zf[:, :, None, :]  # (r, S, d, d)
+    a_pair = outer[:, 0::2] + outer[:, 1::2]  # (r, P, d, d)
+    zy = Zw[:, :, :, None] * y[:, :, None, :]  # (r, S, d, k)
+    b_pair = zy[:, 0::2] + zy[:, 1::2]  # (r, P, d, k)
+    A_s = a_pair.sum(axis=1)
+    b_s = b_pair.sum(axis=1)
+    scale = n / (n - 1)
+    A_del = (A - A_s)[:, None] + scale * (A_s[:, None] - a_pair)  # (r, P, d, d)
+    b_del = (b - b_s)[:, None] + scale * (b_s[:, None] - b_pair)  # (r, P, d, k)
+    t = b_del - A_del.sum(axis=3)[..., None] * c0[:, None, None, :]
+    G = np.matmul(np.matmul(N.T, A_del), N)
+    # pinv as in the fit itself: a pair whose removal leaves G (nearly) singular stays finite
+    beta = np.matmul(np.linalg.pinv(G, hermitian=True), np.matmul(N.T, t))
+    phis = np.matmul(N, beta)  # (r, P, d, k), without the constant c0 (cancels)
+    return (n - 1) / n * ((phis - phis.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
 
 
 def _pairs_to_add(have: int, worst: np.ndarray, target: np.ndarray, plan: _Plan) -> int:
