@@ -1,4 +1,5 @@
-"""KernelSHAP's stopping by accuracy: ``tolerance=`` (target standard error), budget as the cap."""
+"""Stopping by accuracy: ``tolerance=`` (target standard error) in KernelShap and PermutationShap,
+the budget (``budget``, ``n_permutations``) as the cap."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from assay.attribution import ExactShapley, KernelShap
+from assay.attribution import ExactShapley, KernelShap, PermutationShap
 from assay.errors import InvalidInputError
 
 D = 8
@@ -78,7 +79,7 @@ def test_intervals_still_cover_after_stopping_by_accuracy() -> None:
             rows[r : r + 1], seed=seed
         )
         err = np.abs(exp.values[0, :, 0] - exact[r])
-        hits.append(float(np.mean(err <= 1.96 * exp.stderr[0, :, 0])))
+        hits.append(float(np.mean(err <= 1.96 * exp.stderr[0, :, 0] + 1e-9)))
     cover = float(np.mean(hits))
     lo, hi = binom.ppf([0.0005, 0.9995], 200, 0.95) / 200
     assert lo - 0.03 <= cover <= min(1.0, hi + 0.02), cover
@@ -113,6 +114,58 @@ def test_intervals_cover_at_small_budgets() -> None:
         r = seed % rows.shape[0]
         exp = KernelShap(f, background=bg, budget=40).explain(rows[r : r + 1], seed=seed)
         hits.append(
-            float(np.mean(np.abs(exp.values[0, :, 0] - exact[r]) <= 1.96 * exp.stderr[0, :, 0]))
+            float(
+                np.mean(np.abs(exp.values[0, :, 0] - exact[r]) <= 1.96 * exp.stderr[0, :, 0] + 1e-9)
+            )
         )
     assert 0.90 <= float(np.mean(hits)) <= 0.99, np.mean(hits)
+
+
+def test_permutation_stops_at_the_tolerance_below_the_cap() -> None:
+    bg, X = XW[:12], XW[40:52]
+    used = {}
+    for tolerance in (0.04, 0.02):
+        exp = PermutationShap(f, background=bg, n_permutations=600, tolerance=tolerance).explain(
+            X, seed=0
+        )
+        n_perm = np.asarray(exp.params["n_permutations_used"])
+        conv = np.asarray(exp.params["converged"])
+        worst = exp.stderr.max(axis=(1, 2))
+        below_cap = n_perm < 600
+        assert below_cap.sum() >= 10
+        assert conv[below_cap].all()
+        assert np.all(worst[conv] <= tolerance)
+        assert exp.params["model_rows_evaluated"] == int(n_perm.sum() * (D - 1) * 12 + 12 + 12)
+        np.testing.assert_allclose(
+            exp.values.sum(axis=1) + exp.base_values, f(X)[:, None], rtol=0, atol=1e-10
+        )
+        used[tolerance] = n_perm
+    assert used[0.02].sum() > used[0.04].sum() and used[0.02].max() > 16
+    capped = PermutationShap(f, background=bg, n_permutations=20, tolerance=1e-6).explain(
+        X[:2], seed=0
+    )
+    assert capped.params["converged"] == [False, False]
+    assert capped.params["n_permutations_used"] == [20, 20]
+    # without a tolerance nothing changes: every row uses n_permutations
+    plain = PermutationShap(f, background=bg, n_permutations=20).explain(X[:2], seed=0)
+    assert plain.params["converged"] is None and plain.params["n_permutations_used"] == [20, 20]
+
+
+def test_permutation_intervals_cover_after_stopping_by_accuracy() -> None:
+    bg = XW[:8]
+    rows = XW[40:60]
+    exact = ExactShapley(f, background=bg).explain(rows).values[..., 0]
+    hits = []
+    for seed in range(200):
+        r = seed % rows.shape[0]
+        exp = PermutationShap(f, background=bg, n_permutations=200, tolerance=0.02).explain(
+            rows[r : r + 1], seed=seed
+        )
+        err = np.abs(exp.values[0, :, 0] - exact[r])
+        hits.append(float(np.mean(err <= 1.96 * exp.stderr[0, :, 0] + 1e-9)))
+    assert 0.90 <= float(np.mean(hits)) <= 0.99, np.mean(hits)
+
+
+def test_permutation_bad_tolerance_is_a_clean_error() -> None:
+    with pytest.raises(InvalidInputError, match="tolerance must be a positive number"):
+        PermutationShap(f, background=XW[:5], tolerance=-0.5)
