@@ -13,11 +13,12 @@ from sklearn.ensemble import (
 )
 
 from assay.attribution import ExactShapley
+from assay.attribution.shapley import _exact_structured
 
 ATOL = 1e-9  # both are exact finite sums in a different order (~1e-14 apart here)
 
 
-def _data(d: int, n: int, seed: int):
+def _data(d: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, d))
     y = X[:, 0] * X[:, 1] + np.sin(2 * X[:, 2]) + (X[:, 3] > 0.2) * X[:, 4] + 0.3 * X[:, -1]
@@ -32,10 +33,23 @@ def _leaf_games(explainer: ExactShapley, rows: np.ndarray):
         explainer._structure.algorithm = "joint descent"
 
 
-def test_deep_forest_equals_brute_force_and_the_leaf_games():
+@pytest.fixture
+def always_descend(monkeypatch):
+    # the leaves-per-tree threshold is a speed choice; the values must not depend on it
+    monkeypatch.setattr(_exact_structured, "DEEP_TREE_LEAVES", 1)
+
+
+def test_forests_grown_to_purity_use_the_joint_descent_by_default():
+    X, y = _data(d=7, n=2000, seed=5)
+    model = RandomForestRegressor(n_estimators=2, random_state=0).fit(X, y)
+    exp = ExactShapley(model, background=X[:10]).explain(X[1500:1501])
+    assert exp.params["tree_algorithm"] == "joint descent"
+
+
+def test_deep_forest_equals_brute_force_and_the_leaf_games(always_descend):
     X, y = _data(d=7, n=800, seed=0)
     model = RandomForestRegressor(n_estimators=12, random_state=0).fit(X[:600], y[:600])
-    bg, rows = X[600:640], X[700:706]
+    bg, rows = X[600:670], X[700:706]  # 70 background rows: two blocks of the row masks
     explainer = ExactShapley(model, background=bg)
     fast = explainer.explain(rows)
     assert fast.params["structure"] == "tree"
@@ -51,7 +65,7 @@ def test_deep_forest_equals_brute_force_and_the_leaf_games():
     )
 
 
-def test_deep_classifier_probabilities_with_weighted_background():
+def test_deep_classifier_probabilities_with_weighted_background(always_descend):
     X, y = _data(d=6, n=900, seed=1)
     labels = np.digitize(y, np.quantile(y, [0.33, 0.66]))
     model = RandomForestClassifier(n_estimators=8, random_state=0).fit(X[:700], labels[:700])

@@ -6,8 +6,9 @@ tree) make that sum long although, for one explained row ``x`` and one backgroun
 almost every leaf is unreachable by any hybrid ``z = (x_S, b_{-S})``: a hybrid reaches leaf
 ``L`` only if every condition on ``L``'s path is met by ``x`` or by ``b``.
 
-Here each tree is descended once per (row, background row) pair, following only the paths some
-hybrid can take (the pruning the issue asks for): at a split on feature ``j`` where ``x`` and
+Here each tree is descended once per explained row for a block of up to 64 background rows at
+once (a bit mask of the rows still on the path; they share the descent until they part from
+``x``), following only the paths some hybrid can take: at a split on feature ``j`` where ``x`` and
 ``b`` go the same way there is one child to visit; where they part, the feature's side is
 decided — the branch ``x`` takes requires ``j`` in ``S`` (``j`` joins ``Sx``), the branch ``b``
 takes requires ``j`` outside ``S`` (``j`` joins ``Sr``) — and a feature already decided higher
@@ -19,7 +20,9 @@ up the path follows its side without branching. At a leaf the game is
 times the leaf's value and the background row's weight. Leaves with ``a + r = 0`` are reached by
 every hybrid and only add to the base value. The visited leaves are exactly the leaves with a
 non-zero game, so the cost per pair is the number of such leaves times their depth, instead of
-the number of leaves in the ensemble. Sets are 64-bit masks: up to 63 features.
+the number of leaves in the ensemble. Sets are 64-bit masks: up to 63 features. The nodes'
+children and features are packed in one array and each node's background directions in one
+64-bit word, so a step of the descent touches two cache lines.
 """
 
 from __future__ import annotations
@@ -62,117 +65,112 @@ def _add_leaf(out, i, node, sx, sr, wsum, value, k_out, w_x, w_r):
 
 
 @numba.njit(cache=True, nogil=True)
-def _row_tree(xbits, bgbits, w, i, root, left, right, feature, value, k_out, w_x, w_r, out,
-              buf, st_node, st_x, st_r, st_lo, st_n):  # fmt: skip
-    """One row, one tree, all background rows at once: a state is (node, Sx, Sr, the
-    background rows still on it); rows are split only where they part from ``x``."""
-    m = bgbits.shape[0]
-    n0 = 0
-    for b in range(m):
-        if w[b] != 0.0:
-            buf[n0] = b
-            n0 += 1
+def _mask_weight(mask, w, b0):
+    total = 0.0
+    j = 0
+    while mask:
+        if mask & 1:
+            total += w[b0 + j]
+        mask = np.uint64(mask >> np.uint64(1))
+        j += 1
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_tree(xbits, bgleft, b0, all_rows, w, i, root, nodes, value, k_out, w_x, w_r, out,
+              st_node, st_x, st_r, st_rows):  # fmt: skip
+    """One row, one tree, a block of up to 64 background rows at once.
+
+    A state is (node, Sx, Sr, the background rows still on it as a bit mask); rows are split
+    only where they part from ``x``. ``nodes[n] = (left, right, feature)``, ``bgleft[n]`` the
+    mask of block rows that go left at ``n`` (one cache line per node for the whole block).
+    """
+    zero = np.uint64(0)
     st_node[0] = root
     st_x[0] = 0
     st_r[0] = 0
-    st_lo[0] = 0
-    st_n[0] = n0
+    st_rows[0] = all_rows
     top = 1
     while top > 0:
         top -= 1
         node = st_node[top]
         sx = st_x[top]
         sr = st_r[top]
-        lo = st_lo[top]
-        cnt = st_n[top]
-        free = lo + cnt  # everything above this popped segment is finished work
-        while left[node] >= 0:
+        rows = st_rows[top]
+        while nodes[node, 0] >= 0:
             gx = xbits[i, node]
-            bit = np.int64(1) << feature[node]
+            left_child = nodes[node, 0]
+            right_child = nodes[node, 1]
+            bit = np.int64(1) << nodes[node, 2]
+            x_child = left_child if gx else right_child
             if sx & bit:
-                node = left[node] if gx else right[node]
+                node = x_child
                 continue
-            # partition the rows: same direction as x first, the others after
-            n_same = 0
-            for t in range(lo, lo + cnt):
-                if bgbits[buf[t], node] == gx:
-                    n_same += 1
-            if n_same == cnt:
-                node = left[node] if gx else right[node]
+            goes_left = bgleft[node] & rows
+            same = goes_left if gx else rows & ~goes_left
+            diff = rows & ~same
+            if diff == zero:
+                node = x_child
                 continue
-            a_lo = free
-            d_lo = free + n_same
-            ia = a_lo
-            idd = d_lo
-            for t in range(lo, lo + cnt):
-                bb = buf[t]
-                if bgbits[bb, node] == gx:
-                    buf[ia] = bb
-                    ia += 1
-                else:
-                    buf[idd] = bb
-                    idd += 1
-            n_diff = cnt - n_same
-            free = d_lo + n_diff
-            x_child = left[node] if gx else right[node]
-            b_child = right[node] if gx else left[node]
-            if sr & bit:  # decided for b: each row follows its own direction
+            b_child = right_child if gx else left_child
+            if sr & bit:  # decided for b: the parting rows follow their own direction
                 st_node[top] = b_child
                 st_x[top] = sx
                 st_r[top] = sr
-                st_lo[top] = d_lo
-                st_n[top] = n_diff
+                st_rows[top] = diff
                 top += 1
-            else:  # undecided: rows that part from x take both sides, deciding the feature
+            else:  # undecided: parting rows take both sides, deciding the feature
                 st_node[top] = b_child
                 st_x[top] = sx
                 st_r[top] = sr | bit
-                st_lo[top] = d_lo
-                st_n[top] = n_diff
+                st_rows[top] = diff
                 top += 1
                 st_node[top] = x_child
                 st_x[top] = sx | bit
                 st_r[top] = sr
-                st_lo[top] = d_lo
-                st_n[top] = n_diff
+                st_rows[top] = diff
                 top += 1
-            if n_same == 0:
-                top -= 1  # nothing left on x's side with the old sets: take a pushed state
-                node = st_node[top]
-                sx = st_x[top]
-                sr = st_r[top]
-                lo = st_lo[top]
-                cnt = st_n[top]
-                continue
-            lo = a_lo
-            cnt = n_same
+            if same == zero:
+                break  # nothing left on this state: take a pushed one
+            rows = same
             node = x_child
-        if sx == 0 and sr == 0:
-            continue
-        wsum = 0.0
-        for t in range(lo, lo + cnt):
-            wsum += w[buf[t]]
-        _add_leaf(out, i, node, sx, sr, wsum, value, k_out, w_x, w_r)
+        else:
+            if sx == 0 and sr == 0:
+                continue
+            _add_leaf(out, i, node, sx, sr, _mask_weight(rows, w, b0), value, k_out, w_x, w_r)
 
 
 @numba.njit(cache=True, nogil=True)
-def _pair_values(xbits, bgbits, w, roots, tree_output, left, right, feature, value, w_x, w_r,
-                 depth, out):  # fmt: skip
+def _pair_values(xbits, bgleft, w, roots, tree_output, nodes, value, w_x, w_r, depth, out):
     n = out.shape[0]
-    m = bgbits.shape[0]
-    # live segments: one per level of the current path (each at most m rows), plus the root's
-    buf = np.empty(m * (2 * depth + 4), np.int64)
-    size = 2 * depth + 4
-    st_node = np.empty(size * 2, np.int64)
-    st_x = np.empty(size * 2, np.int64)
-    st_r = np.empty(size * 2, np.int64)
-    st_lo = np.empty(size * 2, np.int64)
-    st_n = np.empty(size * 2, np.int64)
+    n_blocks = bgleft.shape[0]
+    m = w.shape[0]
+    size = 4 * depth + 8  # pending states: at most two per level of the current path
+    st_node = np.empty(size, np.int64)
+    st_x = np.empty(size, np.int64)
+    st_r = np.empty(size, np.int64)
+    st_rows = np.empty(size, np.uint64)
     for i in range(n):
         for t in range(roots.shape[0]):
-            _row_tree(xbits, bgbits, w, i, roots[t], left, right, feature, value,
-                      tree_output[t], w_x, w_r, out, buf, st_node, st_x, st_r, st_lo,
-                      st_n)  # fmt: skip
+            for blk in range(n_blocks):
+                b0 = 64 * blk
+                all_rows = np.uint64(0)
+                for j in range(min(64, m - b0)):
+                    if w[b0 + j] != 0.0:
+                        all_rows |= np.uint64(1) << np.uint64(j)
+                _row_tree(xbits, bgleft[blk], b0, all_rows, w, i, roots[t], nodes, value,
+                          tree_output[t], w_x, w_r, out, st_node, st_x, st_r,
+                          st_rows)  # fmt: skip
+
+
+@numba.njit(cache=True)
+def _left_masks(bits, out):
+    """``out[blk, n]``: bit ``j`` set where background row ``64 blk + j`` goes left at ``n``."""
+    n_nodes, m = bits.shape
+    for nd in range(n_nodes):
+        for b in range(m):
+            if bits[nd, b]:
+                out[b // 64, nd] |= np.uint64(1) << np.uint64(b % 64)
 
 
 @numba.njit(cache=True)
@@ -213,15 +211,16 @@ def pair_descent_values(structure, X: np.ndarray, bg: np.ndarray, w: np.ndarray)
     _route_bits(np.ascontiguousarray(bg), a, split_le, bgbits)
     xbits = np.zeros((n_nodes, X.shape[0]), dtype=np.uint8)
     _route_bits(np.ascontiguousarray(X), a, split_le, xbits)
-    # one row's (one background row's) directions contiguous: a descent reads along nodes
-    xbits = np.ascontiguousarray(xbits.T)
-    bgbits = np.ascontiguousarray(bgbits.T)
+    xbits = np.ascontiguousarray(xbits.T)  # one row's directions contiguous
+    bgleft = np.zeros(((bg.shape[0] + 63) // 64, n_nodes), dtype=np.uint64)
+    _left_masks(bgbits, bgleft)
+    nodes = np.ascontiguousarray(np.stack([a[0], a[1], a[2]], axis=1))
     n, d = X.shape
     out = np.zeros((n, d, structure.value.shape[1]))
     w_x, w_r = structure.w_x, structure.w_r
     roots = np.ascontiguousarray(structure.ensemble.roots, dtype=np.int64)
     depth = int(_max_depth(a[0], a[1], roots))
-    _pair_values(xbits, bgbits, np.ascontiguousarray(w, dtype=np.float64), roots,
-                 structure.tree_output, a[0], a[1], a[2], structure.value, w_x, w_r, depth,
+    _pair_values(xbits, bgleft, np.ascontiguousarray(w, dtype=np.float64), roots,
+                 structure.tree_output, nodes, structure.value, w_x, w_r, depth,
                  out)  # fmt: skip
     return out
