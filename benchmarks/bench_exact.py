@@ -99,6 +99,9 @@ def make_model(name: str, X: np.ndarray, y: np.ndarray, threads: int | None):
             n_estimators=50, max_depth=8, n_jobs=threads, random_state=0
         ).fit(X, y)
         label = "RandomForestRegressor(n_estimators=50, max_depth=8)"
+    elif name == "rf_deep":  # issue 25: 100 trees grown to purity
+        model = RandomForestRegressor(n_estimators=100, n_jobs=threads, random_state=0).fit(X, y)
+        label = "RandomForestRegressor(n_estimators=100, max_depth=None)"
     elif name == "lgbm":
         import lightgbm as lgb
 
@@ -130,7 +133,7 @@ def make_model(name: str, X: np.ndarray, y: np.ndarray, threads: int | None):
     return model, model.predict, label
 
 
-MODELS = "hgb,xgb,xgb64,lgbm,rf,linear,blackbox"
+MODELS = "hgb,xgb,xgb64,lgbm,rf,rf_deep,linear,blackbox"
 
 
 def run_shap(predict_fn, bg: np.ndarray, rows: np.ndarray):
@@ -229,9 +232,14 @@ def main(argv: list[str] | None = None) -> int:
         "--structure", default="auto", choices=["auto", "none"], help="assay's structure option"
     )
     parser.add_argument(
+        "--background", type=int, default=50, help="background rows (default 50; issue 25: 40)"
+    )
+    parser.add_argument(
         "--threads", type=int, default=None, help="cap BLAS/OpenMP threads (default: library)"
     )
     args = parser.parse_args(argv)
+    global N_BACKGROUND
+    N_BACKGROUND = args.background
 
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, scikit-learn "

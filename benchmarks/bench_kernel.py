@@ -16,6 +16,12 @@ compiled evaluator), and a Dask LocalCluster run (1 vs 2 single-threaded worker 
 1,000 rows).
 
 Run: OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_kernel.py [--quick] [--only dask]
+
+``--equal-error``: wall time at equal error (issue 25). shap.KernelExplainer(l1_reg=False) at 256
+samples per row on the d=10 models; its error (RMSE vs ExactShapley, mean over seeds) is the
+target. assay's KernelShap runs a grid of budgets on the same rows and seeds; the smallest budget
+whose mean error is at most shap's is timed against shap (interleaved, median), with the
+coverage of its 95% intervals (values +- 1.96 stderr) over every (seed, row, feature).
 """
 
 from __future__ import annotations
@@ -271,7 +277,16 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=["dask", "explainers"], default=None)
+    parser.add_argument("--equal-error", action="store_true")
+    parser.add_argument("--rows", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=5)
     args = parser.parse_args()
+    if args.equal_error:
+        print(f"load average at start: {os.getloadavg()}", flush=True)
+        with threadpool_limits(1):
+            equal_error(args.rows, args.seeds, 2 if args.quick else 3)
+        print(f"load average at end: {os.getloadavg()}")
+        return
     n_rows = 4 if args.quick else 10
     repeats = 2 if args.quick else 3
     seeds = [0, 1] if args.quick else [0, 1, 2]
@@ -317,6 +332,102 @@ def explainers(n_rows, repeats, seeds):
     print(HEAD)
     print("|---" * 10 + "|")
     print("\n".join(perm_table))
+
+
+GRID = (32, 40, 48, 56, 64, 72, 80, 96, 112, 128, 160, 192, 256)
+
+
+def equal_error(n_rows, n_seeds, repeats):
+    """shap@256 vs the cheapest assay KernelShap budget with at most shap's mean error."""
+    table = []
+    for name, f, est, col, X in setups()[:2]:
+        bg, rows = split(X, n_rows)
+        ref = reference(f, bg, rows)[0]
+        timed = Timed(f)
+        target = est if est is not None else timed
+        shap_err = float(
+            np.mean([rmse(shap_kernel(timed, bg, rows, 256, s), ref) for s in range(n_seeds)])
+        )
+        curve = {}
+        for budget in GRID:
+            exps = [
+                KernelShap(target, background=bg, budget=budget).explain(rows, seed=s)
+                for s in range(n_seeds)
+            ]
+            err = float(np.mean([rmse(e.values[..., col], ref) for e in exps]))
+            cover = float(
+                np.mean(
+                    [np.abs(e.values[..., col] - ref) <= 1.96 * e.stderr[..., col] for e in exps]
+                )
+            )
+            curve[budget] = (err, cover)
+            print(f"  {name}: assay budget {budget}: RMSE {err:.4g}, coverage {cover:.3f}")
+        fits = [b for b in GRID if curve[b][0] <= shap_err]
+        budget = fits[0] if fits else GRID[-1]
+        # stopping by accuracy: the loosest tolerance (target stderr) reaching shap's error
+        tol_opts = None
+        for factor in (1.6, 1.4, 1.2, 1.0, 0.8, 0.6):
+            opts = {"budget": 1022, "tolerance": factor * shap_err}
+            exps = [
+                KernelShap(target, background=bg, **opts).explain(rows, seed=s)
+                for s in range(n_seeds)
+            ]
+            err = float(np.mean([rmse(e.values[..., col], ref) for e in exps]))
+            used = float(np.mean([e.params["n_coalitions"] for e in exps]))
+            print(f"  {name}: assay tolerance {opts['tolerance']:.3g}: RMSE {err:.4g}, {used:.0f}")
+            if err <= shap_err:
+                cover = float(
+                    np.mean(
+                        [
+                            np.abs(e.values[..., col] - ref) <= 1.96 * e.stderr[..., col]
+                            for e in exps
+                        ]
+                    )
+                )
+                tol_opts, tol_row = opts, (err, cover, used)
+                break
+        walls = {"shap": [], "assay": [], "tolerance": []}
+        loads = []
+        for rep in range(repeats):
+            loads.append(os.getloadavg()[0])
+            t = time.perf_counter()
+            shap_kernel(timed, bg, rows, 256, rep)
+            walls["shap"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            KernelShap(target, background=bg, budget=budget).explain(rows, seed=rep)
+            walls["assay"].append(time.perf_counter() - t)
+            if tol_opts is not None:
+                t = time.perf_counter()
+                KernelShap(target, background=bg, **tol_opts).explain(rows, seed=rep)
+                walls["tolerance"].append(time.perf_counter() - t)
+        shap_ms = 1e3 * float(np.median(walls["shap"])) / n_rows
+        assay_ms = 1e3 * float(np.median(walls["assay"])) / n_rows
+        path = "compiled trees" if est is not None else "model"
+        row = (
+            f"| {name} | {shap_err:.4g} | {shap_ms:.1f} | {budget}{'' if fits else ' (grid end)'} "
+            f"| {curve[budget][0]:.4g} | {curve[budget][1]:.3f} | {path} | {assay_ms:.2f} | "
+            f"{shap_ms / assay_ms:.1f}x | {np.mean(loads):.1f} |"
+        )
+        table.append(row)
+        if tol_opts is not None:
+            tol_ms = 1e3 * float(np.median(walls["tolerance"])) / n_rows
+            table.append(
+                f"| {name}, tolerance={tol_opts['tolerance']:.3g} | {shap_err:.4g} | "
+                f"{shap_ms:.1f} | mean {tol_row[2]:.0f} | {tol_row[0]:.4g} | {tol_row[1]:.3f} | "
+                f"{path} | {tol_ms:.2f} | {shap_ms / tol_ms:.1f}x | {np.mean(loads):.1f} |"
+            )
+        print("\n".join(table[-2:]), flush=True)
+    print(
+        f"\n### Equal error: assay KernelShap vs shap.KernelExplainer(l1_reg=False) at 256, "
+        f"{n_rows} rows, 50 background rows, error = mean RMSE over {n_seeds} seeds, "
+        f"wall = median of {repeats}\n"
+    )
+    print(
+        "| model | shap@256 RMSE | shap ms/row | assay budget at equal error | assay RMSE | "
+        "assay 95% coverage | assay evaluates with | assay ms/row | speed-up | load (1 min) |"
+    )
+    print("|---" * 10 + "|")
+    print("\n".join(table))
 
 
 def dask_part(quick):

@@ -1,6 +1,10 @@
 """LIME: assay's LimeTabular vs lime.lime_tabular on breast_cancer (speed and top-5 stability).
 
-Run: .venv/bin/python benchmarks/bench_lime.py [--rows 20] [--runs 5]
+Run: .venv/bin/python benchmarks/bench_lime.py [--rows 20] [--runs 5] [--continuous]
+
+``--continuous`` gives lime ``discretize_continuous=False`` (Gaussian sampling around the
+training scale, the same algorithm as assay's) and adds a GradientBoostingClassifier(80) row
+(issue 25's comparison).
 
 Both libraries run in this process with BLAS, OpenMP and numba at one thread, interleaved run
 by run (lime, then assay, same seed), and the medians over runs are reported, in wall-clock
@@ -23,7 +27,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 from lime.lime_tabular import LimeTabularExplainer  # noqa: E402
 from sklearn.datasets import load_breast_cancer  # noqa: E402
-from sklearn.ensemble import RandomForestClassifier  # noqa: E402
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
@@ -60,8 +64,10 @@ adapters.SklearnAdapter._predict_raw = MODEL_CLOCK.wrap(adapters.SklearnAdapter.
 fast_predict.CompiledTrees.__call__ = MODEL_CLOCK.wrap(fast_predict.CompiledTrees.__call__)
 
 
-def lime_sets(model, X, rows, seed):
-    exp = LimeTabularExplainer(X, mode="classification", random_state=seed)
+def lime_sets(model, X, rows, seed, continuous=False):
+    exp = LimeTabularExplainer(
+        X, mode="classification", random_state=seed, discretize_continuous=not continuous
+    )
     clock = Clock()
     predict = clock.wrap(model.predict_proba)
     w, c = time.perf_counter(), time.process_time()
@@ -95,6 +101,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=20)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--continuous", action="store_true")
     args = ap.parse_args()
     X, y = load_breast_cancer(return_X_y=True)
     rf = RandomForestClassifier(n_estimators=100, random_state=0).fit(X, y)
@@ -105,13 +112,17 @@ def main():
         "RandomForest(100), fast_trees=False": (rf, False),
         "StandardScaler+LogReg": (logreg, True),
     }
+    if args.continuous:
+        gbm = GradientBoostingClassifier(n_estimators=80, random_state=0).fit(X, y)
+        models = {"RandomForest(100)": (rf, True), "GBM(80)": (gbm, True)}
     rows = np.arange(args.rows)
     # warm-up: numba compilation and imports are not part of the per-row cost
     for model, _ in models.values():
         LimeTabular(model, background=X, n_samples=100).explain(X[:2], seed=0)
     print(
         f"breast_cancer, d={X.shape[1]}, {args.rows} rows, {N_SAMPLES} samples, K={K}, "
-        f"median of {args.runs} interleaved runs; times in ms per row"
+        f"median of {args.runs} interleaved runs; times in ms per row; lime "
+        f"discretize_continuous={not args.continuous}"
     )
     print(
         "| model | assay evaluates with | lime wall | assay wall | speed-up (wall) | lime CPU | "
@@ -123,7 +134,7 @@ def main():
     for name, (model, fast_trees) in models.items():
         lruns, ltimes, aruns, atimes = [], [], [], []
         for s in range(args.runs):
-            sets, t = lime_sets(model, X, rows, s)
+            sets, t = lime_sets(model, X, rows, s, args.continuous)
             lruns.append(sets)
             ltimes.append(t)
             sets, t, exp = assay_sets(model, X, rows, s, fast_trees)

@@ -30,6 +30,8 @@ def test_module_tour_runs(monkeypatch):
     assert "zip_region" in namespace["proxies"].summary
     assert any(a.feature == "creatinine" for a in namespace["anomalies"].anomalies)
     assert namespace["kern"].stderr is not None
+    good = namespace["good"]  # stopping by accuracy: converged rows met the target stderr
+    assert (good.stderr.max(axis=(1, 2))[good.params["converged"]] <= 0.02).all()
     assert namespace["bias"].checks["verbosity"]["status"] == "alert"
 
 

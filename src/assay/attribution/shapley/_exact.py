@@ -236,6 +236,8 @@ class ExactShapley(BaseExplainer):
         base_row = weighted_background_mean(f_bg, weights, bg.shape[0])
         values = found.values(X, bg, weights)
         params["structure"] = found.kind
+        if found.kind == "tree":
+            params["tree_algorithm"] = found.algorithm
         params["model_rows_evaluated"] = int(self.adapter.n_rows_evaluated - rows_before)
         return values, np.repeat(base_row, X.shape[0], axis=0)
 

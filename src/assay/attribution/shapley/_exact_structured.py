@@ -58,6 +58,11 @@ LINEAR_CHECK_RTOL = 1e-9
 N_HYBRID_CHECKS = 64
 ROUTE_BYTES = 8 * 2**20  # routing bits of one chunk of explained rows
 PATTERN_BYTES = 64 * 2**20  # background patterns of one block of leaves
+# Ensembles with this many leaves per tree (forests grown to purity) are summed by joint descent
+# (:mod:`._exact_pairs`): measured 1.5x faster than the leaf-by-leaf sum on RandomForest(100
+# trees, unlimited depth, ~1900 leaves per tree), on par at depth 8 (~200 leaves) and 3x slower
+# on HistGradientBoosting's 31-leaf trees, which keep the leaf games.
+DEEP_TREE_LEAVES = 512
 # Leaves with up to this many features memoize their values per failed-condition set (2^p
 # entries); deeper leaves sum over their background patterns for every row.
 MEMO_FEATURES = 12
@@ -181,6 +186,12 @@ class TreeStructure:
         self.value = np.ascontiguousarray(ensemble.value, dtype=np.float64)
         self.tree_output = np.ascontiguousarray(ensemble.tree_output, dtype=np.int64)
         self.memo_features = MEMO_FEATURES
+        from assay.attribution.shapley._exact_pairs import MAX_PAIR_FEATURES, _max_depth
+
+        self.depth = int(_max_depth(left, right, roots)) if len(left) else 0
+        per_tree = self.n_leaves / max(1, len(roots))
+        deep = per_tree >= DEEP_TREE_LEAVES and ensemble.n_features <= MAX_PAIR_FEATURES
+        self.algorithm = "joint descent" if deep else "leaf games"
 
     def check(self, adapter: Any, X: np.ndarray, bg: np.ndarray, f_xb: np.ndarray) -> str | None:
         """None when the flattened trees reproduce the model's output on X and bg."""
@@ -192,6 +203,10 @@ class TreeStructure:
 
     def values(self, X: np.ndarray, bg: np.ndarray, w: np.ndarray) -> np.ndarray:
         """(n, d, k) exact interventional Shapley values of the trees' output."""
+        if self.algorithm == "joint descent":
+            from assay.attribution.shapley._exact_pairs import pair_descent_values
+
+            return pair_descent_values(self, X, bg, w)
         a = self.arrays
         split_le = bool(self.ensemble.split_le)
         n_nodes = len(a[0])

@@ -33,6 +33,8 @@ from assay.parallel import row_rng, seed_entropy
 
 __all__ = ["PermutationShap"]
 
+PILOT_PAIRS = 8  # first round of forward + reverse pairs per row with ``tolerance``
+
 
 def _pair_masks(rng: np.random.Generator, d: int, n_pairs: int) -> tuple[np.ndarray, np.ndarray]:
     """Orders (n_pairs, d) and the forward prefixes of lengths 1..d-1, (n_pairs, d - 1, d)."""
@@ -44,22 +46,16 @@ def _pair_masks(rng: np.random.Generator, d: int, n_pairs: int) -> tuple[np.ndar
     return orders, masks
 
 
-def _permutation_batch(
-    shared: tuple[Game, np.ndarray, int, int], batch: tuple[np.ndarray, np.ndarray]
-) -> dict:
-    """Explain one batch of rows (runs on a worker)."""
-    game, v0, n_pairs, entropy = shared
-    idx, X = batch
+def _pair_estimates(
+    game: Game, X: np.ndarray, fx: np.ndarray, v0: np.ndarray, rngs: list, n_pairs: int
+) -> np.ndarray:
+    """``n_pairs`` antithetic pair estimates per row, (r, n_pairs, d, k); draws from ``rngs``."""
     r, d = X.shape
-    fx = game.predict(X)
     k = fx.shape[1]
-    if d == 1:
-        phi = (fx - v0)[:, None, :]
-        return {"phi": phi, "se": np.zeros_like(phi)}
     orders = np.empty((r, n_pairs, d), dtype=np.int64)
     masks = np.empty((r, n_pairs, 2, d - 1, d), dtype=bool)
-    for t, i in enumerate(idx):
-        o, fwd = _pair_masks(row_rng(entropy, int(i)), d, n_pairs)
+    for t, rng in enumerate(rngs):
+        o, fwd = _pair_masks(rng, d, n_pairs)
         orders[t] = o
         masks[t, :, 0] = fwd
         masks[t, :, 1] = ~fwd  # reverse walk: prefix of length L = complement of d - L forward
@@ -79,10 +75,61 @@ def _permutation_batch(
     np.put_along_axis(est, orders[..., None], fwd_delta, axis=2)
     rev = np.zeros((r, n_pairs, d, k))
     np.put_along_axis(rev, orders[:, :, ::-1, None], rev_delta, axis=2)
-    pair_est = 0.5 * (est + rev)
+    return 0.5 * (est + rev)
+
+
+def _mean_and_se(pair_est: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n_pairs = pair_est.shape[1]
     phi = pair_est.mean(axis=1)
     se = pair_est.std(axis=1, ddof=1) / np.sqrt(n_pairs) if n_pairs > 1 else np.nan * phi
-    return {"phi": phi, "se": se}
+    return phi, se
+
+
+def _permutation_batch(
+    shared: tuple[Game, np.ndarray, int, int, float | None],
+    batch: tuple[np.ndarray, np.ndarray],
+) -> dict:
+    """Explain one batch of rows (runs on a worker).
+
+    Without a tolerance every row draws its ``n_pairs`` pairs at once. With one, rows draw a
+    pilot of ``PILOT_PAIRS`` pairs, then rounds sized by the ``1/sqrt(n)`` rate from the median
+    row's standard error, until the row's largest standard error is at most the tolerance or
+    ``n_pairs`` (the cap) is reached.
+    """
+    game, v0, n_pairs, entropy, tolerance = shared
+    idx, X = batch
+    r, d = X.shape
+    fx = game.predict(X)
+    used = np.full(r, n_pairs, dtype=np.int64)
+    converged = np.ones(r, dtype=bool)
+    if d == 1:
+        phi = (fx - v0)[:, None, :]
+        return {"phi": phi, "se": np.zeros_like(phi), "n_pairs": used, "converged": converged}
+    rngs = [row_rng(entropy, int(i)) for i in idx]
+    if tolerance is None:
+        phi, se = _mean_and_se(_pair_estimates(game, X, fx, v0, rngs, n_pairs))
+        return {"phi": phi, "se": se, "n_pairs": used, "converged": converged}
+    k = fx.shape[1]
+    phi, se = np.zeros((r, d, k)), np.zeros((r, d, k))
+    active = np.arange(r)
+    est = np.zeros((r, 0, d, k))
+    step = min(PILOT_PAIRS, n_pairs)
+    have = 0
+    while active.size:
+        new = _pair_estimates(game, X[active], fx[active], v0, [rngs[i] for i in active], step)
+        est = np.concatenate([est, new], axis=1)
+        have += step
+        p, s = _mean_and_se(est)
+        phi[active], se[active], used[active] = p, s, have
+        worst = s.max(axis=(1, 2))
+        done = worst <= tolerance
+        converged[active] = done
+        keep = ~done & (have < n_pairs)
+        active, est, worst = active[keep], est[keep], worst[keep]
+        if active.size:
+            need = have * float(np.median((worst / tolerance) ** 2)) * 1.1 - have
+            step = int(min(n_pairs - have, max(PILOT_PAIRS, np.ceil(need))))
+    return {"phi": phi, "se": se, "n_pairs": used, "converged": converged}
 
 
 class PermutationShap(SamplingExplainer):
@@ -98,7 +145,14 @@ class PermutationShap(SamplingExplainer):
         Weights of the background rows; normalized to sum to 1.
     n_permutations : int, default 32
         Permutations per row, counting each forward and reverse walk (must be even, at least
-        4). They cost ``(d - 1) n_permutations`` coalitions per row.
+        4). They cost ``(d - 1) n_permutations`` coalitions per row. With ``tolerance`` it is
+        the cap.
+    tolerance : float, optional
+        Target standard error, in the units of the explained output: draw permutations in
+        rounds (a pilot of 16, then as many as the ``1/sqrt(n)`` rate predicts) until every
+        row's largest standard error is at most ``tolerance`` or ``n_permutations`` are
+        spent. ``params["converged"]`` says which rows made it, ``params["n_permutations_used"]``
+        how many permutations each row used.
     n_jobs : int, optional
         Local worker processes (``-1``: all cores).
     client : dask.distributed.Client, optional
@@ -138,6 +192,7 @@ class PermutationShap(SamplingExplainer):
         background: Any = None,
         background_weights: Any = None,
         n_permutations: int = 32,
+        tolerance: float | None = None,
         n_jobs: int | None = None,
         client: Any = None,
         output_space: str | None = None,
@@ -166,6 +221,16 @@ class PermutationShap(SamplingExplainer):
             )
             raise InvalidInputError(msg)
         self.n_permutations = n_permutations
+        if tolerance is not None:
+            number = isinstance(tolerance, (int, float, np.floating))
+            if isinstance(tolerance, bool) or not number or not 0 < float(tolerance) < np.inf:
+                msg = (
+                    f"tolerance must be a positive number (a target standard error in the "
+                    f"output's units, e.g. 0.01) or None; got {tolerance!r}."
+                )
+                raise InvalidInputError(msg)
+            tolerance = float(tolerance)
+        self.tolerance = tolerance
 
     def explain(self, X: Any, *, seed: int | None = None) -> Explanation:
         """Permutation-sampled Shapley values and standard errors for every row of ``X``.
@@ -192,20 +257,25 @@ class PermutationShap(SamplingExplainer):
         entropy = seed_entropy(seed)
         per_row = n_pairs * 2 * max(1, d - 1)
         chunk = rows_per_chunk(n, per_row, game.n_background, d, self.max_memory)
-        shared = (game, v0, n_pairs, entropy)
-        res = self._map_rows(
-            _permutation_batch, Xv, chunk, shared, "permutation SHAP", ("phi", "se")
-        )
+        shared = (game, v0, n_pairs, entropy, self.tolerance)
+        keys = ("phi", "se", "n_pairs", "converged")
+        res = self._map_rows(_permutation_batch, Xv, chunk, shared, "permutation SHAP", keys)
         phi, se = res["phi"], res["se"]
         k = phi.shape[2]
         n_coal = n_pairs * 2 * (d - 1)
+        coal_rows = res["n_pairs"] * 2 * (d - 1) if d > 1 else np.zeros(n, dtype=np.int64)
         params = {
             **self._background_params(game, note),
             "seed": seed,
             "seed_entropy": entropy,
             "n_permutations": self.n_permutations,
             "n_coalitions": n_coal,
-            "model_rows_evaluated": int(n * (n_coal * game.n_background + 1) + game.n_background),
+            "tolerance": self.tolerance,
+            "n_permutations_used": (2 * res["n_pairs"]).tolist(),
+            "converged": res["converged"].tolist() if self.tolerance is not None else None,
+            "model_rows_evaluated": int(
+                coal_rows.sum() * game.n_background + n + game.n_background
+            ),
         }
         base = np.broadcast_to(v0, (n, k)).copy()
         return self._result(Xv, names, phi, base, stderr=se, params=params)
