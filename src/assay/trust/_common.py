@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -282,3 +283,30 @@ def expected_random_jaccard(d: int, k: int) -> float:
     i = np.arange(0, k + 1)
     p = stats.hypergeom(d, k, k).pmf(i)
     return float(np.sum(p * i / (2 * k - i)))
+
+
+def check_explainer_options(
+    options: dict[str, Any], *, set_here: Sequence[str], where: str
+) -> None:
+    """Refuse ``**options`` that the check itself passes to :func:`assay.explain`.
+
+    Without this a user's ``method=`` or ``seed=`` meets the check's own and Python raises a
+    bare TypeError ("got multiple values for keyword argument") from deep inside.
+    """
+    clash = sorted(set(options) & set(set_here))
+    if clash:
+        msg = (
+            f"{where} sets {', '.join(map(repr, clash))} for the re-explanations itself; got "
+            f"{', '.join(clash)}= among the explainer options. "
+            + EXPLAINER_OPTION_HINTS.get(where, "Drop it from the call.")
+        )
+        raise InvalidInputError(msg)
+
+
+EXPLAINER_OPTION_HINTS = {
+    "input_sensitivity": (
+        "The method and output space come from the explanation being checked; to use "
+        "another method, explain with it first, or pass explain_fn=."
+    ),
+    "label_permutation_check": "Name the method with attribute= instead.",
+}

@@ -30,7 +30,7 @@ import numpy as np
 from assay._validation import as_matrix, as_vector, check_int, check_seed, import_optional
 from assay.attribution._explanation import Explanation
 from assay.errors import InvalidInputError
-from assay.trust._common import check_top_k, row_spearman, top_k_order
+from assay.trust._common import check_explainer_options, check_top_k, row_spearman, top_k_order
 from assay.trust._result import RandomizationResult
 
 __all__ = ["cascading_randomization", "label_permutation_check", "parameter_layers"]
@@ -269,7 +269,8 @@ def label_permutation_check(
         Models trained on independently permuted labels (one step each).
     output, absolute, top_k, threshold, seed, **options
         As in :func:`cascading_randomization`; each permutation is one step (its mean rank
-        correlation over rows), and the last step is compared with ``threshold``.
+        correlation over rows), and the last step is compared with ``threshold``. A
+        ``background=`` among the options replaces the training rows as the background.
 
     Returns
     -------
@@ -292,7 +293,10 @@ def label_permutation_check(
     n_permutations = check_int(n_permutations, name="n_permutations", minimum=1, maximum=100_000)
     Xe = Xv[:50] if X_explain is None else as_matrix(X_explain, name="X_explain")[0]
     k = check_top_k(top_k, Xv.shape[1])
-    kw = {"background": Xv, "seed": seed, "output": output, "options": options}
+    check_explainer_options(options, set_here=("method",), where="label_permutation_check")
+    background = options.pop("background", None)  # default: the training rows
+    background = Xv if background is None else background
+    kw = {"background": background, "seed": seed, "output": output, "options": options}
     A0, name = _attributions(attribute, fit(Xv, yv), Xe, **kw)
     rng = np.random.default_rng(seed)
     maps = []

@@ -51,6 +51,7 @@ from assay._validation import as_matrix, check_int, check_seed
 from assay.attribution._explanation import Explanation
 from assay.errors import AssayError, InvalidInputError
 from assay.trust._common import (
+    check_explainer_options,
     check_explanation,
     check_top_k,
     expected_random_jaccard,
@@ -311,6 +312,9 @@ def input_sensitivity(
         if model is None:
             msg = "pass the explained model (or explain_fn) to re-explain perturbed rows."
             raise InvalidInputError(msg)
+        check_explainer_options(
+            options, set_here=("method", "output_space"), where="input_sensitivity"
+        )
         from assay._explain import explain
 
         # another seed than the explanation's: a sampled explainer draws fresh random numbers
