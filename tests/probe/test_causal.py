@@ -252,3 +252,21 @@ def test_rows_that_interact_are_not_stacked():
     slow = causal_check(model, x, reuse_prefix=False, **kw)
     assert fast.params["interventions_per_pass"] == 1  # stacking would mix the copies
     np.testing.assert_allclose(fast.data["null_matched"], slow.data["null_matched"], rtol=1e-9)
+
+
+def test_probe_report_draws_the_causal_check_next_to_its_verdict(planted, tmp_path):
+    from assay.auditing._probe_report import probe_section, write_probe_report
+
+    net, X, _, (used, *_), _ = planted
+    r = causal_check(net, X, layer="1", direction=used, n_random=19, batch_size=1000)
+    sec = probe_section(checks=[r])
+    (fig,) = [f for f in sec["figures"] if f["kind"] == "histogram"]
+    np.testing.assert_allclose(fig["data"]["values"], r.data["null_matched"])
+    assert fig["data"]["marks"] == [pytest.approx(r.metrics["effect"])]
+    assert r.verdict in fig["caption"] and "(ok, p = 0.05)" in fig["caption"]
+    _, html = write_probe_report(sec, tmp_path)
+    text = html.read_text(encoding="utf-8")
+    assert "Causal check at 1 (ok, p = 0.05)" in text
+    # the drawn figure: an inline SVG with the red line marking the probe's effect
+    start = text.index("<svg")
+    assert "#c8453c" in text[start : text.index("</svg>", start)]
