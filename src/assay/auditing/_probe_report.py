@@ -21,7 +21,6 @@ from assay.probe._layers import LayerSweep
 __all__ = ["probe_section", "write_probe_report"]
 
 
-
 def _causal_figure(chk: CheckResult) -> dict[str, Any]:
     """The causal check as a figure: the probe direction's effect against the null."""
     null = [float(v) for v in chk.data["null_matched"]]
