@@ -265,13 +265,13 @@ def causal_check(
     tokenizer, pooling, batch_size, max_length
         As :func:`assay.probe.intervene`.
     reuse_prefix : bool
-        The fast path: strings are batched by token length (unless ``positions`` are given);
-        what runs before ``layer``, and the layer's own output, are computed once and
-        replayed; several interventions (up to 16) run as stacked copies of a batch in one
-        forward call. Replay is checked against a real clean pass, and stacking against a
-        clean copy stacked with a perturbed one (rows must not interact); whatever fails its
-        check is not used. The results equal the reference path's up to float rounding.
-        ``False``: one full forward pass per direction, in input order (the reference).
+        The fast path: what runs before ``layer``, and the layer's own output, are computed
+        once and replayed; several interventions (up to 16) run as stacked copies of a batch
+        in one forward call. Replay is checked against a real clean pass, and stacking against
+        a clean copy stacked with a perturbed one (rows must not interact); whatever fails its
+        check is not used. Same random directions as the reference path, and effects equal up
+        to float rounding. ``False``: one full forward pass per direction (the reference).
+        Either way, strings are batched by token length unless ``positions`` are given.
 
     Returns
     -------
@@ -319,8 +319,9 @@ def causal_check(
     from assay.probe._capture import _positions_index, _resolve, prepare
     from assay.probe._prefix import PrefixCache
 
-    if reuse_prefix and positions is None:  # similar lengths batched together: less padding
-        # (not with positions: a negative position counts from the end of the padded batch)
+    if positions is None:  # similar lengths batched together: less padding (not with
+        # positions: a negative position counts from the end of the padded batch). Both paths
+        # batch alike, so their clean passes, covariances and random directions are identical
         inputs = _by_length(inputs, tokenizer, max_length)
     batches = prepare(inputs, tokenizer, batch_size, max_length)  # tokenize once
     run = {"pooling": pooling, "batch_size": batch_size}
