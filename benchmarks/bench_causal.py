@@ -39,19 +39,26 @@ def bench_causal(n_sentences: int, n_random: int, variants=(True, False)) -> Non
     u = np.random.default_rng(0).normal(size=384)
     print(
         f"\n| causal_check, MiniLM encoder.layer.3, {n_sentences} sentences, n_random={n_random}"
-        f" ({2 * n_random + 1} intervened passes) | torch threads | seconds | effect | p |"
+        f" ({2 * n_random + 1} interventions) | torch threads | seconds | CPU seconds"
+        " | load before/after | effect | p |"
     )
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for reuse in variants:
-        t = time.perf_counter()
+        load = os.getloadavg()[0]
+        t, c = time.perf_counter(), time.process_time()
         r = causal_check(model, texts, layer="encoder.layer.3", direction=u, tokenizer=tok,
                          pooling="mean", n_random=n_random, reuse_prefix=reuse)  # fmt: skip
-        dt = time.perf_counter() - t
-        label = "prefix replayed" if reuse else "full passes"
+        dt, dc = time.perf_counter() - t, time.process_time() - c
+        label = (
+            f"fast path ({r.params['interventions_per_pass']} per pass)" if reuse
+            else "full passes, input order"
+        )  # fmt: skip
         m = r.metrics
         print(
-            f"| {label} | {torch.get_num_threads()} | {dt:.1f} | {m['effect']:.5g} |"
-            f" {m['p_value']:.3f} ({r.status}) |"
+            f"| {label} | {torch.get_num_threads()} | {dt:.1f} | {dc:.1f} |"
+            f" {load:.1f}/{os.getloadavg()[0]:.1f} | {m['effect']:.5g} |"
+            f" {m['p_value']:.3f} ({r.status}) |",
+            flush=True,
         )
 
 

@@ -197,3 +197,76 @@ def test_replaying_the_prefix_gives_the_same_result():
     assert slow.params["prefix_modules_replayed"] == 0
     assert fast.metrics == pytest.approx(slow.metrics, rel=1e-5)
     assert fast.status == slow.status
+
+
+class _BatchCentre(torch.nn.Module):
+    """Subtracts the batch mean: a model whose rows interact (stacking must be refused)."""
+
+    def forward(self, x):
+        return x - x.mean(dim=0, keepdim=True)
+
+
+def _token_model(mix: bool = False):
+    torch.manual_seed(0)
+    block = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    layers = [
+        torch.nn.Linear(8, 8),
+        torch.nn.TransformerEncoder(block, 3, enable_nested_tensor=False),
+    ]
+    if mix:
+        layers.append(_BatchCentre())
+    layers.append(torch.nn.Linear(8, 3))
+    return torch.nn.Sequential(*layers).double().eval()
+
+
+@pytest.mark.parametrize("mode", ["ablate", "project", "steer"])
+def test_fast_path_equals_full_passes(mode):
+    """Replayed prefix and layer, several interventions stacked per call: the same numbers as
+    one full pass per direction (float64 model, so only summation order differs)."""
+    model = _token_model()
+    x = torch.randn(30, 6, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    u = np.random.default_rng(0).normal(size=8)
+    kw = {"layer": "1.layers.1", "direction": u, "n_random": 19, "batch_size": 8, "mode": mode}
+    fast = causal_check(model, x, **kw)
+    slow = causal_check(model, x, reuse_prefix=False, **kw)
+    assert fast.params["layer_replayed"] and fast.params["interventions_per_pass"] > 1
+    assert slow.params["interventions_per_pass"] == 1 and not slow.params["layer_replayed"]
+    for key in ("null_matched", "null_isotropic"):
+        np.testing.assert_allclose(fast.data[key], slow.data[key], rtol=1e-9)
+    assert fast.metrics == pytest.approx(slow.metrics, rel=1e-9)
+    if mode == "steer":
+        np.testing.assert_allclose(
+            fast.data["dose_response"]["mean_change"],
+            slow.data["dose_response"]["mean_change"],
+            rtol=1e-9,
+            atol=1e-12,
+        )
+
+
+def test_rows_that_interact_are_not_stacked():
+    model = _token_model(mix=True)
+    x = torch.randn(24, 5, 8, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    u = np.random.default_rng(1).normal(size=8)
+    kw = {"layer": "1.layers.1", "direction": u, "n_random": 19, "batch_size": 8}
+    fast = causal_check(model, x, **kw)
+    slow = causal_check(model, x, reuse_prefix=False, **kw)
+    assert fast.params["interventions_per_pass"] == 1  # stacking would mix the copies
+    np.testing.assert_allclose(fast.data["null_matched"], slow.data["null_matched"], rtol=1e-9)
+
+
+def test_probe_report_draws_the_causal_check_next_to_its_verdict(planted, tmp_path):
+    from assay.auditing._probe_report import probe_section, write_probe_report
+
+    net, X, _, (used, *_), _ = planted
+    r = causal_check(net, X, layer="1", direction=used, n_random=19, batch_size=1000)
+    sec = probe_section(checks=[r])
+    (fig,) = [f for f in sec["figures"] if f["kind"] == "histogram"]
+    np.testing.assert_allclose(fig["data"]["values"], r.data["null_matched"])
+    assert fig["data"]["marks"] == [pytest.approx(r.metrics["effect"])]
+    assert r.verdict in fig["caption"] and "(ok, p = 0.05)" in fig["caption"]
+    _, html = write_probe_report(sec, tmp_path)
+    text = html.read_text(encoding="utf-8")
+    assert "Causal check at 1 (ok, p = 0.05)" in text
+    # the drawn figure: an inline SVG with the red line marking the probe's effect
+    start = text.index("<svg")
+    assert "#c8453c" in text[start : text.index("</svg>", start)]

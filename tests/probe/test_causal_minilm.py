@@ -71,3 +71,25 @@ def test_cli_causal_check_is_not_run_where_nothing_is_downstream():
     r = _causal(encoder, tokenizer, facts, None, "encoder.layer.5", probe="logistic",
                 pooling="mean", batch_size=64, n_random=19, seed=0)  # fmt: skip
     assert r.status == "warning" and "Not tested" in r.verdict
+
+
+def test_fast_path_matches_full_passes_on_minilm():
+    """Prefix and layer replayed, interventions stacked: the same random directions and the
+    same effects as one full pass per direction (float32: rounding only). 32 sentences give
+    fewer activations than the layer's width, so the covariance is singular and its null
+    space's eigenbasis arbitrary: the directions agree only because both paths share the
+    clean pass."""
+    encoder, tokenizer, _ = load_text_model("minilm")
+    texts = list(load_statements("cities", negation="mixed").statements)[:32]
+    u = np.random.default_rng(0).normal(size=encoder.config.hidden_size)
+    kw = {"layer": "encoder.layer.3", "direction": u, "tokenizer": tokenizer,
+          "pooling": "mean", "n_random": 19, "batch_size": 16}  # fmt: skip
+    fast = causal_check(encoder, texts, **kw)
+    slow = causal_check(encoder, texts, reuse_prefix=False, **kw)
+    assert fast.params["layer_replayed"] and fast.params["interventions_per_pass"] > 1
+    assert fast.params["n_activations"] < encoder.config.hidden_size
+    np.testing.assert_array_equal(fast.data["matched_variance"], slow.data["matched_variance"])
+    for key in ("null_matched", "null_isotropic"):
+        np.testing.assert_allclose(fast.data[key], slow.data[key], rtol=1e-4)
+    assert fast.metrics["effect"] == pytest.approx(slow.metrics["effect"], rel=1e-4)
+    assert fast.metrics["p_value"] == slow.metrics["p_value"]

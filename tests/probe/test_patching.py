@@ -141,3 +141,48 @@ def test_bad_inputs(models):
                             metric=lambda out: out[:, 3])  # fmt: skip
     with pytest.raises(InvalidInputError, match="target"):
         logit_lens(models[0], clean, layers=["transformer.h.0"], target=VOCAB + 3)
+
+
+def _first(out):
+    return out if torch.is_tensor(out) else out[0]
+
+
+def test_replayed_patching_equals_raw_hook_patching():
+    """Prefix and the corrupted layer output replayed: the same numbers as one full forward
+    per (block, position) written with raw torch hooks (float64, random GPT-2 config)."""
+    torch.manual_seed(3)
+    cfg = transformers.GPT2Config(n_layer=3, n_embd=16, n_head=2, n_positions=8, vocab_size=50)
+    model = transformers.GPT2LMHeadModel(cfg).double().eval()
+    g = torch.Generator().manual_seed(0)
+    clean = torch.randint(0, 50, (5, 6), generator=g)
+    corrupted = clean.clone()
+    corrupted[:, 2] = (clean[:, 2] + 7) % 50
+    blocks = [f"transformer.h.{i}" for i in range(3)]
+    r = activation_patching(
+        model, {"input_ids": clean}, {"input_ids": corrupted},
+        layers=blocks, positions="each", metric=lambda out: out[:, 4] - out[:, 9],
+    )  # fmt: skip
+    assert r.params["layers_prefix_replayed"] == 3
+    store = {}
+    with torch.no_grad():
+        hooks = [
+            b.register_forward_hook(lambda _m, _a, o, i=i: store.__setitem__(i, _first(o)))
+            for i, b in enumerate(model.transformer.h)
+        ]
+        model(input_ids=clean)
+        for h in hooks:
+            h.remove()
+        raw = np.empty((3, 6))
+        for i, block in enumerate(model.transformer.h):
+            for p in range(6):
+
+                def put(_m, _a, o, i=i, p=p):
+                    h = _first(o).clone()
+                    h[:, p] = store[i][:, p]
+                    return h if torch.is_tensor(o) else (h, *o[1:])
+
+                handle = block.register_forward_hook(put)
+                logits = model(input_ids=corrupted).logits[:, -1]
+                handle.remove()
+                raw[i, p] = float((logits[:, 4] - logits[:, 9]).mean())
+    np.testing.assert_allclose(r.metric, raw, rtol=1e-9, atol=1e-12)

@@ -21,6 +21,23 @@ from assay.probe._layers import LayerSweep
 __all__ = ["probe_section", "write_probe_report"]
 
 
+def _causal_figure(chk: CheckResult) -> dict[str, Any]:
+    """The causal check as a figure: the probe direction's effect against the null."""
+    null = [float(v) for v in chk.data["null_matched"]]
+    effect = float(chk.metrics["effect"])
+    p = chk.metrics.get("p_value")
+    layer = chk.params.get("layer", "")
+    return figure(
+        "histogram",
+        f"Causal check at {layer} ({chk.status}, p = {p:.3g}): output change (RMS) when the "
+        f"probe's direction is removed (red line) against {len(null)} random directions of the "
+        f"same activation variance (grey). {chk.verdict}",
+        values=null,
+        marks=[effect],
+        xlabel="output change (RMS)",
+        ylabel="random directions",
+    )
+
 
 def probe_section(
     sweeps: LayerSweep | Mapping[str, LayerSweep] | Sequence[LayerSweep] = (),
@@ -92,6 +109,8 @@ def probe_section(
             )
         )
     for chk in all_checks:
+        if chk.name == "causal" and "null_matched" in chk.data:
+            figures.append(_causal_figure(chk))
         verdicts.append(chk.verdict)
         status = worst_status([status, chk.status])
         for key, value in chk.metrics.items():

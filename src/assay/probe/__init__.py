@@ -7,7 +7,9 @@
   probe's direction is ablated (or steered along) against random directions of the same
   activation variance.
 - :func:`erase` / :class:`LeaceEraser`: least-squares linear concept erasure (LEACE), with the
-  probe accuracy after erasure against chance and the task accuracy cost.
+  probe accuracy after erasure against chance and the task accuracy cost;
+  :func:`erase_in_model` erases inside the forward pass and measures the model's own task
+  accuracy before and after.
 - :func:`activation_patching` (clean activations patched into corrupted runs, per layer and
   token position) and :func:`logit_lens` (each layer decoded through the final norm and
   unembedding).
@@ -46,6 +48,7 @@ from assay.probe._datasets import (
     with_distractor,
 )
 from assay.probe._erase import LeaceEraser, erase
+from assay.probe._erase_model import erase_in_model
 from assay.probe._layers import LayerSweep, probe_layers, wilson_interval
 from assay.probe._patching import (
     LogitLensResult,
@@ -74,6 +77,7 @@ __all__ = [
     "concept_leakage",
     "distractor_check",
     "erase",
+    "erase_in_model",
     "find_layers",
     "intervene",
     "load_statements",

@@ -561,6 +561,7 @@ def run_patched(
     batch_size: int = 64,
     max_length: int | None = None,
     prefix: Any = None,
+    tile: int = 1,
 ) -> np.ndarray:
     """Run all inputs with ``hook_fn(h, selection, rows)`` replacing the layer's output tensor
     (``None`` keeps it); return the model's first output tensor pooled to ``(n, k)`` float64.
@@ -568,6 +569,8 @@ def run_patched(
     ``selection`` is the boolean (batch, tokens) mask of non-padding positions (None for a
     (batch, features) output); ``rows`` the slice of inputs in this batch. ``prefix`` (a
     :class:`assay.probe._prefix.PrefixCache`) records or replays what runs before the layer.
+    ``tile = K > 1`` repeats each batch ``K`` times along the batch axis in one call (``h`` is
+    then ``K`` copies stacked, for ``K`` different interventions) and returns ``(K, n, k)``.
     """
     torch = import_optional("torch", purpose="interventions")
     if pooling not in POOLINGS:
@@ -609,9 +612,13 @@ def run_patched(
         device, dtype = torch.device("cpu"), torch.float32
     outs = []
     row = 0
+    if prefix is not None:
+        prefix.tile = tile
     try:
         with torch.no_grad():
             for args, mask, b in _batches(inputs, tokenizer, batch_size, max_length, torch):
+                if tile > 1:
+                    args, mask = _repeat(args, tile), _repeat(mask, tile)
                 mask = None if mask is None else mask.to(device)
                 state.update(mask=mask, rows=slice(row, row + b), called=False)
                 if prefix is not None:
@@ -636,14 +643,24 @@ def run_patched(
                 out = _first_tensor(out, torch)
                 if out.dim() == 1:
                     out = out[:, None]
-                outs.append(_pool(out, mask, pooling, b, "model output", torch))
+                pooled = _pool(out, mask, pooling, b * tile, "model output", torch)
+                outs.append(pooled.reshape(tile, b, *pooled.shape[1:]) if tile > 1 else pooled)
                 row += b
     finally:
         handle.remove()
         if prefix is not None:
             prefix.close()
         model.train(was_training)
-    return np.concatenate([o.to("cpu", torch.float64).numpy() for o in outs], axis=0)
+    return np.concatenate([o.to("cpu", torch.float64).numpy() for o in outs], axis=int(tile > 1))
+
+
+def _repeat(x: Any, k: int) -> Any:
+    """``x`` (a tensor, a dict of tensors or None) repeated ``k`` times along axis 0."""
+    if x is None:
+        return None
+    if isinstance(x, dict):
+        return {key: _repeat(v, k) for key, v in x.items()}
+    return x.repeat(k, *([1] * (x.dim() - 1)))
 
 
 def intervene(

@@ -43,6 +43,8 @@ from assay.probe._checks import CheckResult
 __all__ = ["causal_check", "probe_direction"]
 
 MODES = ("ablate", "project", "steer")
+STACK_BYTES = 32 * 2**20  # interventions stacked per call while the layer output stays below
+MAX_STACK = 16
 
 
 def probe_direction(direction: Any) -> np.ndarray:
@@ -142,6 +144,79 @@ def _select_output(out: np.ndarray, output: Any) -> np.ndarray:
     return res
 
 
+def _by_length(inputs: Any, tokenizer: Any, max_length: int | None) -> Any:
+    """Strings sorted by their number of tokens (stable), so that a batch pads little; the
+    check's statistics are sums over inputs, so their order does not matter."""
+    if tokenizer is None or isinstance(inputs, str) or not isinstance(inputs, Sequence):
+        return inputs
+    if not inputs or not all(isinstance(x, str) for x in inputs):
+        return inputs
+    try:
+        enc = tokenizer(list(inputs), truncation=max_length is not None, max_length=max_length)
+        lengths = [len(ids) for ids in enc["input_ids"]]
+    except (TypeError, ValueError, KeyError):  # a tokenizer that only makes padded tensors
+        return inputs
+    return [inputs[i] for i in np.argsort(lengths, kind="stable")]
+
+
+def _replay_check(model: Any, batches: Any, layer: Any, cache: Any, raw: np.ndarray,
+                  run: dict[str, Any]) -> int:  # fmt: skip
+    """Switch ``cache`` to replay if a replayed clean pass reproduces ``raw`` (else off), and
+    return how many interventions one forward call may stack (1 unless replay works and two
+    stacked copies of the clean pass reproduce it too)."""
+    if cache is None:
+        return 1
+    from assay.probe._capture import run_patched
+
+    torch = import_optional("torch", purpose="causal checks")
+    scale = max(1.0, float(np.max(np.abs(raw))))
+
+    def same(x: np.ndarray) -> bool:
+        return bool(np.allclose(x, raw, rtol=1e-5, atol=1e-6 * scale))
+
+    cache.mode = "replay"
+    out = cache.layer_outputs[0] if cache.layer_outputs else None
+    out = out[0] if isinstance(out, (tuple, list)) and out else out
+    n_bytes = out.numel() * out.element_size() if hasattr(out, "numel") else 0
+    stack = int(np.clip(STACK_BYTES // max(n_bytes, 1), 1, MAX_STACK)) if n_bytes else 1
+    if stack > 1:  # copy 0 as is, copy 1 negated: copy 0 must not feel copy 1 (batch mixing)
+
+        def negate_second(h: Any, _sel: Any, _rows: slice) -> Any:
+            half = h.shape[0] // 2
+            return torch.cat([h[:half], -h[half:]])
+
+        two = run_patched(model, batches, layer, negate_second, prefix=cache, tile=2, **run)
+        if same(two[0]):
+            return stack
+    if not same(run_patched(model, batches, layer, None, prefix=cache, **run)):
+        cache.mode = "off"  # the model is not a pure function of its inputs here
+    return 1
+
+
+def _stacked_intervention(V: np.ndarray, coef: np.ndarray, steer: bool, touched: Callable,
+                          torch: Any) -> Callable:  # fmt: skip
+    """Hook for ``k = len(V)`` stacked copies of a batch: copy ``i`` gets direction ``V[i]``
+    added ``coef[i]`` times (steer) or its projection pinned to ``coef[i]`` (ablate/project)."""
+    k, d = V.shape
+
+    def fn(h: Any, sel: Any, _rows: slice) -> Any:
+        sel = touched(h, sel)
+        hv = h.reshape(k, h.shape[0] // k, *h.shape[1:])
+        Vt = torch.as_tensor(V, dtype=h.dtype, device=h.device)
+        c = torch.as_tensor(coef, dtype=h.dtype, device=h.device)
+        lead = (k,) + (1,) * (h.dim() - 1)
+        if steer:
+            delta = (c.reshape(*lead, 1) * Vt.reshape(*lead, d)).expand_as(hv)
+        else:
+            proj = torch.bmm(hv.reshape(k, -1, d), Vt[:, :, None]).reshape(hv.shape[:-1])
+            delta = -(proj - c.reshape(lead))[..., None] * Vt.reshape(*lead, d)
+        if sel is not None:
+            delta = delta * sel.reshape(k, -1, *sel.shape[1:])[..., None].to(h.dtype)
+        return (hv + delta).reshape(h.shape)
+
+    return fn
+
+
 def causal_check(
     model: Any,
     inputs: Any,
@@ -190,9 +265,13 @@ def causal_check(
     tokenizer, pooling, batch_size, max_length
         As :func:`assay.probe.intervene`.
     reuse_prefix : bool
-        Compute what runs before ``layer`` once and replay it in every intervened pass (checked
-        against a real clean pass first, and dropped if they differ); the results are the same
-        either way, only faster.
+        The fast path: what runs before ``layer``, and the layer's own output, are computed
+        once and replayed; several interventions (up to 16) run as stacked copies of a batch
+        in one forward call. Replay is checked against a real clean pass, and stacking against
+        a clean copy stacked with a perturbed one (rows must not interact); whatever fails its
+        check is not used. Same random directions as the reference path, and effects equal up
+        to float rounding. ``False``: one full forward pass per direction (the reference).
+        Either way, strings are batched by token length unless ``positions`` are given.
 
     Returns
     -------
@@ -240,9 +319,14 @@ def causal_check(
     from assay.probe._capture import _positions_index, _resolve, prepare
     from assay.probe._prefix import PrefixCache
 
+    if positions is None:  # similar lengths batched together: less padding (not with
+        # positions: a negative position counts from the end of the padded batch). Both paths
+        # batch alike, so their clean passes, covariances and random directions are identical
+        inputs = _by_length(inputs, tokenizer, max_length)
     batches = prepare(inputs, tokenizer, batch_size, max_length)  # tokenize once
     run = {"pooling": pooling, "batch_size": batch_size}
-    cache = PrefixCache(model, _resolve(model, [layer])[0][1]) if reuse_prefix else None
+    module = _resolve(model, [layer])[0][1]
+    cache = PrefixCache(model, module, include_layer=True) if reuse_prefix else None
 
     def touched(h: Any, sel: Any) -> Any:
         if h.shape[-1] != d:
@@ -277,12 +361,7 @@ def causal_check(
 
     raw_clean = run_patched(model, batches, layer, record, prefix=cache, **run)
     clean = _select_output(raw_clean, output)
-    if cache is not None:
-        cache.mode = "replay"
-        again = run_patched(model, batches, layer, None, prefix=cache, **run)
-        scale = max(1.0, float(np.max(np.abs(raw_clean))))
-        if not np.allclose(again, raw_clean, rtol=1e-5, atol=1e-6 * scale):
-            cache.mode = "off"  # the model is not a pure function of its inputs here
+    stack = _replay_check(model, batches, layer, cache, raw_clean, run)
     if acc["n"] < 2:
         msg = "fewer than two activations were touched; pass more inputs or positions."
         raise InvalidInputError(msg)
@@ -291,33 +370,29 @@ def causal_check(
     rng = np.random.default_rng(seed)
     iso, matched, exact = null_directions(u, sigma, n_random, rng)
 
-    def effect_of(v: np.ndarray) -> tuple[float, np.ndarray | None]:
-        sd = float(np.sqrt(max(v @ sigma @ v, 0.0)))
-        changes = []
-        for s in scales if mode == "steer" else [None]:
-
-            def fn(h: Any, sel: Any, _rows: slice, s: float | None = s) -> Any:
-                sel = touched(h, sel)
-                vt = torch.as_tensor(v, dtype=h.dtype, device=h.device)
-                if mode == "steer":
-                    delta = (s * sd) * vt.expand_as(h)
-                else:
-                    ref = float(mu @ v) if mode == "ablate" else 0.0
-                    delta = -((h @ vt) - ref)[..., None] * vt
-                if sel is not None:
-                    delta = delta * sel[..., None].to(h.dtype)
-                return h + delta
-
-            out = run_patched(model, batches, layer, fn, prefix=cache, **run)
-            out = _select_output(out, output)
-            changes.append(out - clean)
-        diff = np.stack(changes)  # (n_scales, n, m)
-        rms = float(np.sqrt(np.mean(diff * diff)))
-        return rms, (diff.mean(axis=1) if mode == "steer" else None)
-
-    effect, dose = effect_of(u)
-    null_iso = np.array([effect_of(v)[0] for v in iso])
-    null_matched = np.array([effect_of(v)[0] for v in matched])
+    directions = np.vstack([u[None, :], iso, matched])
+    n_scales = len(scales) if mode == "steer" else 1
+    jobs = [(i, j) for i in range(len(directions)) for j in range(n_scales)]
+    sq = np.zeros(len(directions))  # sum of squared output changes per direction
+    dose = np.zeros((n_scales, clean.shape[1]))
+    for first in range(0, len(jobs), stack):  # ``stack`` interventions per forward call
+        chunk = jobs[first : first + stack]
+        V = directions[[i for i, _ in chunk]]
+        if mode == "steer":
+            sd = np.sqrt(np.maximum(np.einsum("kd,de,ke->k", V, sigma, V), 0.0))
+            coef = np.array([scales[j] for _, j in chunk]) * sd
+        else:
+            coef = V @ mu if mode == "ablate" else np.zeros(len(chunk))
+        fn = _stacked_intervention(V, coef, mode == "steer", touched, torch)
+        out = run_patched(model, batches, layer, fn, prefix=cache, tile=len(chunk), **run)
+        for (i, j), o in zip(chunk, out if len(chunk) > 1 else out[None], strict=True):
+            diff = _select_output(o, output) - clean
+            sq[i] += float(np.sum(diff * diff))
+            if i == 0:
+                dose[j] = diff.mean(axis=0)
+    rms = np.sqrt(sq / (n_scales * clean.size))
+    effect, null_iso, null_matched = float(rms[0]), rms[1 : 1 + n_random], rms[1 + n_random :]
+    dose = dose if mode == "steer" else None
     if not np.isfinite(effect) or not np.all(np.isfinite(null_matched)):
         msg = "the model's output is not finite under the intervention."
         raise ModelError(msg)
@@ -386,5 +461,9 @@ def causal_check(
             "prefix_modules_replayed": (
                 cache.n_modules if cache is not None and cache.mode == "replay" else 0
             ),
+            "layer_replayed": bool(
+                cache is not None and cache.mode == "replay" and cache.layer_replayed
+            ),
+            "interventions_per_pass": stack,
         },
     )

@@ -129,6 +129,18 @@ class LeaceEraser(TransformerMixin, BaseEstimator):
         return fn
 
 
+def _split(z: np.ndarray, test_size: float, seed: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Training and held-out row indices, stratified on the concept."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(z.shape[0])
+    try:
+        return tuple(train_test_split(idx, test_size=test_size, stratify=z, random_state=seed))
+    except ValueError as exc:  # a class too small to appear on both sides
+        msg = f"cannot split the rows into training and held-out parts by concept: {exc}"
+        raise InvalidInputError(msg) from exc
+
+
 def _accuracy(probe: Any, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, yte: np.ndarray,
               seed: Any) -> float:  # fmt: skip
     from assay.probe._layers import make_probe
@@ -188,7 +200,6 @@ def erase(
     ('ok', True)
     """
     from scipy.stats import binomtest
-    from sklearn.model_selection import train_test_split
 
     seed = check_seed(seed)
     X, _ = as_matrix(X, name="X", min_rows=10)
@@ -202,8 +213,7 @@ def erase(
     y = None
     if task is not None:
         y = np.asarray(as_vector(task, name="task", n_rows=X.shape[0], numeric=False))
-    idx = np.arange(X.shape[0])
-    train, test = train_test_split(idx, test_size=test_size, stratify=z, random_state=seed)
+    train, test = _split(z, test_size, seed)
     eraser = LeaceEraser().fit(X[train], z[train])
     Xe = eraser.transform(X)
     before = _accuracy(probe, X[train], z[train], X[test], z[test], seed)

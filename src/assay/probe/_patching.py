@@ -243,7 +243,8 @@ def activation_patching(
     for i, name in enumerate(names):
         # with several positions per layer, what runs before the layer is computed once (on
         # the first pass) and replayed, after a check that replay reproduces the real output
-        cache = PrefixCache(model, modules[name]) if len(pos_list) > 2 else None
+        # the corrupted run's own output of the layer is replayed too (only it is patched)
+        cache = PrefixCache(model, modules[name], include_layer=True) if len(pos_list) > 2 else None
         for j, pos in enumerate(pos_list):
             if cache is not None and j == 1:
                 cache.mode = "replay"

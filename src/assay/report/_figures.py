@@ -138,6 +138,22 @@ def _scatter(ax: Any, data: dict[str, Any]) -> None:
     ax.figure.set_size_inches(4.5, 3)
 
 
+def _histogram(ax: Any, data: dict[str, Any]) -> None:
+    """A null distribution (histogram) and observed values marked on it (vertical lines)."""
+    values = np.asarray(data["values"], dtype=float)
+    values = values[np.isfinite(values)]
+    marks = [float(m) for m in data.get("marks", [])]
+    lo = min([*values.tolist(), *marks]) if values.size or marks else 0.0
+    hi = max([*values.tolist(), *marks]) if values.size or marks else 1.0
+    bins = np.linspace(lo, hi if hi > lo else lo + 1.0, int(data.get("bins", 20)) + 1)
+    ax.hist(values, bins=bins, color=GREY, edgecolor="white")
+    for mark in marks:
+        ax.axvline(mark, color=RED, lw=2)
+    ax.set_xlabel(data.get("xlabel", ""))
+    ax.set_ylabel(data.get("ylabel", "count"))
+    ax.figure.set_size_inches(5, 3)
+
+
 FIGURE_KINDS: dict[str, Callable[[Any, dict[str, Any]], None]] = {
     "beeswarm": _beeswarm,
     "scatter": _scatter,
@@ -147,6 +163,7 @@ FIGURE_KINDS: dict[str, Callable[[Any, dict[str, Any]], None]] = {
     "line": _line,
     "heatmap": _heatmap,
     "errorbar": _errorbar,
+    "histogram": _histogram,
 }
 
 
