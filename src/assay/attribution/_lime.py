@@ -52,6 +52,7 @@ from tqdm.auto import tqdm
 from assay._validation import check_int, check_seed
 from assay.attribution._base import BaseExplainer
 from assay.attribution._explanation import Explanation
+from assay.attribution._lime_fit import klasso_ridge
 from assay.errors import InvalidInputError
 
 __all__ = [
@@ -91,6 +92,22 @@ def _select_k(xy: np.ndarray, gram: np.ndarray, n_samples: int, k: int) -> np.nd
     over = np.flatnonzero(counts > k)
     last = over[0] - 1 if over.size else coefs.shape[1] - 1
     return np.flatnonzero(coefs[:, last]) if last >= 0 else np.arange(0)
+
+
+def _fit_one(gram, xy, yy, m, n_select, alpha, coef_out, r2_out, t, sel_out) -> None:
+    """One (row, output) surrogate with scikit-learn's lasso path (special cases)."""
+    idx = _select_k(xy, gram, m, n_select)
+    beta = np.zeros(0)
+    if idx.size:
+        g = gram[np.ix_(idx, idx)] + alpha * np.eye(idx.size)
+        try:
+            beta = np.linalg.solve(g, xy[idx])
+        except np.linalg.LinAlgError:
+            beta = np.linalg.lstsq(g, xy[idx], rcond=None)[0]
+    coef_out[idx] = beta
+    sel_out[idx] = True
+    ss_res = yy - 2.0 * beta @ xy[idx] + beta @ gram[np.ix_(idx, idx)] @ beta
+    r2_out[t] = 1.0 - max(ss_res, 0.0) / yy
 
 
 def fit_sparse_surrogates(
@@ -140,25 +157,34 @@ def fit_sparse_surrogates(
     # Two outputs summing to a constant (binary probabilities): the second fit is the negation.
     s = y.sum(axis=2)
     mirror = k == 2 and bool(np.all(np.ptp(s, axis=1) <= 1e-12 * np.maximum(1.0, np.abs(s[:, 0]))))
-    cols = [1] if mirror else range(k)
-    for i in range(r):
-        for t in cols:
-            idx = np.arange(0) if flat[i, t] else _select_k(xy[i, :, t], gram[i], m, n_select)
-            if idx.size == 0:
-                beta = np.zeros(0)
-            else:
-                g = gram[i][np.ix_(idx, idx)] + alpha * np.eye(idx.size)
-                try:
-                    beta = np.linalg.solve(g, xy[i, idx, t])
-                except np.linalg.LinAlgError:
-                    beta = np.linalg.lstsq(g, xy[i, idx, t], rcond=None)[0]
-            coef[i, idx, t] = beta
-            selected[i, idx, t] = True
-            ss_res = yy[i, t] - 2.0 * beta @ xy[i, idx, t] + beta @ gram[i][np.ix_(idx, idx)] @ beta
-            if not flat[i, t]:
-                r2[i, t] = 1.0 - max(ss_res, 0.0) / yy[i, t]
-            else:  # constant model output: a perfect (constant) fit, as sklearn's r2_score
-                r2[i, t] = 1.0
+    status = np.zeros((r, k), dtype=np.int64)
+    klasso_ridge(
+        np.ascontiguousarray(gram),
+        np.ascontiguousarray(xy),
+        yy,
+        flat,
+        m,
+        n_select,
+        float(alpha),
+        1 if mirror else 0,
+        coef,
+        r2,
+        selected,
+        status,
+    )
+    for i, t in zip(*np.nonzero(status), strict=True):  # scikit-learn's special cases
+        _fit_one(
+            gram[i],
+            xy[i, :, t],
+            yy[i, t],
+            m,
+            n_select,
+            alpha,
+            coef[i, :, t],
+            r2[i],
+            t,
+            selected[i, :, t],
+        )
     if mirror:
         coef[:, :, 0] = -coef[:, :, 1]
         selected[:, :, 0] = selected[:, :, 1]
