@@ -52,7 +52,7 @@ from tqdm.auto import tqdm
 from assay._validation import check_int, check_seed
 from assay.attribution._base import BaseExplainer
 from assay.attribution._explanation import Explanation
-from assay.attribution._lime_fit import klasso_ridge
+from assay.attribution._lime_fit import klasso_ridge, weighted_features
 from assay.errors import InvalidInputError
 
 __all__ = [
@@ -133,13 +133,25 @@ def fit_sparse_surrogates(
     dict with ``coef`` (r, d, k) (zero where not selected), ``intercept`` (r, k),
     ``r2`` (r, k) (weighted R^2 on the samples), ``selected`` (r, d, k) bool.
     """
-    r, m, d = phi.shape
+    sq = np.sqrt(weights)[:, :, None]
+    s_phi = np.matmul(weights[:, None, :], phi)[:, 0, :]  # (r, d)
+    return _fit_weighted(phi * sq, weights, s_phi, y, n_select=n_select, alpha=alpha)
+
+
+def _fit_weighted(
+    a: np.ndarray,
+    weights: np.ndarray,
+    s_phi: np.ndarray,
+    y: np.ndarray,
+    *,
+    n_select: int,
+    alpha: float,
+) -> dict[str, np.ndarray]:
+    """:func:`fit_sparse_surrogates` from ``a = phi sqrt(w)`` and ``s_phi = sum_m w phi``."""
+    r, m, d = a.shape
     k = y.shape[2]
     sw = weights.sum(axis=1)
-    sq = np.sqrt(weights)[:, :, None]
-    a = phi * sq
-    b = y * sq
-    s_phi = np.matmul(weights[:, None, :], phi)[:, 0, :]  # (r, d)
+    b = y * np.sqrt(weights)[:, :, None]
     s_y = np.matmul(weights[:, None, :], y)[:, 0, :]  # (r, k)
     mu_phi = s_phi / sw[:, None]
     mu_y = s_y / sw[:, None]
@@ -430,15 +442,6 @@ class LimeTabular(BaseExplainer):
                 Z[a, 1:, j] = rng.choice(st["cat_values"][j], size=m - 1, p=st["cat_freqs"][j])
         return Z
 
-    def _phi(self, Z: np.ndarray, x: np.ndarray, st: dict[str, Any]) -> np.ndarray:
-        """Interpretable features of samples Z (r, m, d) around rows x (r, d)."""
-        phi = np.subtract(Z, x[:, None, :])
-        phi /= st["scale"]
-        cat_cols = np.flatnonzero(st["cat"])
-        if cat_cols.size:
-            phi[:, :, cat_cols] = Z[:, :, cat_cols] == x[:, None, cat_cols]
-        return phi
-
     def _width(self, d: int) -> float:
         return self.kernel_width if self.kernel_width is not None else DEFAULT_WIDTH_FACTOR * d**0.5
 
@@ -475,15 +478,12 @@ class LimeTabular(BaseExplainer):
             f = predict(Z.reshape(-1, d)).reshape(len(rows), m, -1)
             for s0 in range(0, len(rows), fit_rows):
                 sl = slice(s0, s0 + fit_rows)
-                phi = self._phi(Z[sl], X[rows[sl]], st)
-                if cat.any():
-                    cont = phi[:, :, ~cat]
-                    dist2 = np.einsum("rmd,rmd->rm", cont, cont)
-                    dist2 += (1.0 - phi[:, :, cat]).sum(axis=2)
-                else:  # no masked copies of phi
-                    dist2 = np.einsum("rmd,rmd->rm", phi, phi)
-                w = np.exp(-dist2 / (2.0 * width**2))
-                fit = fit_sparse_surrogates(phi, w, f[sl], n_select=self.n_select, alpha=self.alpha)
+                zs = Z[sl]
+                a = np.empty_like(zs)
+                w = np.empty(zs.shape[:2])
+                s_phi = np.empty((zs.shape[0], d))
+                weighted_features(zs, X[rows[sl]], st["scale"], cat, width, a, w, s_phi)
+                fit = _fit_weighted(a, w, s_phi, f[sl], n_select=self.n_select, alpha=self.alpha)
                 fit["f_x"] = f[sl, 0, :]
                 fit["w_median"] = np.median(w[:, 1:], axis=1)
                 fit["ess"] = w.sum(axis=1) ** 2 / (w * w).sum(axis=1)

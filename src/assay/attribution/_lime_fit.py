@@ -229,3 +229,35 @@ def klasso_ridge(gram, xy, yy, flat, n_samples, k, alpha, t_first, coef, r2, sel
                 r2[i, t] = 1.0
             else:
                 r2[i, t] = 1.0 - max(ss_res, 0.0) / yy[i, t]
+
+
+@numba.njit(cache=True, nogil=True)
+def weighted_features(Z, x, scale, cat, width, a, w, s_phi):
+    """Interpretable features, kernel weights and weighted sums in one pass over the samples.
+
+    For samples ``Z`` (r, m, d) around rows ``x`` (r, d): ``phi_j = (z_j - x_j) / scale_j``
+    (continuous) or ``1[z_j == x_j]`` (``cat[j]``), ``D^2 = sum_cont phi^2 + sum_cat
+    (1 - phi)``, ``w = exp(-D^2 / (2 width^2))``. Fills ``a = phi * sqrt(w)`` (r, m, d),
+    ``w`` (r, m) and ``s_phi = sum_m w phi`` (r, d).
+    """
+    r, m, d = Z.shape
+    denom = 2.0 * width * width
+    for i in range(r):
+        for j in range(d):
+            s_phi[i, j] = 0.0
+        for s in range(m):
+            dist2 = 0.0
+            for j in range(d):
+                if cat[j]:
+                    p = 1.0 if Z[i, s, j] == x[i, j] else 0.0
+                    dist2 += 1.0 - p
+                else:
+                    p = (Z[i, s, j] - x[i, j]) / scale[j]
+                    dist2 += p * p
+                a[i, s, j] = p
+            ws = np.exp(-dist2 / denom)
+            w[i, s] = ws
+            sq = np.sqrt(ws)
+            for j in range(d):
+                s_phi[i, j] += ws * a[i, s, j]
+                a[i, s, j] *= sq
