@@ -423,10 +423,22 @@ class LimeTabular(BaseExplainer):
 
     # -- sampling --------------------------------------------------------------------------
     def _sample_rows(
-        self, X: np.ndarray, rows: np.ndarray, seed: int, st: dict[str, Any]
+        self,
+        X: np.ndarray,
+        rows: np.ndarray,
+        seed: int,
+        st: dict[str, Any],
+        *,
+        finalize: bool = True,
+        n_samples: int | None = None,
     ) -> np.ndarray:
-        """Perturbed samples (r, m, d) in original units; sample 0 of each row is the row."""
-        r, m, d = len(rows), self.n_samples, X.shape[1]
+        """Perturbed samples (r, m, d) in original units; sample 0 of each row is the row.
+
+        With ``finalize=False`` continuous columns of samples ``1:`` hold the standard normal
+        draws (``weighted_features`` scales and shifts them in its pass).
+        """
+        r, d = len(rows), X.shape[1]
+        m = self.n_samples if n_samples is None else n_samples
         cat_cols = np.flatnonzero(st["cat"])
         std = np.where(st["cat"], 0.0, st["std"] * self.sample_scale)
         Z = np.empty((r, m, d))
@@ -436,8 +448,9 @@ class LimeTabular(BaseExplainer):
             centre = x if self.sample_around == "instance" else st["mean"]
             Z[a, 0] = x
             rng.standard_normal(out=Z[a, 1:])  # drawn in place: no temporary
-            Z[a, 1:] *= std
-            Z[a, 1:] += centre
+            if finalize:
+                Z[a, 1:] *= std
+                Z[a, 1:] += centre
             for j in cat_cols:
                 Z[a, 1:, j] = rng.choice(st["cat_values"][j], size=m - 1, p=st["cat_freqs"][j])
         return Z
@@ -451,11 +464,22 @@ class LimeTabular(BaseExplainer):
             from assay.model._fast_predict import fast_tree_predictor
 
             # probe: explained rows and a (fixed-seed) neighbourhood like the ones explained
-            around = self._sample_rows(X, np.arange(1), 0, st)[0, : min(self.n_samples, 1024)]
+            around = self._sample_rows(X, np.arange(1), 0, st, n_samples=min(self.n_samples, 1024))[
+                0
+            ]
             fast = fast_tree_predictor(self.adapter, np.vstack([X[:256], around]))
             if fast is not None:
                 return fast, "compiled trees"
         return self.adapter.predict, "model"
+
+    def _features(self, Z, x, centre, std, st, width, *, finalize):
+        """``a = phi sqrt(w)``, ``w`` and ``sum_m w phi`` of samples Z (r, m, d) around x."""
+        r, m, d = Z.shape
+        a = np.empty_like(Z)
+        w = np.empty((r, m))
+        s_phi = np.empty((r, d))
+        weighted_features(Z, x, centre, std, st["scale"], st["cat"], width, finalize, a, w, s_phi)
+        return a, w, s_phi
 
     def _run(
         self, X: np.ndarray, seed: int, st: dict[str, Any], predict: Callable
@@ -470,19 +494,28 @@ class LimeTabular(BaseExplainer):
         rows_per_call = max(1, self.max_memory // (m * d * 8))
         if predict != self.adapter.predict:
             rows_per_call = min(rows_per_call, fit_rows)
+        # compiled trees: blocks of at most fit_rows rows are sampled, finished and featurized
+        # in one pass, evaluated and fitted while in cache; a library model gets large calls
+        fused = rows_per_call <= fit_rows
+        std = np.where(cat, 0.0, st["std"] * self.sample_scale)
         parts: list[dict[str, np.ndarray]] = []
         starts = range(0, n, rows_per_call)
         for start in tqdm(starts, disable=not self.progress, desc="LIME", unit="batch"):
             rows = np.arange(start, min(n, start + rows_per_call))
-            Z = self._sample_rows(X, rows, seed, st)
+            Z = self._sample_rows(X, rows, seed, st, finalize=not fused)
+            centre = (
+                X[rows] if self.sample_around == "instance" else np.tile(st["mean"], (len(rows), 1))
+            )
+            if fused:
+                feats = self._features(Z, X[rows], centre, std, st, width, finalize=True)
             f = predict(Z.reshape(-1, d)).reshape(len(rows), m, -1)
             for s0 in range(0, len(rows), fit_rows):
                 sl = slice(s0, s0 + fit_rows)
-                zs = Z[sl]
-                a = np.empty_like(zs)
-                w = np.empty(zs.shape[:2])
-                s_phi = np.empty((zs.shape[0], d))
-                weighted_features(zs, X[rows[sl]], st["scale"], cat, width, a, w, s_phi)
+                if not fused:
+                    feats = self._features(
+                        Z[sl], X[rows[sl]], centre[sl], std, st, width, finalize=False
+                    )
+                a, w, s_phi = feats
                 fit = _fit_weighted(a, w, s_phi, f[sl], n_select=self.n_select, alpha=self.alpha)
                 fit["f_x"] = f[sl, 0, :]
                 fit["w_median"] = np.median(w[:, 1:], axis=1)

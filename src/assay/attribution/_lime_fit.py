@@ -232,10 +232,12 @@ def klasso_ridge(gram, xy, yy, flat, n_samples, k, alpha, t_first, coef, r2, sel
 
 
 @numba.njit(cache=True, nogil=True)
-def weighted_features(Z, x, scale, cat, width, a, w, s_phi):
+def weighted_features(Z, x, centre, std, scale, cat, width, finalize, a, w, s_phi):
     """Interpretable features, kernel weights and weighted sums in one pass over the samples.
 
-    For samples ``Z`` (r, m, d) around rows ``x`` (r, d): ``phi_j = (z_j - x_j) / scale_j``
+    With ``finalize``, first turns the standard normal draws of continuous columns of samples
+    ``1:`` into ``Z = draw * std + centre`` in place (as ``Z *= std; Z += centre``). Then, for
+    samples ``Z`` (r, m, d) around rows ``x`` (r, d): ``phi_j = (z_j - x_j) / scale_j``
     (continuous) or ``1[z_j == x_j]`` (``cat[j]``), ``D^2 = sum_cont phi^2 + sum_cat
     (1 - phi)``, ``w = exp(-D^2 / (2 width^2))``. Fills ``a = phi * sqrt(w)`` (r, m, d),
     ``w`` (r, m) and ``s_phi = sum_m w phi`` (r, d).
@@ -252,6 +254,10 @@ def weighted_features(Z, x, scale, cat, width, a, w, s_phi):
                     p = 1.0 if Z[i, s, j] == x[i, j] else 0.0
                     dist2 += 1.0 - p
                 else:
+                    if finalize and s > 0:
+                        z = Z[i, s, j] * std[j]
+                        z = z + centre[i, j]
+                        Z[i, s, j] = z
                     p = (Z[i, s, j] - x[i, j]) / scale[j]
                     dist2 += p * p
                 a[i, s, j] = p
