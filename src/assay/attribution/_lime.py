@@ -6,6 +6,13 @@ least squares with weights from an exponential kernel on the distance between ``
 K-lasso (the lasso path of :func:`sklearn.linear_model.lars_path_gram`, the sufficient-statistics
 form of ``lars_path``) picks at most ``n_select`` features, then a weighted ridge is fitted on them.
 
+Pipeline: rows are processed in blocks; per block the Gaussian draws are finished, featurized
+and kernel-weighted in one compiled pass (:mod:`assay.attribution._lime_fit`), evaluated with one
+model call (a library model gets blocks up to ``max_memory``), reduced to weighted sufficient
+statistics by batched BLAS products, and every (row, output) K-lasso path and ridge solve runs
+compiled (scikit-learn's special cases fall back to ``lars_path_gram``). Row ``i`` always uses
+its own seed, so the blocking never changes a result.
+
 Interpretable features ``phi``:
 
 - continuous feature ``j``: ``phi_j(z) = (z_j - x_j) / s_j`` with ``s_j`` the training standard
