@@ -261,7 +261,9 @@ class Explanation:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], *, max_bytes: int = MAX_LOAD_BYTES) -> Explanation:
+    def load(
+        cls, path: str | os.PathLike[str], *, max_bytes: int = MAX_LOAD_BYTES
+    ) -> Explanation:
         """Load an Explanation written by :meth:`save` (no pickle involved).
 
         The file is treated as untrusted data: it must be a regular file (a FIFO is refused
