@@ -311,3 +311,28 @@ def test_xgboost_json_is_checked_before_xgboost_reads_it(files, tmp_path, edit, 
     with pytest.raises(CorruptTreeError, match=words) as info:
         read_model(path)
     assert "bad.json" in str(info.value)
+
+
+def test_check_tree_links_fast_path_agrees_with_the_walk():
+    """Pre-order trees take the vectorised path; shared or backward links still fail."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    tree = DecisionTreeRegressor(max_leaf_nodes=40, random_state=0).fit(X, X[:, 0]).tree_
+    left, right = tree.children_left.astype(np.int64), tree.children_right.astype(np.int64)
+    assert check_tree_links(left, right, tree=0).all()
+    internal = np.flatnonzero(left >= 0)
+    # a node shared by two parents (links still point forward): caught
+    shared = right.copy()
+    shared[internal[-1]] = right[internal[-2]]
+    with pytest.raises(CorruptTreeError, match="reached twice"):
+        check_tree_links(left, shared, tree=0)
+    # a back link (cycle to the root): caught
+    cyc = left.copy()
+    cyc[internal[-1]] = 0
+    with pytest.raises(CorruptTreeError, match="reached twice"):
+        check_tree_links(cyc, right, tree=0)
+    # an unreachable node (not pre-order, not a cycle): the walk marks it unseen
+    orphan_l = np.append(left, -1)
+    orphan_r = np.append(right, -1)
+    seen = check_tree_links(orphan_l, orphan_r, tree=0)
+    assert not seen[-1] and seen[:-1].all()

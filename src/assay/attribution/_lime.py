@@ -6,6 +6,13 @@ least squares with weights from an exponential kernel on the distance between ``
 K-lasso (the lasso path of :func:`sklearn.linear_model.lars_path_gram`, the sufficient-statistics
 form of ``lars_path``) picks at most ``n_select`` features, then a weighted ridge is fitted on them.
 
+Pipeline: rows are processed in blocks; per block the Gaussian draws are finished, featurized
+and kernel-weighted in one compiled pass (:mod:`assay.attribution._lime_fit`), evaluated with one
+model call (a library model gets blocks up to ``max_memory``), reduced to weighted sufficient
+statistics by batched BLAS products, and every (row, output) K-lasso path and ridge solve runs
+compiled (scikit-learn's special cases fall back to ``lars_path_gram``). Row ``i`` always uses
+its own seed, so the blocking never changes a result.
+
 Interpretable features ``phi``:
 
 - continuous feature ``j``: ``phi_j(z) = (z_j - x_j) / s_j`` with ``s_j`` the training standard
@@ -53,6 +60,7 @@ from assay._deprecation import renamed
 from assay._validation import check_int, check_seed
 from assay.attribution._base import BaseExplainer
 from assay.attribution._explanation import Explanation
+from assay.attribution._lime_fit import klasso_ridge, weighted_features
 from assay.errors import InvalidInputError
 
 __all__ = [
@@ -94,6 +102,22 @@ def _select_k(xy: np.ndarray, gram: np.ndarray, n_samples: int, k: int) -> np.nd
     return np.flatnonzero(coefs[:, last]) if last >= 0 else np.arange(0)
 
 
+def _fit_one(gram, xy, yy, m, n_select, l2, coef_out, r2_out, t, sel_out) -> None:
+    """One (row, output) surrogate with scikit-learn's lasso path (special cases)."""
+    idx = _select_k(xy, gram, m, n_select)
+    beta = np.zeros(0)
+    if idx.size:
+        g = gram[np.ix_(idx, idx)] + l2 * np.eye(idx.size)
+        try:
+            beta = np.linalg.solve(g, xy[idx])
+        except np.linalg.LinAlgError:
+            beta = np.linalg.lstsq(g, xy[idx], rcond=None)[0]
+    coef_out[idx] = beta
+    sel_out[idx] = True
+    ss_res = yy - 2.0 * beta @ xy[idx] + beta @ gram[np.ix_(idx, idx)] @ beta
+    r2_out[t] = 1.0 - max(ss_res, 0.0) / yy
+
+
 def fit_sparse_surrogates(
     phi: np.ndarray, weights: np.ndarray, y: np.ndarray, *, n_select: int, l2: float
 ) -> dict[str, np.ndarray]:
@@ -117,13 +141,25 @@ def fit_sparse_surrogates(
     dict with ``coef`` (r, d, k) (zero where not selected), ``intercept`` (r, k),
     ``r2`` (r, k) (weighted R^2 on the samples), ``selected`` (r, d, k) bool.
     """
-    r, m, d = phi.shape
+    sq = np.sqrt(weights)[:, :, None]
+    s_phi = np.matmul(weights[:, None, :], phi)[:, 0, :]  # (r, d)
+    return _fit_weighted(phi * sq, weights, s_phi, y, n_select=n_select, l2=l2)
+
+
+def _fit_weighted(
+    a: np.ndarray,
+    weights: np.ndarray,
+    s_phi: np.ndarray,
+    y: np.ndarray,
+    *,
+    n_select: int,
+    l2: float,
+) -> dict[str, np.ndarray]:
+    """:func:`fit_sparse_surrogates` from ``a = phi sqrt(w)`` and ``s_phi = sum_m w phi``."""
+    r, m, d = a.shape
     k = y.shape[2]
     sw = weights.sum(axis=1)
-    sq = np.sqrt(weights)[:, :, None]
-    a = phi * sq
-    b = y * sq
-    s_phi = np.matmul(weights[:, None, :], phi)[:, 0, :]  # (r, d)
+    b = y * np.sqrt(weights)[:, :, None]
     s_y = np.matmul(weights[:, None, :], y)[:, 0, :]  # (r, k)
     mu_phi = s_phi / sw[:, None]
     mu_y = s_y / sw[:, None]
@@ -141,25 +177,34 @@ def fit_sparse_surrogates(
     # Two outputs summing to a constant (binary probabilities): the second fit is the negation.
     s = y.sum(axis=2)
     mirror = k == 2 and bool(np.all(np.ptp(s, axis=1) <= 1e-12 * np.maximum(1.0, np.abs(s[:, 0]))))
-    cols = [1] if mirror else range(k)
-    for i in range(r):
-        for t in cols:
-            idx = np.arange(0) if flat[i, t] else _select_k(xy[i, :, t], gram[i], m, n_select)
-            if idx.size == 0:
-                beta = np.zeros(0)
-            else:
-                g = gram[i][np.ix_(idx, idx)] + l2 * np.eye(idx.size)
-                try:
-                    beta = np.linalg.solve(g, xy[i, idx, t])
-                except np.linalg.LinAlgError:
-                    beta = np.linalg.lstsq(g, xy[i, idx, t], rcond=None)[0]
-            coef[i, idx, t] = beta
-            selected[i, idx, t] = True
-            ss_res = yy[i, t] - 2.0 * beta @ xy[i, idx, t] + beta @ gram[i][np.ix_(idx, idx)] @ beta
-            if not flat[i, t]:
-                r2[i, t] = 1.0 - max(ss_res, 0.0) / yy[i, t]
-            else:  # constant model output: a perfect (constant) fit, as sklearn's r2_score
-                r2[i, t] = 1.0
+    status = np.zeros((r, k), dtype=np.int64)
+    klasso_ridge(
+        np.ascontiguousarray(gram),
+        np.ascontiguousarray(xy),
+        yy,
+        flat,
+        m,
+        n_select,
+        float(l2),
+        1 if mirror else 0,
+        coef,
+        r2,
+        selected,
+        status,
+    )
+    for i, t in zip(*np.nonzero(status), strict=True):  # scikit-learn's special cases
+        _fit_one(
+            gram[i],
+            xy[i, :, t],
+            yy[i, t],
+            m,
+            n_select,
+            l2,
+            coef[i, :, t],
+            r2[i],
+            t,
+            selected[i, :, t],
+        )
     if mirror:
         coef[:, :, 0] = -coef[:, :, 1]
         selected[:, :, 0] = selected[:, :, 1]
@@ -391,10 +436,22 @@ class LimeTabular(BaseExplainer):
 
     # -- sampling --------------------------------------------------------------------------
     def _sample_rows(
-        self, X: np.ndarray, rows: np.ndarray, seed: int, st: dict[str, Any]
+        self,
+        X: np.ndarray,
+        rows: np.ndarray,
+        seed: int,
+        st: dict[str, Any],
+        *,
+        finalize: bool = True,
+        n_samples: int | None = None,
     ) -> np.ndarray:
-        """Perturbed samples (r, m, d) in original units; sample 0 of each row is the row."""
-        r, m, d = len(rows), self.n_samples, X.shape[1]
+        """Perturbed samples (r, m, d) in original units; sample 0 of each row is the row.
+
+        With ``finalize=False`` continuous columns of samples ``1:`` hold the standard normal
+        draws (``weighted_features`` scales and shifts them in its pass).
+        """
+        r, d = len(rows), X.shape[1]
+        m = self.n_samples if n_samples is None else n_samples
         cat_cols = np.flatnonzero(st["cat"])
         std = np.where(st["cat"], 0.0, st["std"] * self.sample_scale)
         Z = np.empty((r, m, d))
@@ -405,20 +462,12 @@ class LimeTabular(BaseExplainer):
             centre = x if self.sample_around == "instance" else st["mean"]
             Z[a, 0] = x
             rng.standard_normal(out=Z[a, 1:])  # drawn in place: no temporary
-            Z[a, 1:] *= std
-            Z[a, 1:] += centre
+            if finalize:
+                Z[a, 1:] *= std
+                Z[a, 1:] += centre
             for j in cat_cols:
                 Z[a, 1:, j] = rng.choice(st["cat_values"][j], size=m - 1, p=st["cat_freqs"][j])
         return Z
-
-    def _phi(self, Z: np.ndarray, x: np.ndarray, st: dict[str, Any]) -> np.ndarray:
-        """Interpretable features of samples Z (r, m, d) around rows x (r, d)."""
-        phi = np.subtract(Z, x[:, None, :])
-        phi /= st["scale"]
-        cat_cols = np.flatnonzero(st["cat"])
-        if cat_cols.size:
-            phi[:, :, cat_cols] = Z[:, :, cat_cols] == x[:, None, cat_cols]
-        return phi
 
     def _width(self, d: int) -> float:
         return self.kernel_width if self.kernel_width is not None else DEFAULT_WIDTH_FACTOR * d**0.5
@@ -429,11 +478,22 @@ class LimeTabular(BaseExplainer):
             from assay.model._fast_predict import fast_tree_predictor
 
             # probe: explained rows and a (fixed-seed) neighbourhood like the ones explained
-            around = self._sample_rows(X, np.arange(1), 0, st)[0, : min(self.n_samples, 1024)]
+            around = self._sample_rows(X, np.arange(1), 0, st, n_samples=min(self.n_samples, 1024))[
+                0
+            ]
             fast = fast_tree_predictor(self.adapter, np.vstack([X[:256], around]))
             if fast is not None:
                 return fast, "compiled trees"
         return self.adapter.predict, "model"
+
+    def _features(self, Z, x, centre, std, st, width, *, finalize):
+        """``a = phi sqrt(w)``, ``w`` and ``sum_m w phi`` of samples Z (r, m, d) around x."""
+        r, m, d = Z.shape
+        a = np.empty_like(Z)
+        w = np.empty((r, m))
+        s_phi = np.empty((r, d))
+        weighted_features(Z, x, centre, std, st["scale"], st["cat"], width, finalize, a, w, s_phi)
+        return a, w, s_phi
 
     def _run(
         self, X: np.ndarray, seed: int, st: dict[str, Any], predict: Callable
@@ -448,23 +508,29 @@ class LimeTabular(BaseExplainer):
         rows_per_call = max(1, self.max_memory // (m * d * 8))
         if predict != self.adapter.predict:
             rows_per_call = min(rows_per_call, fit_rows)
+        # compiled trees: blocks of at most fit_rows rows are sampled, finished and featurized
+        # in one pass, evaluated and fitted while in cache; a library model gets large calls
+        fused = rows_per_call <= fit_rows
+        std = np.where(cat, 0.0, st["std"] * self.sample_scale)
         parts: list[dict[str, np.ndarray]] = []
         starts = range(0, n, rows_per_call)
         for start in tqdm(starts, disable=not self.progress, desc="LIME", unit="batch"):
             rows = np.arange(start, min(n, start + rows_per_call))
-            Z = self._sample_rows(X, rows, seed, st)
+            Z = self._sample_rows(X, rows, seed, st, finalize=not fused)
+            centre = (
+                X[rows] if self.sample_around == "instance" else np.tile(st["mean"], (len(rows), 1))
+            )
+            if fused:
+                feats = self._features(Z, X[rows], centre, std, st, width, finalize=True)
             f = predict(Z.reshape(-1, d)).reshape(len(rows), m, -1)
             for s0 in range(0, len(rows), fit_rows):
                 sl = slice(s0, s0 + fit_rows)
-                phi = self._phi(Z[sl], X[rows[sl]], st)
-                if cat.any():
-                    cont = phi[:, :, ~cat]
-                    dist2 = np.einsum("rmd,rmd->rm", cont, cont)
-                    dist2 += (1.0 - phi[:, :, cat]).sum(axis=2)
-                else:  # no masked copies of phi
-                    dist2 = np.einsum("rmd,rmd->rm", phi, phi)
-                w = np.exp(-dist2 / (2.0 * width**2))
-                fit = fit_sparse_surrogates(phi, w, f[sl], n_select=self.n_select, l2=self.l2)
+                if not fused:
+                    feats = self._features(
+                        Z[sl], X[rows[sl]], centre[sl], std, st, width, finalize=False
+                    )
+                a, w, s_phi = feats
+                fit = _fit_weighted(a, w, s_phi, f[sl], n_select=self.n_select, l2=self.l2)
                 fit["f_x"] = f[sl, 0, :]
                 fit["w_median"] = np.median(w[:, 1:], axis=1)
                 fit["ess"] = w.sum(axis=1) ** 2 / (w * w).sum(axis=1)

@@ -110,6 +110,19 @@ def check_tree_links(left, right, *, tree: int) -> np.ndarray:
             f"tree {tree}, node {node}",
             f"it has one child only (left {int(left[node])}, right {int(right[node])})",
         )
+    internal_nodes = np.flatnonzero(left >= 0)
+    if internal_nodes.size <= MAX_TREE_DEPTH:
+        # Fast path (scikit-learn's pre-order numbering): if every child has a larger index
+        # than its parent and every node but the root is a child exactly once, following
+        # parents strictly decreases the index down to the root, so the links form one tree
+        # rooted at 0 (no cycle, no shared child, all nodes reachable) no deeper than its
+        # number of internal nodes. Anything else takes the level-by-level walk below.
+        children = np.concatenate([left[internal_nodes], right[internal_nodes]])
+        parents = np.concatenate([internal_nodes, internal_nodes])
+        if np.all(children > parents):
+            parent_count = np.bincount(children, minlength=n)
+            if parent_count[0] == 0 and np.all(parent_count[1:] == 1):
+                return np.ones(n, dtype=bool)
     seen = np.zeros(n, dtype=bool)
     seen[0] = True
     frontier = np.zeros(1, dtype=np.int64)
