@@ -119,6 +119,11 @@ def test_status_thresholds():
     assert AmortizedValidation(relative_rmse=0.15, **base).status == "warning"
     assert AmortizedValidation(relative_rmse=0.25, **base).status == "alert"
     assert "10.0% of their RMS" in AmortizedValidation(relative_rmse=0.1, **base).verdict
+    # a reference that is all zeros (constant model) but values that are not: inf, alert
+    inf = AmortizedValidation(relative_rmse=float("inf"), **base)
+    assert inf.to_dict()["relative_rmse"] is None  # JSON has no inf
+    back = AmortizedValidation.from_dict(json.loads(json.dumps(inf.to_dict(), allow_nan=False)))
+    assert inf.status == back.status == "alert" and "inf%" in back.verdict
 
 
 def test_same_seed_same_values_and_multi_output():

@@ -111,9 +111,10 @@ class AmortizedValidation(FromDict, ResultDisplay):
     @property
     def status(self) -> str:
         """``"ok"`` when ``relative_rmse <= tolerance``, ``"warning"`` up to twice, else alert."""
-        if not math.isfinite(self.relative_rmse) or self.relative_rmse > 2 * self.tolerance:
+        rel = _rel(self.relative_rmse)
+        if not math.isfinite(rel) or rel > 2 * self.tolerance:  # None: JSON inf
             return "alert"
-        return "ok" if self.relative_rmse <= self.tolerance else "warning"
+        return "ok" if rel <= self.tolerance else "warning"
 
     @property
     def verdict(self) -> str:
@@ -121,7 +122,7 @@ class AmortizedValidation(FromDict, ResultDisplay):
         ref = "exact" if self.reference == "exact" else "KernelSHAP (large budget)"
         head = (
             f"on {self.n_rows} held-out rows the amortized values differ from {ref} Shapley "
-            f"values by RMSE {self.rmse:.3g}, {self.relative_rmse:.1%} of their RMS "
+            f"values by RMSE {self.rmse:.3g}, {_rel(self.relative_rmse):.1%} of their RMS "
             f"{self.scale:.3g} (median row {self.row_rmse_median:.3g}, largest difference "
             f"{self.max_abs_error:.3g})"
         )
@@ -145,16 +146,16 @@ class AmortizedValidation(FromDict, ResultDisplay):
             "verdict": self.verdict,
             "n_rows": int(self.n_rows),
             "reference": self.reference,
-            "rmse": float(self.rmse),
-            "scale": float(self.scale),
-            "relative_rmse": float(self.relative_rmse),
-            "max_abs_error": float(self.max_abs_error),
-            "row_rmse_median": float(self.row_rmse_median),
-            "row_rmse_p90": float(self.row_rmse_p90),
+            "rmse": to_jsonable(_rel(self.rmse)),
+            "scale": to_jsonable(_rel(self.scale)),
+            "relative_rmse": to_jsonable(_rel(self.relative_rmse)),
+            "max_abs_error": to_jsonable(_rel(self.max_abs_error)),
+            "row_rmse_median": to_jsonable(_rel(self.row_rmse_median)),
+            "row_rmse_p90": to_jsonable(_rel(self.row_rmse_p90)),
             "rmse_per_feature": to_jsonable(np.asarray(self.rmse_per_feature)),
-            "reference_stderr": float(self.reference_stderr),
-            "efficiency_gap": float(self.efficiency_gap),
-            "tolerance": float(self.tolerance),
+            "reference_stderr": to_jsonable(_rel(self.reference_stderr)),
+            "efficiency_gap": to_jsonable(_rel(self.efficiency_gap)),
+            "tolerance": to_jsonable(_rel(self.tolerance)),
         }
 
     def summary(self) -> dict[str, Any]:
@@ -569,6 +570,12 @@ class AmortizedShap(BaseExplainer):
             efficiency_gap=float(np.abs(eff).max()),
             tolerance=float(self.tolerance),
         )
+
+
+def _rel(value: float | None) -> float:
+    """A float field as a float; JSON writes inf (a zero reference scale) as None, which reads
+    back as NaN: both mean "no finite value", i.e. inf."""
+    return math.inf if value is None or math.isnan(value) else float(value)
 
 
 def _normalized(raw: Any, gap: Any, d: int) -> Any:
