@@ -197,6 +197,11 @@ def test_bad_data_rejected():
         amo.fit(X[:5])
     with pytest.raises(InvalidInputError, match="device 'nope'"):
         AmortizedShap(_linear, background=X[:10], device="nope").fit(X)
+    import torch
+
+    if not torch.cuda.is_available():  # CPU-only torch raises AssertionError; ours names it
+        with pytest.raises(InvalidInputError, match="device 'cuda'"):
+            AmortizedShap(_linear, background=X[:10], device="cuda").fit(X)
     with pytest.raises(InvalidInputError, match="1 feature"):
         AmortizedShap(lambda Z: Z[:, 0], epochs=1).fit(X[:, :1])
     bad = X.copy()

@@ -358,8 +358,10 @@ class AmortizedShap(BaseExplainer):
         try:
             device = torch.device(self.device)
             torch.empty(1, device=device)
-        except (RuntimeError, TypeError, ValueError) as exc:
-            msg = f"device {self.device!r} cannot be used by torch here ({exc}); use 'cpu'."
+        except (AssertionError, RuntimeError, TypeError, ValueError) as exc:
+            # torch raises AssertionError for CUDA in a CPU-only build; keep its first line
+            why = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            msg = f"device {self.device!r} cannot be used by torch here ({why}); use 'cpu'."
             raise InvalidInputError(msg) from exc
         rng = np.random.default_rng(self.seed)
         n_val = min(self.validation_rows, n // 5)
