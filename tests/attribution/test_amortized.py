@@ -160,6 +160,28 @@ def test_kernel_reference_reports_its_noise():
     assert amo.validation_.reference_stderr > 0
 
 
+def test_resample_draws_fresh_coalitions_every_epoch():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(100, 3))
+    fits = {}
+    for resample in (False, True):
+        amo = AmortizedShap(
+            _linear3, background=X[:10], hidden=(16,), epochs=4, resample=resample, seed=0
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AssayWarning)
+            fits[resample] = amo.fit(X)
+    rows = {r: a.fit_info_["model_rows_evaluated"] for r, a in fits.items()}
+    # 80 training rows x 32 coalitions x 10 background rows per draw: 4 draws instead of 1
+    assert rows[True] - rows[False] == 3 * 80 * 32 * 10
+    with pytest.raises(InvalidInputError, match="resample must be True or False"):
+        AmortizedShap(_linear3, resample="yes")
+
+
+def _linear3(X: np.ndarray) -> np.ndarray:
+    return X @ np.array([1.0, -1.0, 2.0])
+
+
 def _linear(X: np.ndarray) -> np.ndarray:
     return X @ np.array([1.0, -2.0, 0.5, 0.0, 3.0])
 

@@ -12,7 +12,8 @@ Here:
 
 - the coalition values of the training rows are evaluated once at :meth:`AmortizedShap.fit`
   (``n_coalitions`` per row, in (S, complement) pairs, each costing ``n_background`` model
-  rows) and reused for every epoch;
+  rows) and reused for every epoch (``resample=True`` draws and evaluates new ones every
+  epoch, as FastSHAP does, at ``epochs`` times the model evaluations);
 - efficiency is imposed by the additive efficient normalization of FastSHAP,
   ``phi = phi_raw + (f(x) - v(∅) - sum phi_raw) / d``, in training and, in float64, at
   explanation, so ``values.sum(axis=1) + base_values`` equals the model output to rounding;
@@ -217,8 +218,9 @@ class AmortizedShap(BaseExplainer):
         coalitions (benchmarks/RESULTS.md, issue 25).
     n_coalitions : int, default 32
         Coalitions evaluated per training row (even; drawn in complementary pairs from the
-        Shapley kernel once, at fit). Fit costs ``n_train * (n_coalitions + 1) *
-        n_background`` model rows, plus the validation reference.
+        Shapley kernel once at fit, or every epoch with ``resample``). Fit costs
+        ``n_train * (n_coalitions + 1) * n_background`` model rows (times ``epochs`` with
+        ``resample``), plus the validation reference.
     batch_size : int, default 32
         Training rows per optimizer step.
     learning_rate : float, default 3e-3
@@ -238,6 +240,9 @@ class AmortizedShap(BaseExplainer):
         gives the same network on the same device and thread count.
     device : str, default "cpu"
         torch device to train and run the network on.
+    resample : bool, default False
+        Draw and evaluate fresh coalitions for every epoch, as FastSHAP does (fit then costs
+        ``epochs`` times as many model rows); False evaluates one set at fit and reuses it.
     max_memory : int, default 256 MiB
         Largest model input, in bytes, built for one model call.
 
@@ -286,8 +291,13 @@ class AmortizedShap(BaseExplainer):
         tolerance: float = 0.1,
         seed: int = 0,
         device: str = "cpu",
+        resample: bool = False,
         max_memory: int = DEFAULT_MAX_MEMORY,
     ) -> None:
+        if not isinstance(resample, bool | np.bool_):
+            msg = f"resample must be True or False; got {resample!r}."
+            raise InvalidInputError(msg)
+        self.resample = bool(resample)
         if isinstance(hidden, int | np.integer):
             hidden = (int(hidden),)
         if not isinstance(hidden, tuple | list) or not hidden:
@@ -379,10 +389,14 @@ class AmortizedShap(BaseExplainer):
         fx = self.adapter.predict(X_train)
         k = fx.shape[1]
         n_pairs = self.n_coalitions // 2
-        Z = sample_coalitions(rng, X_train.shape[0], n_pairs, d)
-        row_of = np.repeat(np.arange(X_train.shape[0]), Z.shape[1])
-        vS = coalition_values(game, X_train, Z.reshape(-1, d), row_of)
-        y_t = vS.reshape(X_train.shape[0], Z.shape[1], k) - v0  # v(S) - v(∅)
+        row_of = np.repeat(np.arange(X_train.shape[0]), 2 * n_pairs)
+
+        def draw() -> tuple[np.ndarray, np.ndarray]:
+            """Coalitions of every training row and their centred values v(S) - v(∅)."""
+            Z = sample_coalitions(rng, X_train.shape[0], n_pairs, d)
+            vS = coalition_values(game, X_train, Z.reshape(-1, d), row_of)
+            return Z, vS.reshape(X_train.shape[0], Z.shape[1], k) - v0
+
         gap = fx - v0  # v(N) - v(∅)
         x_mean = X_train.mean(axis=0)
         x_scale = X_train.std(axis=0)
@@ -391,7 +405,7 @@ class AmortizedShap(BaseExplainer):
         if not (math.isfinite(y_scale) and y_scale > 0):
             y_scale = 1.0
         self._scaling = _Scaling(x_mean, x_scale, y_scale, d, k)
-        net, losses = self._train(torch, device, X_train, Z, y_t, gap, d, k)
+        net, losses = self._train(torch, device, X_train, draw, gap, d, k)
         self.net_ = net
         self.background_ = bg
         self.background_weights_ = weights
@@ -424,8 +438,7 @@ class AmortizedShap(BaseExplainer):
         torch: Any,
         device: Any,
         X_train: np.ndarray,
-        Z: np.ndarray,
-        y_t: np.ndarray,
+        draw: Any,
         gap: np.ndarray,
         d: int,
         k: int,
@@ -441,8 +454,13 @@ class AmortizedShap(BaseExplainer):
             layers.append(torch.nn.Linear(width, d * k))
             net = torch.nn.Sequential(*layers).to(device=device, dtype=torch.float32)
         xs = torch.as_tensor((X_train - sc.x_mean) / sc.x_scale, dtype=torch.float32, device=device)
-        zs = torch.as_tensor(Z, dtype=torch.float32, device=device)  # (n, C, d)
-        ys = torch.as_tensor(y_t / sc.y_scale, dtype=torch.float32, device=device)  # (n, C, k)
+
+        def as_tensors(Z: np.ndarray, y_t: np.ndarray) -> tuple[Any, Any]:
+            zs = torch.as_tensor(Z, dtype=torch.float32, device=device)  # (n, C, d)
+            ys = torch.as_tensor(y_t / sc.y_scale, dtype=torch.float32, device=device)  # (n, C, k)
+            return zs, ys
+
+        zs, ys = as_tensors(*draw())
         gs = torch.as_tensor(gap / sc.y_scale, dtype=torch.float32, device=device)  # (n, k)
         opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs)
@@ -450,7 +468,9 @@ class AmortizedShap(BaseExplainer):
         n = xs.shape[0]
         losses: list[float] = []
         net.train()
-        for _ in range(self.epochs):
+        for epoch in range(self.epochs):
+            if self.resample and epoch > 0:
+                zs, ys = as_tensors(*draw())
             order = torch.randperm(n, generator=gen).to(device)
             total = 0.0
             for lo in range(0, n, self.batch_size):
