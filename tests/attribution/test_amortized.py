@@ -178,6 +178,18 @@ def test_resample_draws_fresh_coalitions_every_epoch():
         AmortizedShap(_linear3, resample="yes")
 
 
+def test_without_torch_names_the_extra(monkeypatch):
+    import sys
+
+    from assay.errors import MissingDependencyError
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    amo = AmortizedShap(_linear3, background=X[:10])  # constructing needs no torch
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    with pytest.raises(MissingDependencyError, match=r"assay\[torch\]"):
+        amo.fit(X)
+
+
 def _linear3(X: np.ndarray) -> np.ndarray:
     return X @ np.array([1.0, -1.0, 2.0])
 
