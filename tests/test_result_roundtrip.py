@@ -212,6 +212,16 @@ def build_torch_results():
     return [patch, lens]
 
 
+def build_amortized_results(tabular):
+    pytest.importorskip("torch")
+    from assay.attribution import AmortizedShap
+
+    X, _, model = tabular
+    with pytest.warns(assay.errors.AssayWarning):  # one epoch: the report says it is far off
+        amo = AmortizedShap(model, background=X[:20], hidden=(8,), epochs=1, seed=0).fit(X[:60])
+    return [amo.validation_]
+
+
 def build_evals_results():
     from assay.evals import (
         Format,
@@ -297,10 +307,11 @@ def results(tabular):
         *build_audit_result(tabular),
         *build_comparison_results(tabular),
     ]
-    try:
-        built += build_torch_results()
-    except pytest.skip.Exception:
-        pass
+    for build in (build_torch_results, lambda: build_amortized_results(tabular)):
+        try:
+            built += build()
+        except pytest.skip.Exception:
+            pass
     return built
 
 
@@ -322,6 +333,8 @@ def test_every_result_round_trips(results):
     expected = {p for p in CLASSES if p not in NOT_RECORDS}
     if not any(type(r).__name__ == "PatchingResult" for r in results):  # no torch
         expected -= {f"assay.probe._patching.{n}" for n in ("PatchingResult", "LogitLensResult")}
+    if not any(type(r).__name__ == "AmortizedValidation" for r in results):  # no torch
+        expected -= {"assay.attribution.shapley._amortized.AmortizedValidation"}
     assert expected - covered == set()
 
 

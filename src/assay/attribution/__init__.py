@@ -4,9 +4,18 @@ from assay.attribution._distributed import DistributedExplanation
 from assay.attribution._explanation import Explanation
 from assay.attribution._lime import LimeTabular
 from assay.attribution._lime_text import LimeText, TokenExplanation
-from assay.attribution.shapley import ExactShapley, KernelShap, PermutationShap, TreeShap
+from assay.attribution.shapley import (
+    AmortizedShap,
+    AmortizedValidation,
+    ExactShapley,
+    KernelShap,
+    PermutationShap,
+    TreeShap,
+)
 
 __all__ = [
+    "AmortizedShap",
+    "AmortizedValidation",
     "DistributedExplanation",
     "ExactShapley",
     "Explanation",

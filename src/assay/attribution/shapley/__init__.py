@@ -1,8 +1,16 @@
 """Shapley value estimators."""
 
+from assay.attribution.shapley._amortized import AmortizedShap, AmortizedValidation
 from assay.attribution.shapley._exact import ExactShapley
 from assay.attribution.shapley._kernel import KernelShap
 from assay.attribution.shapley._permutation import PermutationShap
 from assay.attribution.shapley._tree import TreeShap
 
-__all__ = ["ExactShapley", "KernelShap", "PermutationShap", "TreeShap"]
+__all__ = [
+    "AmortizedShap",
+    "AmortizedValidation",
+    "ExactShapley",
+    "KernelShap",
+    "PermutationShap",
+    "TreeShap",
+]
