@@ -196,3 +196,19 @@ def test_bad_input_is_explained(client, binary):
         audit_dask(model, ddf, y[:100], client=client)
     with pytest.raises(InvalidInputError, match=r"dask\.dataframe\.DataFrame"):
         audit_dask(model, X, "outcome", client=client)
+
+
+def test_partition_lengths_match_the_partitions_of_a_projected_parquet_glob(tmp_path):
+    """Dask fuses small Parquet partitions in map_partitions after a column projection but
+    not in to_delayed; the row counts must be those of the partitions that are computed."""
+    pytest.importorskip("pyarrow")
+    from assay.attribution._distributed import _partition_lengths
+
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        frame = pd.DataFrame(rng.normal(size=(1000, 3)), columns=list("abc"))
+        frame.assign(target=1, grp="f").to_parquet(tmp_path / f"p{i}.parquet", index=False)
+    ddf = dd.read_parquet(sorted(str(p) for p in tmp_path.glob("*.parquet")))[list("abc")]
+    lengths = _partition_lengths(ddf, None)
+    assert lengths == [len(p.compute()) for p in ddf.to_delayed()]
+    assert sum(lengths) == 3000
