@@ -192,6 +192,8 @@ def test_bad_input_is_explained(client, binary):
     ddf = dd.from_pandas(X.iloc[:100].assign(outcome=y[:100]), npartitions=2)
     with pytest.raises(InvalidInputError, match="not in the Dask DataFrame"):
         audit_dask(model, ddf, "label", client=client)
+    with pytest.raises(InvalidInputError, match="not in the Dask DataFrame"):
+        assay.audit(model, ddf, "outcome", sensitive=["sex"])  # dispatched to audit_dask
     with pytest.raises(InvalidInputError, match="name of its target column"):
         audit_dask(model, ddf, y[:100], client=client)
     with pytest.raises(InvalidInputError, match=r"dask\.dataframe\.DataFrame"):
