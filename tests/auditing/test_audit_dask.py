@@ -109,6 +109,8 @@ def test_binary_exact_sections_equal_in_memory_and_sample_is_reported(client, bi
         assert used["n_total"] == n
         if key in ("performance", "group_metrics", "global_attributions"):
             assert used["scope"] == "all rows" and used["n_rows"] == n, key
+        elif key == "slices" and "all_rows" in sec["data"]:  # slices found: counted on all rows
+            assert used["n_rows"] == n and used["scope"].startswith("sample search")
         else:
             assert used["scope"] == "sample" and used["n_rows"] == 250, key
         assert result.meta["section_rows_used"][key] == used["n_rows"]

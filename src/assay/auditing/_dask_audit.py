@@ -51,8 +51,11 @@ def _take(frame: Any, rows: np.ndarray) -> Any:
     return frame.iloc[rows]
 
 
-def _sample(ddf: Any, lengths: list[int], size: int, seed: int | None, client: Any) -> Any:
-    """A seeded sample of ``size`` rows (all rows if fewer), in table order, gathered."""
+def _sample(
+    ddf: Any, lengths: list[int], size: int, seed: int | None, client: Any
+) -> tuple[Any, np.ndarray]:
+    """A seeded sample of ``size`` rows (all rows if fewer), in table order, gathered; and the
+    sampled rows' positions in the table."""
     import dask
     import pandas as pd
 
@@ -66,7 +69,7 @@ def _sample(ddf: Any, lengths: list[int], size: int, seed: int | None, client: A
         if hi > lo:
             parts.append(dask.delayed(_take)(part, rows[lo:hi] - offsets[i]))
     frames = _compute(parts, client)
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True), rows
 
 
 def _compute(collections: list[Any], client: Any) -> list[Any]:
@@ -182,8 +185,28 @@ def _global_attributions(
     )  # fmt: skip
 
 
+def _slices_all_rows(
+    data: Any, model: Any, spec: dict[str, Any], client: Any, sec: dict[str, Any],
+    lengths: list[int], sampled: np.ndarray, *, alpha: float, binary: bool, m: int,
+) -> dict[str, Any]:  # fmt: skip
+    import dask
+
+    from assay.auditing._dask_slices import confirm_slices, partition_slice_stats
+
+    preds = [[tuple(p) for p in s["predicates"]] for s in sec["data"]["slices"]]
+    shared = client.scatter(model, broadcast=True, hash=False) if client else model
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    parts = []
+    for i, part in enumerate(data.to_delayed()):
+        lo, hi = np.searchsorted(sampled, [offsets[i], offsets[i + 1]])
+        local = sampled[lo:hi] - offsets[i]
+        parts.append(dask.delayed(partition_slice_stats)(part, shared, spec, preds, local))
+    (totals,) = _compute([_tree(parts, _add)], client)
+    return confirm_slices(sec, totals, alpha=alpha, binary=binary, m=m)
+
+
 def _rows_used(n: int, m: int, scope: str, why: str) -> dict[str, Any]:
-    used = n if scope == "all rows" else m
+    used = m if scope == "sample" else n
     return {
         "n_rows": int(used),
         "n_total": int(n),
@@ -279,7 +302,7 @@ def audit_dask(
         msg = f"the Dask DataFrame has {n} row(s); an audit needs at least 2."
         raise InvalidInputError(msg)
     say(f"drawing a seeded sample of {min(sample_rows, n):,} rows")
-    sample = _sample(data, lengths, sample_rows, seed, client)
+    sample, sampled = _sample(data, lengths, sample_rows, seed, client)
     m = len(sample)
     result = audit(
         model, sample[features], sample[target],
@@ -305,6 +328,12 @@ def audit_dask(
         sections["group_metrics"] = group_metrics_section(
             spec["task"], stats["groups"], attr, alpha=alpha
         )
+    if sections.get("slices", {}).get("data", {}).get("slices"):
+        say("counting the sample's failure slices on all rows")
+        sections["slices"] = _slices_all_rows(
+            data, model, spec, client, sections["slices"], lengths, sampled, alpha=alpha,
+            binary=adapter.is_classifier, m=m,
+        )  # fmt: skip
     skipped = dict(result.meta.get("skipped", {}))
     say("global attributions on all rows")
     try:
@@ -322,6 +351,11 @@ def audit_dask(
     for key, sec in sections.items():
         if key in exact:
             scope, why = "all rows", "sufficient statistics summed over every partition"
+        elif key == "slices" and "all_rows" in sec["data"]:
+            scope = "sample search, all-rows confirmation"
+            why = (f"searched on a seeded sample (seed {seed}) of {m:,} rows; the slices found "
+                   f"counted on all {n:,} rows and tested on the {n - m:,} rows outside the "
+                   "sample")  # fmt: skip
         else:
             scope = "sample"
             why = f"a seeded sample (seed {seed}) of {m:,} rows; this section fits or searches"
