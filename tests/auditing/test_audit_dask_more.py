@@ -1,4 +1,5 @@
-"""Failure slices at scale: found on the sample, counted on every row, tested on unseen rows."""
+"""Audit at scale, more sections: failure slices (found on the sample, counted on every row,
+tested on unseen rows) and a classifier of several classes."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import dask.dataframe as dd  # noqa: E402
 from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
 
 from assay.auditing import audit_dask  # noqa: E402
+from assay.auditing._fairness import group_gap_tests  # noqa: E402
+from assay.model import wrap  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +76,29 @@ def test_planted_failure_slice_is_counted_on_all_rows_and_confirmed_on_unseen_ro
     assert sec["status"] == "alert"
     used = sec["data"]["rows_used"]
     assert used["scope"] == "sample search, all-rows confirmation" and used["n_rows"] == n
+
+
+def test_multiclass_accuracy_and_group_accuracy_equal_in_memory(client):
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame(rng.normal(size=(2000, 3)), columns=["a", "b", "c"])
+    group = np.where(rng.random(2000) < 0.3, "f", "m")
+    y = np.digitize(X["a"] + 0.5 * X["b"], [-0.5, 0.5])  # three classes
+    model = HistGradientBoostingClassifier(max_iter=3, random_state=0).fit(X, y)
+    frame = X.assign(label=y, grp=group)
+    result = audit_dask(
+        model, dd.from_pandas(frame, npartitions=3), "label", sensitive="grp", client=client,
+        sample_rows=120, n_explain=3,
+    )  # fmt: skip
+    _close(result.sections["performance"]["data"]["audited"]["accuracy"],
+           np.mean(model.predict(X) == y))  # fmt: skip
+    _, cmp, _, _ = group_gap_tests(
+        wrap(model), X.to_numpy(), y, pd.DataFrame({"grp": group}), seed=0, n_permutations=9
+    )
+    ref = cmp.groups.sort_values("group", ignore_index=True)
+    got = pd.DataFrame(result.sections["group_metrics"]["data"]["groups"])
+    assert list(got["group"]) == list(ref["group"]) and set(got["metric"]) == {"accuracy"}
+    for col in ("n", "value", "ci_low", "ci_high"):
+        _close(got[col].to_numpy(dtype=float), ref[col].to_numpy(dtype=float))
+    pair = result.sections["group_metrics"]["data"]["pairs"][0]
+    for col in ("estimate", "ci_low", "ci_high", "ratio", "ratio_ci_low", "ratio_ci_high"):
+        _close(pair[col], float(cmp.pairs[col].iloc[0]))
