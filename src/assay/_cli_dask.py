@@ -15,7 +15,7 @@ import numpy as np
 from assay._validation import import_optional
 from assay.errors import InvalidInputError
 
-__all__ = ["explain_on_dask", "parse_rows"]
+__all__ = ["audit_on_dask", "explain_on_dask", "parse_rows"]
 
 BACKGROUND_ROWS = 100
 
@@ -153,6 +153,46 @@ def explain_on_dask(
         )
         lazy.to_parquet(out, top_k=top_k, progress=not quiet)
         return lazy.n_samples, lazy.method
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def audit_on_dask(
+    *,
+    data_path: str,
+    target: str,
+    model: Any,
+    sensitive: tuple[str, ...],
+    address: str,
+    sample: int | None,
+    seed: int,
+    alpha: float,
+    quiet: bool,
+    options: dict[str, Any],
+) -> Any:
+    """``assay audit --dask``: :func:`assay.auditing.audit_dask` on ``data_path``, read lazily."""
+    from assay.auditing._dask_audit import SAMPLE_ROWS, audit_dask
+
+    if sample is not None and sample < 2:
+        msg = f"--sample must be at least 2 rows (the sample for the model fits); got {sample}."
+        raise InvalidInputError(msg)
+    ddf = read_lazy(data_path)
+    client, cluster = open_client(address, quiet)
+    try:
+        progress = None
+        if not quiet:
+            import click
+
+            def progress(message: str) -> None:
+                click.echo(f"audit: {message}", err=True)
+
+        return audit_dask(
+            model, ddf, target, sensitive=list(sensitive) or None, client=client,
+            sample_rows=sample or SAMPLE_ROWS, alpha=alpha, seed=seed, progress=progress,
+            **{k: v for k, v in options.items() if v is not None},
+        )  # fmt: skip
     finally:
         client.close()
         if cluster is not None:

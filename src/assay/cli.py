@@ -194,6 +194,15 @@ class _Progress:
     help="Gate for pipelines: exit with status 1 when a section's status is at this level or "
     "worse (0 clean, 2 usage error, 130 interrupted).",
 )
+@click.option(
+    "--dask",
+    "dask_address",
+    default=None,
+    metavar="ADDRESS|local",
+    help="Audit --data (a Parquet/CSV file, folder or glob) on a Dask cluster: performance, "
+    "calibration, group metrics and tree attributions on every row, the other sections on a "
+    "seeded sample of --sample rows (default 20000).",
+)
 @click.option("--quiet", is_flag=True, help="No progress messages.")
 def audit(
     demo: bool,
@@ -213,6 +222,7 @@ def audit(
     labels_path: str | None,
     alpha: float,
     fail_on: str | None,
+    dask_address: str | None,
     quiet: bool,
 ) -> None:
     """Audit a model and write OUT/results.json, OUT/report.html and OUT/figures/*.svg.
@@ -227,6 +237,20 @@ def audit(
     from assay.report import write_report
 
     _check_out_dir(out_dir)
+    if dask_address is not None:
+        if demo or train_path or not (data_path and target and model_path):
+            _fail("--dask needs --data PATH --target COL --model FILE (not --demo or --train).")
+        options = {
+            "expected_directions": _parse_expect(expect),
+            "categorical_features": list(categorical) or None,
+            "category_labels": _read_labels(labels_path),
+            "positive_label": positive_label,
+        }
+        _audit_dask_command(
+            data_path, target, model_path, sensitive, dask_address, out_dir, sample, seed,
+            alpha, fail_on, quiet, trust_model, trust_types, options,
+        )  # fmt: skip
+        return
     try:
         directions = _parse_expect(expect)
         if demo:
@@ -285,6 +309,34 @@ def audit(
     if result.meta.get("interrupted"):
         click.echo("interrupted: the report holds the sections finished before Ctrl-C.", err=True)
         sys.exit(130)
+    _gate(result.findings, fail_on)
+
+
+def _audit_dask_command(
+    data_path: str, target: str, model_path: str, sensitive: tuple[str, ...], address: str,
+    out_dir: str, sample: int | None, seed: int, alpha: float, fail_on: str | None,
+    quiet: bool, trust_model: bool, trust_types: str, options: dict[str, Any],
+) -> None:  # fmt: skip
+    """``assay audit --dask``: exact sections on every row of --data, fits on a sample."""
+    from assay._cli_dask import audit_on_dask
+    from assay._io import read_model
+    from assay.report import write_report
+
+    out = Path(out_dir)
+    try:
+        model = read_model(model_path, trust=trust_model, trust_types=trust_types)
+        result = audit_on_dask(
+            data_path=data_path, target=target, model=model, sensitive=sensitive,
+            address=address, sample=sample, seed=seed, alpha=alpha, quiet=quiet,
+            options=options,
+        )  # fmt: skip
+        result.save(out / "results.json")
+        write_report(result, out / "report.html", figures_dir=out / "figures")
+    except AssayError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"could not write the results to {out_dir!r}: {exc}")
+    _echo(quiet, f"wrote {out / 'results.json'}, {out / 'report.html'} and {out / 'figures'}/")
     _gate(result.findings, fail_on)
 
 

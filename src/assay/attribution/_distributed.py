@@ -564,8 +564,14 @@ def _client_explainer(
 
 
 def _partition_lengths(X: Any, client: Any) -> list[int]:
-    """Rows per partition (one small pass; the ids and row-keyed seeds need the offsets)."""
-    counts = X.map_partitions(len, meta=(None, np.int64))
+    """Rows per partition (one small pass; the ids and row-keyed seeds need the offsets).
+
+    Counted on ``X.to_delayed()``, the partitions every later step uses: a column projection
+    can let Dask fuse small Parquet partitions in ``map_partitions`` but not in ``to_delayed``.
+    """
+    import dask
+
+    counts = [dask.delayed(len)(p) for p in X.to_delayed()]
     if client is not None:
-        return [int(n) for n in client.compute(counts, sync=True)]
-    return [int(n) for n in counts.compute()]
+        return [int(n) for n in client.gather(client.compute(counts))]
+    return [int(n) for n in dask.compute(*counts)]

@@ -160,7 +160,10 @@ def audit(
     model : fitted model
         Anything :func:`assay.model.wrap` accepts.
     X : DataFrame or array of shape (n_samples, n_features)
-        The audited rows; they should be rows the model was not fitted on.
+        The audited rows; they should be rows the model was not fitted on. A Dask DataFrame
+        is audited on its cluster (the current client), ``y`` and ``sensitive`` naming its
+        columns: see :func:`assay.auditing.audit_dask` (exact sections on every row, model
+        fits on a seeded sample).
     y : array-like of shape (n_samples,)
         True labels (as the model knows them: its ``classes_``) or targets.
     sensitive : DataFrame or array, optional
@@ -207,6 +210,15 @@ def audit(
     >>> "performance" in result.sections
     True
     """
+    if hasattr(X, "npartitions") and hasattr(X, "to_delayed"):  # a Dask DataFrame
+        from assay.auditing._dask_audit import audit_dask
+
+        return audit_dask(
+            model, X, y, sensitive=sensitive, alpha=alpha, seed=seed, progress=progress,
+            X_train=X_train, y_train=y_train, expected_directions=expected_directions,
+            categorical_features=categorical_features, category_labels=category_labels,
+            positive_label=positive_label, n_explain=n_explain,
+        )  # fmt: skip
     seed = check_seed(seed)
     alpha = _check_alpha(alpha)
     n_explain = check_int(n_explain, name="n_explain", minimum=1)
