@@ -209,28 +209,25 @@ def _rows(X, start, stop, rec, thr_k, passes, bg_w, lp_node, tree_start, arrays,
                         if b == nb:  # the feature's first split on this path
                             gfeat[b] = j
                             nb += 1
-                        if gl:
-                            kx = k + 1
-                            ko = rec[k, 1]
-                            sx_side = 0
-                        else:
-                            kx = rec[k, 1]
-                            ko = k + 1
-                            sx_side = 1
-                        any_o = False
+                        # branch-free choice of sides (gl is data-dependent): g1 = 1 where x
+                        # goes left, so the other child is the right one, passes[k, 1]
+                        right = rec[k, 1]
+                        g1 = np.int64(1) if gl else np.int64(0)
+                        kx = right + g1 * (k + 1 - right)
+                        ko = k + 1 + right - kx
+                        sx_side = 1 - g1
+                        any_o = np.int64(0)
                         for w in range(nw):  # the other child: j joins U
-                            a_w = cur[w] & passes[k, 1 - sx_side, w]
+                            p_o = passes[k, g1, w]
+                            a_w = cur[w] & p_o
                             st_a[top, w] = a_w
-                            if a_w != 0:
-                                any_o = True
-                        if any_o:
-                            st_pos[top] = ko
-                            st_u[top] = u_set | bj
-                            st_nb[top] = nb
-                            st_dep[top] = dep + 1
-                            for w in range(nw):
-                                st_fb[top, w] = valid[w] & ~passes[k, 1 - sx_side, w]
-                            top += 1
+                            st_fb[top, w] = valid[w] & ~p_o
+                            any_o |= a_w
+                        st_pos[top] = ko
+                        st_u[top] = u_set | bj
+                        st_nb[top] = nb
+                        st_dep[top] = dep + 1
+                        top += np.int64(any_o != 0)  # kept only where some row lives there
                         log_bit[dep] = b
                         for w in range(nw):
                             log_old[dep, w] = fail[b, w]
