@@ -108,19 +108,47 @@ def test_shallow_trees_keep_the_leaf_games(depth_model):
     assert exp.params["tree_algorithm"] == "leaf games"
 
 
-def test_pruned_descent_equals_interventional_treeshap_on_many_rows():
+def test_pruned_descent_equals_interventional_treeshap_on_many_rows(monkeypatch):
     # an independent implementation of the same game (merged per-leaf masks, every leaf
     # visited); more rows than one block of the descent (32), three mask words of background
     from assay.attribution import TreeShap
+    from assay.attribution.shapley import _tree
 
+    monkeypatch.setattr(_tree, "PRUNED_MIN_LEAVES", 10**9)  # TreeShap: the leaf patterns
     X, y = _data(d=9, n=1400, seed=7)
     model = RandomForestRegressor(n_estimators=6, random_state=1).fit(X[:1000], y[:1000])
     bg, rows = X[1000:1150], X[1200:1270]
     exact = ExactShapley(model, background=bg).explain(rows)
     assert exact.params["tree_algorithm"] == "pruned descent"
     tree = TreeShap(model, background=bg, mode="interventional").explain(rows)
+    assert tree.params["tree_algorithm"] == "leaf patterns"
     np.testing.assert_allclose(exact.values, tree.values, rtol=0, atol=1e-12)
     np.testing.assert_allclose(exact.base_values, tree.base_values, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_treeshap_interventional_uses_the_pruned_descent_on_deep_forests(monkeypatch, n_jobs):
+    from assay.attribution import TreeShap
+    from assay.attribution.shapley import _tree
+
+    X, y = _data(d=6, n=1300, seed=8)
+    labels = np.digitize(y, np.quantile(y, [0.5]))
+    model = RandomForestClassifier(n_estimators=4, random_state=2).fit(X[:1000], labels[:1000])
+    bg, rows = X[1000:1045], X[1100:1140]
+    weights = np.random.default_rng(1).random(45)
+    monkeypatch.setattr(_tree, "PRUNED_MIN_LEAVES", 1)  # a speed choice: values must not move
+    fast = TreeShap(model, background=bg, background_weights=weights, mode="interventional",
+                    n_jobs=n_jobs).explain(rows)  # fmt: skip
+    assert fast.params["tree_algorithm"] == "pruned descent"
+    brute = ExactShapley(
+        model, background=bg, background_weights=weights, structure="none"
+    ).explain(rows[:4])
+    np.testing.assert_allclose(fast.values[:4], brute.values, rtol=0, atol=ATOL)
+    monkeypatch.setattr(_tree, "PRUNED_MIN_LEAVES", 10**9)
+    slow = TreeShap(model, background=bg, background_weights=weights,
+                    mode="interventional").explain(rows)  # fmt: skip
+    assert slow.params["tree_algorithm"] == "leaf patterns"
+    np.testing.assert_allclose(fast.values, slow.values, rtol=0, atol=1e-12)
 
 
 def test_pruned_descent_boosted_trees_and_constant_trees(always_descend):
