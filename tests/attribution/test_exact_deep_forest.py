@@ -166,3 +166,17 @@ def test_pruned_descent_boosted_trees_and_constant_trees(always_descend):
     exp = ExactShapley(const, background=bg).explain(rows)
     assert exp.params["tree_algorithm"] == "pruned descent"
     assert np.all(exp.values == 0.0)
+
+
+def test_background_too_large_for_the_pass_words_falls_back(monkeypatch):
+    from assay.attribution.shapley import _tree_pruned
+
+    X, y = _data(d=5, n=900, seed=9)
+    model = RandomForestRegressor(n_estimators=3, random_state=0).fit(X[:600], y[:600])
+    bg, rows = X[600:700], X[800:803]
+    fast = ExactShapley(model, background=bg).explain(rows)
+    assert fast.params["tree_algorithm"] == "pruned descent"
+    monkeypatch.setattr(_tree_pruned, "MAX_PASS_BYTES", 1024)
+    slow = ExactShapley(model, background=bg).explain(rows)
+    assert slow.params["tree_algorithm"] == "leaf games"
+    np.testing.assert_allclose(fast.values, slow.values, rtol=0, atol=1e-12)

@@ -196,6 +196,7 @@ class TreeStructure:
         self.algorithm = "leaf games"
         self._pruned = None
         self._passes: tuple[np.ndarray, np.ndarray] | None = None  # (background, its words)
+        self.last_algorithm = "leaf games"
         if per_tree >= DEEP_TREE_LEAVES:
             from assay.attribution.shapley._tree_pruned import PrunedLayout
 
@@ -216,12 +217,15 @@ class TreeStructure:
 
     def values(self, X: np.ndarray, bg: np.ndarray, w: np.ndarray) -> np.ndarray:
         """(n, d, k) exact interventional Shapley values of the trees' output."""
+        self.last_algorithm = self.algorithm  # what ran (params["tree_algorithm"])
         if self.algorithm == "joint descent":
             from assay.attribution.shapley._exact_pairs import pair_descent_values
 
             return pair_descent_values(self, X, bg, w)
         if self.algorithm == "pruned descent":
-            return self._pruned_values(X, bg, w)
+            if self._pruned is not None and self._pruned.fits_background(bg.shape[0]):
+                return self._pruned_values(X, bg, w)
+            self.last_algorithm = "leaf games"  # a background too large for the pass words
         a = self.arrays
         split_le = bool(self.ensemble.split_le)
         n_nodes = len(a[0])
@@ -253,9 +257,6 @@ class TreeStructure:
         while the same background comes back (one explainer explaining in chunks)."""
         from assay.attribution.shapley._tree_pruned import build_pruned, pruned_shap
 
-        if self._pruned is None:  # only "pruned descent" gets here, which sets the layout
-            msg = "internal error: pruned descent without its layout"
-            raise RuntimeError(msg)
         if self._passes is None or not np.array_equal(self._passes[0], bg):
             passes = build_pruned(self._pruned, self.ensemble, self.arrays, bg)
             self._passes = (bg.copy(), passes)

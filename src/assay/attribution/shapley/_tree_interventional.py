@@ -417,7 +417,11 @@ class BackgroundRoutes:
         self.w_x, self.w_r = _leaf_weights(self.max_depth)
         self.patterns = None
         self.pruned = None
-        if not walk and pruned_layout is not None and pruned_layout.fits:
+        if (
+            not walk
+            and pruned_layout is not None
+            and pruned_layout.fits_background(background.shape[0])
+        ):
             # deep trees: a pruned descent per (row, tree), see :mod:`._tree_pruned`
             from assay.attribution.shapley._tree_pruned import build_pruned
 

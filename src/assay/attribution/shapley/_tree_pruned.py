@@ -45,7 +45,11 @@ from assay.attribution.shapley._tree_leaf_patterns import (
 )
 from assay.attribution.shapley._tree_path import goes_left
 
-__all__ = ["PrunedLayout", "build_pruned", "pruned_shap"]
+__all__ = ["MAX_PASS_BYTES", "PrunedLayout", "build_pruned", "pruned_shap"]
+
+#: Largest pass-word table (two words per node per 64 background rows) built for one
+#: background; larger backgrounds use the other algorithms, which block their memory.
+MAX_PASS_BYTES = 256 * 2**20
 
 # Rows explained together tree by tree (a tree's arrays are read from memory once per block).
 _ROW_BLOCK = 32
@@ -92,6 +96,11 @@ class PrunedLayout:
     def fits(self) -> bool:
         """Whether every path's features fit a 64-bit mask (else use another algorithm)."""
         return self.widest <= MAX_PATH_FEATURES
+
+    def fits_background(self, n_background: int) -> bool:
+        """Whether the pass words of ``n_background`` rows stay under :data:`MAX_PASS_BYTES`."""
+        n_words = max(1, (n_background + 63) // 64)
+        return self.fits and self.node.shape[0] * 2 * n_words * 8 <= MAX_PASS_BYTES
 
 
 @numba.njit(cache=True)
