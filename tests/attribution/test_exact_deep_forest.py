@@ -180,3 +180,32 @@ def test_background_too_large_for_the_pass_words_falls_back(monkeypatch):
     slow = ExactShapley(model, background=bg).explain(rows)
     assert slow.params["tree_algorithm"] == "leaf games"
     np.testing.assert_allclose(fast.values, slow.values, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("library", ["gbc", "xgboost", "lightgbm"])
+def test_pruned_descent_other_tree_formats(always_descend, library):
+    # per-class trees (tree_output >= 0), '<' splits (XGBoost) and LightGBM's node rules: the
+    # descent against the leaf games of the same extracted trees
+    X, y = _data(d=6, n=700, seed=11)
+    labels = np.digitize(y, np.quantile(y, [0.33, 0.66]))
+    if library == "gbc":
+        from sklearn.ensemble import GradientBoostingClassifier
+
+        model = GradientBoostingClassifier(n_estimators=5, max_depth=5, random_state=0)
+        model.fit(X[:500], labels[:500])
+    elif library == "xgboost":
+        xgb = pytest.importorskip("xgboost")
+        model = xgb.XGBRegressor(n_estimators=6, max_depth=7, random_state=0).fit(X[:500], y[:500])
+    else:
+        lgb = pytest.importorskip("lightgbm")
+        model = lgb.LGBMRegressor(n_estimators=6, num_leaves=63, verbose=-1, random_state=0)
+        model.fit(X[:500], y[:500])
+    bg, rows = X[500:560], X[600:605]
+    space = "log_odds" if library == "gbc" else None  # boosted margins add up over trees
+    explainer = ExactShapley(model, background=bg, output_space=space)
+    fast = _with(explainer, "pruned descent", rows)
+    assert fast.params["tree_algorithm"] == "pruned descent"
+    np.testing.assert_allclose(fast.values, _leaf_games(explainer, rows).values, rtol=0, atol=1e-12)
+    if library == "gbc":  # float64 model: brute force too
+        brute = ExactShapley(model, background=bg, output_space=space, structure="none")
+        np.testing.assert_allclose(fast.values, brute.explain(rows).values, rtol=0, atol=ATOL)
