@@ -237,7 +237,7 @@ class ExactShapley(BaseExplainer):
         values = found.values(X, bg, weights)
         params["structure"] = found.kind
         if found.kind == "tree":
-            params["tree_algorithm"] = found.algorithm
+            params["tree_algorithm"] = found.last_algorithm
         params["model_rows_evaluated"] = int(self.adapter.n_rows_evaluated - rows_before)
         return values, np.repeat(base_row, X.shape[0], axis=0)
 

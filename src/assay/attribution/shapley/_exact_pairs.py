@@ -200,7 +200,9 @@ def pair_descent_values(structure, X: np.ndarray, bg: np.ndarray, w: np.ndarray)
     """(n, d, k) exact interventional Shapley values of a :class:`TreeStructure`'s trees.
 
     Same values as ``structure.values`` (the leaf-by-leaf sum) up to float64 rounding; the
-    caller picks this path for deep trees and at most ``MAX_PAIR_FEATURES`` features.
+    caller picks this path for deep trees whose paths are too wide for the pruned descent of
+    :mod:`._tree_pruned` (more than 62 distinct features), with at most ``MAX_PAIR_FEATURES``
+    features.
     """
     from assay.attribution.shapley._exact_structured import _route_bits
 

@@ -34,6 +34,10 @@ from assay.model._tree_predict import predict_raw
 __all__ = ["TreeShap"]
 
 MODES = ("path_dependent", "interventional")
+# Interventional margins of ensembles with at least this many leaves per tree (forests grown to
+# purity) use the pruned descent of :mod:`._tree_pruned` (~6x faster than the per-leaf masks on
+# RandomForest(100 trees, unlimited depth), which visit every leaf for every row).
+PRUNED_MIN_LEAVES = 512
 DEFAULT_TREE_MEMORY = 2**30  # bytes of working memory per chunk of rows
 
 
@@ -252,12 +256,20 @@ class TreeShap(BaseExplainer):
             if w is None:
                 w = np.full(bg.shape[0], 1.0 / bg.shape[0])
             bg = np.ascontiguousarray(bg, dtype=np.float64)
+            layout = self._pruned_layout()
             with _threads(n_threads):
                 # the tables depend on n, never on max_memory or threads: the same rows give
                 # bit-identical values however they are chunked
                 routes = BackgroundRoutes(ens, bg, w, walk=self._probability, n_rows=n,
-                                          n_threads=n_threads,
-                                          max_depth=self._max_depth)  # fmt: skip
+                                          n_threads=n_threads, max_depth=self._max_depth,
+                                          pruned_layout=layout)  # fmt: skip
+            params["tree_algorithm"] = (
+                "pair walk"
+                if routes.patterns is None and routes.pruned is None
+                else "pruned descent"
+                if routes.pruned is not None
+                else "leaf patterns"
+            )
             f_bg = predict_raw(ens, bg)
             params.update(background=note, n_background=int(bg.shape[0]),
                           weighted_background=self.background_weights is not None,
@@ -292,6 +304,23 @@ class TreeShap(BaseExplainer):
             stderr=None,
             params=params,
         )
+
+    def _pruned_layout(self) -> Any:
+        """The preorder layout of :mod:`._tree_pruned` for deep trees (built once), else None."""
+        if self._probability:
+            return None
+        ens = self.ensemble
+        leaves_per_tree = (ens.n_nodes / max(ens.n_trees, 1) + 1) / 2
+        if leaves_per_tree < PRUNED_MIN_LEAVES:
+            return None
+        cached = getattr(self, "_pruned_cache", None)
+        if cached is None or cached[0] is not ens:
+            from assay.attribution.shapley._tree_pruned import PrunedLayout
+            from assay.model._tree_predict import traversal_arrays
+
+            cached = (ens, PrunedLayout(ens, traversal_arrays(ens)))
+            self._pruned_cache = cached
+        return cached[1]
 
     def _interventional_chunk(
         self, rows: np.ndarray, out: np.ndarray, routes: BackgroundRoutes, n_threads: int

@@ -33,6 +33,7 @@ that ``p``-player game are computed exactly. The cost grows as ``2^p``; pairs wi
 from __future__ import annotations
 
 from math import factorial
+from typing import Any
 
 import numba
 import numpy as np
@@ -388,7 +389,9 @@ def _probability_parallel(X, bg_bits, bg_leaf, bg_w, arrays, split_le, roots, va
 class BackgroundRoutes:
     """What the kernels need of the background, computed once per explanation.
 
-    Margins use the merged per-leaf masks of :mod:`._tree_leaf_patterns` (``patterns``); the
+    Margins of deep trees (a ``pruned_layout`` given, see :mod:`._tree_pruned`) use the
+    background's pass words per node (``pruned``); other margins the merged per-leaf masks of
+    :mod:`._tree_leaf_patterns` (``patterns``); the
     probability output, and ensembles with a path wider than a 64-bit mask, use the pair walk
     (``bits``: route of every background row at every node, ``leaf``: its leaf per tree).
     """
@@ -404,6 +407,7 @@ class BackgroundRoutes:
         n_threads: int = 1,
         table_budget: int = 2**27,
         max_depth: int | None = None,
+        pruned_layout: Any = None,
     ):
         self.arrays = traversal_arrays(ensemble)
         self.weights = np.ascontiguousarray(weights, dtype=np.float64)
@@ -412,6 +416,19 @@ class BackgroundRoutes:
         self.max_depth = max(max_depth, 1)
         self.w_x, self.w_r = _leaf_weights(self.max_depth)
         self.patterns = None
+        self.pruned = None
+        if (
+            not walk
+            and pruned_layout is not None
+            and pruned_layout.fits_background(background.shape[0])
+        ):
+            # deep trees: a pruned descent per (row, tree), see :mod:`._tree_pruned`
+            from assay.attribution.shapley._tree_pruned import build_pruned
+
+            passes = build_pruned(pruned_layout, ensemble, self.arrays, background,
+                                  n_threads=n_threads)  # fmt: skip
+            self.pruned = (pruned_layout, passes)
+            return
         if not walk:
             self.patterns = build_leaf_patterns(
                 ensemble, self.arrays, background, self.weights, n_rows=n_rows,
@@ -444,6 +461,12 @@ def interventional_shap(
     split_le = bool(ensemble.split_le)
     roots = np.ascontiguousarray(ensemble.roots, dtype=np.int64)
     value = np.ascontiguousarray(ensemble.value, dtype=np.float64)
+    if not probability and routes.pruned is not None:
+        from assay.attribution.shapley._tree_pruned import pruned_shap
+
+        pruned_shap(routes.pruned[0], routes.pruned[1], ensemble, routes.arrays, X,
+                    routes.weights, out, n_threads=n_threads)  # fmt: skip
+        return 0
     if not probability and routes.patterns is not None:
         leaf_pattern_shap(routes.patterns, ensemble, routes.arrays, X, out, routes.w_x,
                           routes.w_r, n_threads=n_threads)  # fmt: skip
