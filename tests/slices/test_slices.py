@@ -430,13 +430,13 @@ def _toy_slice(rows: np.ndarray, name: str, p: float):
 @pytest.mark.parametrize("inner_first", [True, False])
 def test_nested_rule_is_symmetric(inner_first):
     # the verdict on a nested pair must not depend on which of the two has the smaller p-value
-    from assay.slices._find import _remove_redundant
+    from assay.slices._pipeline import remove_redundant
 
     n = 1000
     outer = _toy_slice(np.arange(n) < 200, "outer", 1e-6 if not inner_first else 1e-5)
     inner = _toy_slice(np.arange(n) < 100, "inner", 1e-5 if not inner_first else 1e-6)
     # case 1: the inner rows do no worse than the rest of the outer slice -> inner redundant
-    kept, red = _remove_redundant([outer, inner], lambda a, b, c: 0.5, alpha=0.05, drop=True)
+    kept, red = remove_redundant([outer, inner], lambda a, b, c: 0.5, alpha=0.05, drop=True)
     assert [s.description for s in kept] == ["outer"]
     assert red[0].description == "inner" and red[0].contained_in == "outer"
 
@@ -444,9 +444,9 @@ def test_nested_rule_is_symmetric(inner_first):
     def worse_p(a, b, c):
         return 0.001 if c is inner else 0.5
 
-    kept, red = _remove_redundant([outer, inner], worse_p, alpha=0.05, drop=True)
+    kept, red = remove_redundant([outer, inner], worse_p, alpha=0.05, drop=True)
     assert [s.description for s in kept] == ["inner"]
     assert red[0].details["explained_by"] == "inner"
     # both kept when told not to drop
-    kept, red = _remove_redundant([outer, inner], worse_p, alpha=0.05, drop=False)
+    kept, red = remove_redundant([outer, inner], worse_p, alpha=0.05, drop=False)
     assert len(kept) == 2 and not red

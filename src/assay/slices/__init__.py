@@ -9,8 +9,8 @@ candidates apart from the confirmed slices.
 >>> from assay.slices import find_slices  # doctest: +SKIP
 """
 
+from assay.plot._slices import plot_slices  # drawn in assay.plot, re-exported here
 from assay.slices._find import find_slices
-from assay.slices._plot import plot_slices
 from assay.slices._result import Slice, SliceReport
 
 __all__ = ["Slice", "SliceReport", "find_slices", "plot_slices"]

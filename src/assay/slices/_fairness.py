@@ -11,6 +11,13 @@ from assay.errors import InvalidInputError
 from assay.slices import _stats
 from assay.slices._binning import bin_features
 from assay.slices._confirm import strongest_unconfirmed
+from assay.slices._pipeline import (
+    binary_01,
+    describe,
+    min_support_rows,
+    remove_redundant,
+    split_rows,
+)
 from assay.slices._result import Slice, SliceReport
 from assay.slices._search import lattice_search
 
@@ -50,14 +57,6 @@ def fairness_slices(
     seed: int | None,
 ) -> SliceReport:
     """See :func:`assay.slices.find_slices` (``fairness=``)."""
-    from assay.slices._find import (
-        _binary_01,
-        _describe,
-        _min_support,
-        _remove_redundant,
-        _split,
-    )
-
     if fairness_metric not in ("fpr", "fnr", "selection_rate", "error"):
         msg = (
             "fairness_metric must be one of 'fpr', 'fnr', 'selection_rate', 'error'; got "
@@ -67,8 +66,8 @@ def fairness_slices(
     if y_true is None or y_pred is None:
         msg = "fairness mode needs y_true and y_pred (0/1 labels, one per row)."
         raise InvalidInputError(msg)
-    yt = _binary_01(y_true, name="y_true", n=n)
-    yp = _binary_01(y_pred, name="y_pred", n=n)
+    yt = binary_01(y_true, name="y_true", n=n)
+    yp = binary_01(y_pred, name="y_pred", n=n)
     g = as_vector(sensitive, name="fairness", n_rows=n, numeric=False).astype(str)
     groups = np.unique(g)
     if groups.size != 2:
@@ -88,8 +87,8 @@ def fairness_slices(
     in_a, in_b = pop & (g == groups[0]), pop & (g == groups[1])
     W = np.column_stack([in_a, in_a & flag, in_b, in_b & flag]).astype(np.float64)
     strata = np.asarray([f"{x}|{p}|{f}" for x, p, f in zip(g, pop, flag, strict=True)])
-    disc, conf = _split(n, strata, fraction, seed)
-    ms = _min_support(min_support, disc.size)
+    disc, conf = split_rows(n, strata, fraction, seed)
+    ms = min_support_rows(min_support, disc.size)
     min_group = max(10, ms // 10)
     binned = bin_features(X, n_bins=n_bins, max_categories=max_categories, ranges=ranges,
                           min_count=ms)  # fmt: skip
@@ -120,7 +119,7 @@ def fairness_slices(
     level = _stats.fcr_level(alpha, len(confirmed), len(pvals))
     tested = [
         {
-            "description": _describe(binned, items),
+            "description": describe(binned, items),
             "discovery_score": float(cand_scores[j]),
             "p_value": float(pvals[j]),
             "p_adjusted": float(padj[j]),
@@ -142,7 +141,7 @@ def fairness_slices(
         slices.append(
             Slice(
                 predicates=[binned.predicates[i] for i in cand_items[j]],
-                description=_describe(binned, cand_items[j]),
+                description=describe(binned, cand_items[j]),
                 rows=mask,
                 support=int(mask.sum()),
                 support_share=float(mask.mean()),
@@ -178,7 +177,7 @@ def fairness_slices(
             _counts(inside, Wc), _counts(reference, Wc), direction=c.details["direction"]
         )
 
-    kept, redundant = _remove_redundant(slices, worse_p, alpha=alpha, drop=redundancy)
+    kept, redundant = remove_redundant(slices, worse_p, alpha=alpha, drop=redundancy)
     return SliceReport(
         slices=kept,
         redundant=redundant,

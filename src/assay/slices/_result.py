@@ -280,8 +280,8 @@ class SliceReport(ResultDisplay):
         return pd.DataFrame(rows, columns=cols)
 
     def plot(self, *, ax: Any = None) -> Any:
-        """Shortcut for :func:`assay.slices.plot_slices`."""
-        from assay.slices._plot import plot_slices
+        """Shortcut for :func:`assay.plot.plot_slices`."""
+        from assay.plot._slices import plot_slices
 
         return plot_slices(self, ax=ax)
 

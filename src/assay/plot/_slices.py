@@ -1,4 +1,5 @@
-"""Plot of confirmed slices: metric with interval against the overall value."""
+"""Plot of confirmed slices (:class:`assay.slices.SliceReport`): metric with interval against the
+overall value."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from assay.slices._result import SliceReport
+from assay.plot._axes import axes
 
 __all__ = ["plot_slices"]
 
 
-def plot_slices(report: SliceReport, *, ax: Any = None, max_slices: int = 15) -> Any:
+def plot_slices(report: Any, *, ax: Any = None, max_slices: int = 15) -> Any:
     """Horizontal plot of each confirmed slice's metric with its interval.
 
     Each slice is a bar whose thickness grows with its share of rows, drawn from the overall
@@ -34,17 +35,15 @@ def plot_slices(report: SliceReport, *, ax: Any = None, max_slices: int = 15) ->
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> import numpy as np
-    >>> from assay.slices import find_slices, plot_slices
+    >>> from assay.plot import plot_slices
+    >>> from assay.slices import find_slices
     >>> rng = np.random.default_rng(0)
     >>> X = rng.integers(0, 4, size=(3000, 2))
     >>> e = (rng.random(3000) < np.where(X[:, 0] == 1, 0.5, 0.1)).astype(float)
     >>> ax = plot_slices(find_slices(X, errors=e, seed=0))
     """
-    import matplotlib.pyplot as plt
-
     slices = report.slices[:max_slices]
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 0.45 * max(len(slices), 1) + 1.4))
+    ax = axes(ax, (7, 0.45 * max(len(slices), 1) + 1.4))
     overall = report.metric_overall
     ax.axvline(overall, color="0.4", linestyle="--", linewidth=1, label=f"overall {overall:.3g}")
     if not slices:
