@@ -20,6 +20,7 @@ from assay.auditing._labels import (
 )
 from assay.auditing._registry import STEPS, SkipSection
 from assay.auditing._result import AuditResult
+from assay.auditing._rows import rows_used
 from assay.errors import AssayError, InvalidInputError
 from assay.model import wrap
 
@@ -151,9 +152,12 @@ def audit(
       measure next.
 
     Sections whose components are not available for this model or data are omitted, never
-    faked; the reason is recorded in ``meta["skipped"]``. ``meta["holdout"]`` says in plain
-    words whether the audited rows were held out from training (checked by row hashes when
-    ``X_train`` is given).
+    faked; the reason is recorded in ``meta["skipped"]``. Each section says how many rows it
+    used and why in ``data["rows_used"]`` (sections that need only a sample use a bounded,
+    seeded one, so time and memory stay small on millions of rows; the others use every
+    row); ``meta["section_rows_used"]`` has the largest count per section. ``meta["holdout"]``
+    says in plain words whether the audited rows were held out from training (checked by row
+    hashes when ``X_train`` is given).
 
     Parameters
     ----------
@@ -267,6 +271,7 @@ def audit(
     timings: dict[str, float] = {}
     cpu: dict[str, float] = {}
     model_rows: dict[str, int] = {}
+    section_rows: dict[str, int] = {}
     interrupted = False
     for step in STEPS:
         if interrupted:
@@ -293,6 +298,8 @@ def audit(
         if result is None:
             skipped[step.key] = step.not_applicable
         else:
+            result["data"]["rows_used"] = rows_used(step.key, ctx, result)
+            section_rows[step.key] = result["data"]["rows_used"]["n_rows"]
             sections[step.key] = result
     sens = ctx.sensitive
     meta = {
@@ -315,6 +322,7 @@ def audit(
         "section_seconds": timings,
         "section_cpu_seconds": cpu,
         "section_model_rows": model_rows,
+        "section_rows_used": section_rows,
         "skipped": skipped,
         "interrupted": interrupted,
     }
