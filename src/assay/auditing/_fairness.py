@@ -229,7 +229,8 @@ def fairness_section(
     if len(sizes) - len(tiny) < 2:
         return _one_group(attr, sizes, tiny)
     keep = ~np.isin(row_group, list(tiny))
-    Xk, yk = X[keep], np.asarray(y)[keep]
+    # no copy when every row is kept: the audit shares one model call on X (by identity)
+    Xk, yk = (X, np.asarray(y)) if keep.all() else (X[keep], np.asarray(y)[keep])
     sk = sens[keep].reset_index(drop=True)
 
     gm, cmp, headline, shown = group_gap_tests(adapter, Xk, yk, sk, alpha=alpha, seed=seed)

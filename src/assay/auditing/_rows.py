@@ -19,15 +19,13 @@ __all__ = ["rows_used"]
 
 
 def _parts(key: str, ctx: Any, section: dict[str, Any]) -> list[tuple[str, int, str]]:
-    from assay.auditing._glassbox import MAX_ROWS as GAM_ROWS
-    from assay.auditing._monotonicity import MAX_ROWS as MONO_ROWS
-    from assay.auditing._performance import MAX_TRAIN_ROWS
-    from assay.auditing._slices import DISCOVERY_ROWS
-
+    # each section's own module, imported only for that section (some may be absent)
     n = int(ctx.X.shape[0])
     n_explain = len(ctx.explain_rows)
     data = section.get("data", {})
     if key == "performance":
+        from assay.auditing._performance import MAX_TRAIN_ROWS
+
         parts = [("metrics and calibration test", n, "every audited row")]
         if ctx.X_train is not None:
             n_train = int(ctx.X_train.shape[0])
@@ -44,6 +42,8 @@ def _parts(key: str, ctx: Any, section: dict[str, Any]) -> list[tuple[str, int, 
         return [("checked explanations", checked, "the first explained rows (trust checks "
                  "re-run the model many times per row)")]  # fmt: skip
     if key == "glassbox":
+        from assay.auditing._glassbox import MAX_ROWS as GAM_ROWS
+
         return [
             ("GAM fit", int(data.get("n_fit", 0)),
              f"{data.get('fitted_on', 'rows')}, a seeded sample of {GAM_ROWS:,} above that"),
@@ -64,6 +64,8 @@ def _parts(key: str, ctx: Any, section: dict[str, Any]) -> list[tuple[str, int, 
              "predictability test refits an auxiliary model 40 times"),
         ]  # fmt: skip
     if key == "slices":
+        from assay.auditing._slices import DISCOVERY_ROWS
+
         params = data.get("params", {})
         searched = params.get("n_discovery_sampled") or [data.get("n_discovery", 0)]
         return [
@@ -74,6 +76,8 @@ def _parts(key: str, ctx: Any, section: dict[str, Any]) -> list[tuple[str, int, 
              "every audited row, each half testing what the other half found"),
         ]  # fmt: skip
     if key == "monotonicity":
+        from assay.auditing._monotonicity import MAX_ROWS as MONO_ROWS
+
         pool = min(n, MONO_ROWS)
         pairs = section.get("metrics", {}).get("pairs checked", 0)
         return [("rows the pairs are drawn from", pool,
