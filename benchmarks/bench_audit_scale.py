@@ -97,6 +97,8 @@ def one_size(n: int, seed: int) -> dict:
         "setup_s": round(setup_s, 1),
         "audit_s": meta["seconds"],
         "section_s": meta["section_seconds"],
+        "section_cpu_s": meta["section_cpu_seconds"],
+        "audit_cpu_s": round(sum(meta["section_cpu_seconds"].values()), 1),
         "peak_mb": round(max(sampler.peaks.values()) / mb),
         "data_mb": round(sampler.peaks["data"] / mb),
         "section_peak_mb": {
@@ -147,14 +149,15 @@ def main() -> None:
         row = json.loads(proc.stdout.strip().splitlines()[-1])
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print("\n| audited rows | audit wall s | peak RSS MB (data) | slowest sections (s) | "
-          "largest section peak MB | load 1 min |")  # fmt: skip
-    print("|---|---|---|---|---|---|")
+    print("\n| audited rows | audit wall s | audit CPU s | peak RSS MB (data) | slowest sections "
+          "(wall s) | largest section peak MB | load 1 min |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         slow = sorted(r["section_s"].items(), key=lambda kv: -kv[1])[:3]
         big = sorted(r["section_peak_mb"].items(), key=lambda kv: -kv[1])[:2]
         print(
-            f"| {r['n']:,} | {r['audit_s']:.1f} | {r['peak_mb']:,} ({r['data_mb']:,}) | "
+            f"| {r['n']:,} | {r['audit_s']:.1f} | {r['audit_cpu_s']:.1f} | "
+            f"{r['peak_mb']:,} ({r['data_mb']:,}) | "
             + ", ".join(f"{k} {v:.1f}" for k, v in slow)
             + " | "
             + ", ".join(f"{k} {v:,}" for k, v in big)
