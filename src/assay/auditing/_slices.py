@@ -11,7 +11,7 @@ from assay.auditing._section import figure, section, table
 __all__ = ["DISCOVERY_ROWS", "slices_section"]
 
 # rows each discovery half searches (a seeded sample above this); confirmation uses all rows
-DISCOVERY_ROWS = 50_000
+DISCOVERY_ROWS = 40_000
 
 
 def _rule(alpha: float, metric: str) -> str:
