@@ -28,12 +28,13 @@ import time
 class RssSampler(threading.Thread):
     """Samples this process's RSS; keeps the peak overall and per named phase."""
 
-    def __init__(self, interval: float = 0.02) -> None:
+    def __init__(self, interval: float = 0.02, limit: float = float("inf")) -> None:
         super().__init__(daemon=True)
         import psutil
 
         self.proc = psutil.Process()
         self.interval = interval
+        self.limit = limit
         self.phase = "setup"
         self.peaks: dict[str, int] = {}
         self.stop = threading.Event()
@@ -45,6 +46,9 @@ class RssSampler(threading.Thread):
 
     def sample(self) -> None:
         rss = self.proc.memory_info().rss
+        if rss > self.limit:  # a shared machine: stop before it runs out of memory
+            print(f"RSS {rss / 2**30:.1f} GB above --max-rss-gb in {self.phase}", flush=True)
+            os._exit(3)
         if rss > self.peaks.get(self.phase, 0):
             self.peaks[self.phase] = rss
 
@@ -54,9 +58,9 @@ class RssSampler(threading.Thread):
             time.sleep(self.interval)
 
 
-def one_size(n: int, seed: int) -> dict:
+def one_size(n: int, seed: int, max_rss_gb: float) -> dict:
     """Generate, fit and audit ``n`` rows in this process; returns the measurements."""
-    sampler = RssSampler()
+    sampler = RssSampler(limit=max_rss_gb * 2**30)
     sampler.start()
     t0 = time.perf_counter()
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -131,20 +135,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e4, 1e5, 1e6])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-rss-gb", type=float, default=float("inf"),
+                        help="stop a size whose resident memory passes this (shared machines)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:
-        print(json.dumps(one_size(args.one, args.seed)))
+        print(json.dumps(one_size(args.one, args.seed, args.max_rss_gb)))
         return
     rows = []
     for size in args.sizes:
         n = int(size)
         proc = subprocess.run(
-            [sys.executable, __file__, "--one", str(n), "--seed", str(args.seed)],
+            [sys.executable, __file__, "--one", str(n), "--seed", str(args.seed),
+             "--max-rss-gb", str(args.max_rss_gb)],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if proc.returncode != 0:
-            print(f"n = {n:,}: failed ({proc.returncode})\n{proc.stderr[-3000:]}", flush=True)
+            print(f"n = {n:,}: failed ({proc.returncode})\n{proc.stdout[-500:]}"
+                  f"{proc.stderr[-3000:]}", flush=True)  # fmt: skip
             continue
         row = json.loads(proc.stdout.strip().splitlines()[-1])
         rows.append(row)
