@@ -84,7 +84,14 @@ def _parts(key: str, ctx: Any, section: dict[str, Any]) -> list[tuple[str, int, 
                  f"a seeded sample of {MONO_ROWS:,} above that; {pairs:,} pairs of rows "
                  "checked")]  # fmt: skip
     if key == "acquisition":
-        return [("rows valued", n_explain, "the explained rows (a seeded sample)")]
+        from assay.auditing._acquisition import MAX_REFERENCE_ROWS
+
+        return [
+            ("rows valued", n_explain, "the explained rows (a seeded sample)"),
+            ("reference rows", min(n, MAX_REFERENCE_ROWS),
+             "plausible values come from their nearest neighbours; a seeded sample of "
+             f"{MAX_REFERENCE_ROWS:,} above that"),
+        ]  # fmt: skip
     return [("all", n, "every audited row")]
 
 

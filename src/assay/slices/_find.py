@@ -306,6 +306,7 @@ def find_slices(
         on it), while the confirmation part keeps all its rows. The error control is
         unchanged (candidates still come from rows disjoint from those that test them); the
         search time stops growing with ``n``. None (default): every discovery row searches.
+        Error mode only (fairness mode searches all its discovery rows).
         ``params["n_discovery_sampled"]`` records the rows actually searched.
 
     Returns
