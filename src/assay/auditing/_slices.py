@@ -137,11 +137,9 @@ def slices_section(
                 xlabel=metric,
             )
         )
-    data = report.to_dict()
+    # row membership is recomputable from the predicates; keep results.json (and memory) small
+    data = report.to_dict(include_rows=False)
     data["rule"] = _rule(report.alpha, metric)
-    # row membership is recomputable from the predicates; keep results.json small
-    for s in data.get("slices", []) + data.get("redundant", []):
-        s.pop("rows", None)
     return section(
         "Failure slices",
         verdict,

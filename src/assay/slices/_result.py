@@ -116,11 +116,13 @@ class Slice(ResultDisplay):
             f"p_adj = {_fmt_p(self.p_adjusted)}"
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, *, include_rows: bool = True) -> dict[str, Any]:
+        """JSON-ready dict; ``include_rows=False`` leaves out the row indices (``"rows"``),
+        which on millions of rows are millions of numbers."""
+        out = {
             "predicates": [[f, op, _jsonable(v)] for f, op, v in self.predicates],
             "description": self.description,
-            "rows": np.flatnonzero(self.rows).tolist(),
+            "rows": np.flatnonzero(self.rows).tolist() if include_rows else None,
             "n_rows": int(self.rows.size),
             "support": int(self.support),
             "support_share": float(self.support_share),
@@ -139,6 +141,9 @@ class Slice(ResultDisplay):
             "contained_in": self.contained_in,
             "details": _jsonable(self.details),
         }
+        if not include_rows:
+            del out["rows"]
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -285,7 +290,8 @@ class SliceReport(ResultDisplay):
 
         return plot_slices(self, ax=ax)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, include_rows: bool = True) -> dict[str, Any]:
+        """JSON-ready dict (``include_rows=False``: without each slice's row indices)."""
         return {
             "kind": "SliceReport",
             "schema_version": self.schema_version,
@@ -298,8 +304,8 @@ class SliceReport(ResultDisplay):
             "alpha": self.alpha,
             "ci_level": self.ci_level,
             "params": _jsonable(self.params),
-            "slices": [s.to_dict() for s in self.slices],
-            "redundant": [s.to_dict() for s in self.redundant],
+            "slices": [s.to_dict(include_rows=include_rows) for s in self.slices],
+            "redundant": [s.to_dict(include_rows=include_rows) for s in self.redundant],
             "candidates": _jsonable(self.candidates),
             "tested": _jsonable(self.tested),
             "detectable": _jsonable(self.detectable),
