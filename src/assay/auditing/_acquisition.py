@@ -8,7 +8,10 @@ import numpy as np
 
 from assay.auditing._section import figure, section, table
 
-__all__ = ["acquisition_section"]
+__all__ = ["MAX_REFERENCE_ROWS", "acquisition_section"]
+
+# reference rows the plausible values are drawn from (nearest neighbours; a seeded sample above)
+MAX_REFERENCE_ROWS = 100_000
 
 
 def acquisition_section(
@@ -22,7 +25,13 @@ def acquisition_section(
     sample = X[rows]
     if not np.isnan(sample).any():
         return None
-    voi = value_of_information(adapter, sample, X_reference=X, seed=seed)
+    reference = X
+    if X.shape[0] > MAX_REFERENCE_ROWS:
+        pick = np.random.default_rng(None if seed is None else [seed, 28]).choice(
+            X.shape[0], MAX_REFERENCE_ROWS, replace=False
+        )
+        reference = X[np.sort(pick)]
+    voi = value_of_information(adapter, sample, X_reference=reference, seed=seed)
     ranking = voi.ranking()
     best = ranking[0]
     unit = "nats of log loss" if voi.loss != "squared_error" else "squared error"

@@ -210,9 +210,8 @@ def fairness_section(
     (Holm over the tested metrics) and of the proxy audit; ``data["rule"]`` states the rule.
     """
     import pandas as pd
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
 
-    from assay.fairness import ProxyAudit
     from assay.fairness._group_metrics import as_group_frame
     from assay.fairness._proxy import gap_change_words, predictability_sentence
 
@@ -223,26 +222,27 @@ def fairness_section(
     )
     sens = as_group_frame(sens.reset_index(drop=True), name="sensitive", n_rows=len(X))
     attr = "|".join(sens.columns) if sens.shape[1] > 1 else str(sens.columns[0])
-    row_group = sens.astype(str).agg(" | ".join, axis=1).to_numpy()
+    row_group = _joined_labels(sens)
     uniq, counts = np.unique(row_group, return_counts=True)
     sizes = {str(g): int(n) for g, n in zip(uniq, counts, strict=True)}
     tiny = {g: n for g, n in sizes.items() if n < MIN_GROUP_ROWS}
     if len(sizes) - len(tiny) < 2:
         return _one_group(attr, sizes, tiny)
     keep = ~np.isin(row_group, list(tiny))
-    Xk, yk = X[keep], np.asarray(y)[keep]
+    # no copy when every row is kept: the audit shares one model call on X (by identity)
+    Xk, yk = (X, np.asarray(y)) if keep.all() else (X[keep], np.asarray(y)[keep])
     sk = sens[keep].reset_index(drop=True)
 
     gm, cmp, headline, shown = group_gap_tests(adapter, Xk, yk, sk, alpha=alpha, seed=seed)
     tested = cmp.tests["metric"].tolist()
     # a small auxiliary model keeps the 40 permutation refits cheap; 39 permutations are the
-    # fewest that let the joint test reach alpha / 2 = 0.025
-    proxy = ProxyAudit(
-        model, pd.DataFrame(Xk, columns=names), sk, n_permutations=max(39, int(np.ceil(
-            2 / alpha)) - 1), n_repeats=2, max_samples=max_samples, alpha=alpha,
-        auxiliary=HistGradientBoostingClassifier(max_iter=30), seed=seed,
-        sensitive_column=_encoding_column(Xk, names, row_group[keep]),
-    )  # fmt: skip
+    # fewest that let the joint test reach alpha / 2 = 0.025. Its refits and repairs run on at
+    # most max_samples rows (a seeded sample), where OpenMP threads cost more than they save
+    # (8x slower on a busy 2-core machine): one thread
+    with threadpool_limits(limits=1, user_api="openmp"):
+        proxy = _proxy_audit(
+            model, Xk, names, sk, row_group[keep], alpha=alpha, seed=seed, max_samples=max_samples
+        )
     pred = proxy.predictability
     level = 1 - alpha
 
@@ -396,6 +396,32 @@ def fairness_section(
             "proxy_audit": proxy.to_dict(),
         },
     )
+
+
+def _proxy_audit(
+    model: Any, X: np.ndarray, names: list[str], sens: Any, groups: np.ndarray, *,
+    alpha: float, seed: int | None, max_samples: int,
+) -> Any:
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from assay.fairness import ProxyAudit
+
+    return ProxyAudit(
+        model, pd.DataFrame(X, columns=names), sens, n_permutations=max(39, int(np.ceil(
+            2 / alpha)) - 1), n_repeats=2, max_samples=max_samples, alpha=alpha,
+        auxiliary=HistGradientBoostingClassifier(max_iter=30), seed=seed,
+        sensitive_column=_encoding_column(X, names, groups),
+    )  # fmt: skip
+
+
+def _joined_labels(sens: Any) -> np.ndarray:
+    """One label per row, the columns' values joined by " | " (vectorized: no row loop)."""
+    cols = [sens[c].astype(str).to_numpy(dtype=object) for c in sens.columns]
+    out = cols[0]
+    for c in cols[1:]:
+        out = out + " | " + c
+    return out
 
 
 def _encoding_column(X: np.ndarray, names: list[str], groups: np.ndarray) -> str | None:

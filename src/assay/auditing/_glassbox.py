@@ -12,6 +12,8 @@ from assay.auditing._section import figure, section, table
 __all__ = ["glassbox_section"]
 
 # small settings: the GAM is a reference, not the product; two bags give error bands
+# rows the GAM is fitted on and compared on (a seeded sample above this)
+MAX_ROWS = 10_000
 GAM_OPTIONS = {"n_bags": 2, "interactions": 0, "learning_rate": 0.1, "max_rounds": 1000}
 MAX_SHAPES = 6
 ANOMALY_COLUMNS = [
@@ -110,7 +112,7 @@ def glassbox_section(
     *,
     expected_directions: dict[str, str] | None,
     categorical_features: list[str] | None = None,
-    max_rows: int = 10_000,
+    max_rows: int = MAX_ROWS,
     seed: int | None,
     alpha: float = 0.05,
     X_train: np.ndarray | None = None,

@@ -14,6 +14,9 @@ __all__ = ["monotonicity_section"]
 _MATERIAL_SHARE = 0.01
 # share of checked pairs with material drops from which the section raises an alert
 _ALERT_RATE = 0.01
+# rows the pairs and grid rows are drawn from (a seeded sample above this): the check reads
+# n_pairs pairs and n_rows grid rows, so more rows only add sorting time
+MAX_ROWS = 100_000
 
 
 def monotonicity_section(
@@ -30,7 +33,8 @@ def monotonicity_section(
     Drops smaller than a materiality threshold (0.01 for probabilities, 1% of the output's
     standard deviation otherwise) are ignored as numerical or tree-split noise. Status:
     ``"ok"`` without material drops, ``"warning"`` when they occur on fewer than 1% of the
-    pairs, ``"alert"`` from 1%.
+    pairs, ``"alert"`` from 1%. Above ``MAX_ROWS`` (100,000) rows the pairs are drawn from a
+    seeded sample of that many rows.
 
     Parameters
     ----------
@@ -56,6 +60,11 @@ def monotonicity_section(
         return None
     adapter = wrap(model)
     Xv, _ = adapter.prepare(X, allow_nan=True)
+    if Xv.shape[0] > MAX_ROWS:
+        rows = np.random.default_rng(None if seed is None else [seed, 28]).choice(
+            Xv.shape[0], MAX_ROWS, replace=False
+        )
+        Xv = Xv[np.sort(rows)]
     probe = adapter.predict(Xv[: min(len(Xv), 2000)])
     binary_proba = adapter.output_space == "probability" and probe.shape[1] == 2
     if probe.shape[1] > 1 and not binary_proba:

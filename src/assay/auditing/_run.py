@@ -20,6 +20,7 @@ from assay.auditing._labels import (
 )
 from assay.auditing._registry import STEPS, SkipSection
 from assay.auditing._result import AuditResult
+from assay.auditing._rows import rows_used
 from assay.errors import AssayError, InvalidInputError
 from assay.model import wrap
 
@@ -45,6 +46,34 @@ def _sensitive_frame(sensitive: Any) -> Any:
     if values.ndim == 1:
         return pd.DataFrame({"sensitive": values})
     return pd.DataFrame(values, columns=[f"sensitive_{j}" for j in range(values.shape[1])])
+
+
+def _cache_predictions(adapter: Any, X: np.ndarray) -> Callable[[], None]:
+    """Let every section share one model call on all audited rows (``X`` itself, by identity).
+
+    Several sections need the model's output on every audited row; on millions of rows each
+    call costs seconds. The adapter's ``predict`` is shadowed for the audit's duration; other
+    inputs go to the model. Returns the function that puts the adapter back as it was.
+    """
+    own = adapter.predict
+    shadowed = vars(adapter).get("predict")
+    cache: list[np.ndarray] = []
+
+    def predict(Z: np.ndarray) -> np.ndarray:
+        if Z is not X:
+            return own(Z)
+        if not cache:
+            cache.append(own(Z))
+        return cache[0].copy()
+
+    def restore() -> None:
+        if shadowed is None:
+            del adapter.predict
+        else:
+            adapter.predict = shadowed
+
+    adapter.predict = predict
+    return restore
 
 
 def _check_categorical(features: Sequence[str] | None, names: list[str]) -> list[str]:
@@ -151,9 +180,12 @@ def audit(
       measure next.
 
     Sections whose components are not available for this model or data are omitted, never
-    faked; the reason is recorded in ``meta["skipped"]``. ``meta["holdout"]`` says in plain
-    words whether the audited rows were held out from training (checked by row hashes when
-    ``X_train`` is given).
+    faked; the reason is recorded in ``meta["skipped"]``. Each section says how many rows it
+    used and why in ``data["rows_used"]`` (sections that need only a sample use a bounded,
+    seeded one, so time and memory stay small on millions of rows; the others use every
+    row); ``meta["section_rows_used"]`` has the largest count per section. ``meta["holdout"]``
+    says in plain words whether the audited rows were held out from training (checked by row
+    hashes when ``X_train`` is given).
 
     Parameters
     ----------
@@ -279,33 +311,40 @@ def audit(
     timings: dict[str, float] = {}
     cpu: dict[str, float] = {}
     model_rows: dict[str, int] = {}
+    section_rows: dict[str, int] = {}
     interrupted = False
-    for step in STEPS:
-        if interrupted:
-            skipped[step.key] = "interrupted (Ctrl-C) before this section ran"
-            continue
-        say(step.message)
-        t0, c0 = time.perf_counter(), time.process_time()
-        rows0 = adapter.n_rows_evaluated
-        try:
-            result = step.run(ctx)
-        except KeyboardInterrupt:
-            interrupted = True
-            skipped[step.key] = "interrupted (Ctrl-C) while this section ran"
-            continue
-        except SkipSection as exc:
-            skipped[step.key] = str(exc)
-            continue
-        except AssayError as exc:
-            skipped[step.key] = f"could not run: {exc}"
-            continue
-        timings[step.key] = round(time.perf_counter() - t0, 3)
-        cpu[step.key] = round(time.process_time() - c0, 3)
-        model_rows[step.key] = adapter.n_rows_evaluated - rows0
-        if result is None:
-            skipped[step.key] = step.not_applicable
-        else:
-            sections[step.key] = result
+    restore = _cache_predictions(adapter, Xv)
+    try:
+        for step in STEPS:
+            if interrupted:
+                skipped[step.key] = "interrupted (Ctrl-C) before this section ran"
+                continue
+            say(step.message)
+            t0, c0 = time.perf_counter(), time.process_time()
+            rows0 = adapter.n_rows_evaluated
+            try:
+                result = step.run(ctx)
+            except KeyboardInterrupt:
+                interrupted = True
+                skipped[step.key] = "interrupted (Ctrl-C) while this section ran"
+                continue
+            except SkipSection as exc:
+                skipped[step.key] = str(exc)
+                continue
+            except AssayError as exc:
+                skipped[step.key] = f"could not run: {exc}"
+                continue
+            timings[step.key] = round(time.perf_counter() - t0, 3)
+            cpu[step.key] = round(time.process_time() - c0, 3)
+            model_rows[step.key] = adapter.n_rows_evaluated - rows0
+            if result is None:
+                skipped[step.key] = step.not_applicable
+            else:
+                result["data"]["rows_used"] = rows_used(step.key, ctx, result)
+                section_rows[step.key] = result["data"]["rows_used"]["n_rows"]
+                sections[step.key] = result
+    finally:
+        restore()
     sens = ctx.sensitive
     meta = {
         "model": type(adapter.model).__name__,
@@ -327,6 +366,7 @@ def audit(
         "section_seconds": timings,
         "section_cpu_seconds": cpu,
         "section_model_rows": model_rows,
+        "section_rows_used": section_rows,
         "skipped": skipped,
         "interrupted": interrupted,
     }

@@ -8,7 +8,10 @@ import numpy as np
 
 from assay.auditing._section import figure, section, table
 
-__all__ = ["slices_section"]
+__all__ = ["DISCOVERY_ROWS", "slices_section"]
+
+# rows each discovery half searches (a seeded sample above this); confirmation uses all rows
+DISCOVERY_ROWS = 40_000
 
 
 def _rule(alpha: float, metric: str) -> str:
@@ -68,7 +71,8 @@ def slices_section(
         metric = "absolute error"
     # k=50: with the default 10 candidates, broad slices with a small excess (many rows, high
     # z-score) and their sub-slices crowd out a small subgroup where the model is far worse
-    report = find_slices(frame, errors=errors, k=50, seed=seed, alpha=alpha)
+    report = find_slices(frame, errors=errors, k=50, seed=seed, alpha=alpha,
+                         max_discovery=DISCOVERY_ROWS)  # fmt: skip
     # the reader's question is "where is it much worse": order by lift, not by p-value
     found = sorted(report.slices, key=lambda s: -s.lift)
     if found:
@@ -133,11 +137,9 @@ def slices_section(
                 xlabel=metric,
             )
         )
-    data = report.to_dict()
+    # row membership is recomputable from the predicates; keep results.json (and memory) small
+    data = report.to_dict(include_rows=False)
     data["rule"] = _rule(report.alpha, metric)
-    # row membership is recomputable from the predicates; keep results.json small
-    for s in data.get("slices", []) + data.get("redundant", []):
-        s.pop("rows", None)
     return section(
         "Failure slices",
         verdict,

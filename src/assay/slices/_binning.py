@@ -139,6 +139,9 @@ def _columns(X: Any) -> tuple[list[np.ndarray], list[str], list[bool]]:
             if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dtype):
                 cols.append(s.astype(object).to_numpy())
                 forced.append(True)
+            elif dtype == np.float64:  # a view, no copy (millions of rows: no copy per column)
+                cols.append(s.to_numpy())
+                forced.append(False)
             elif pd.api.types.is_numeric_dtype(dtype):
                 cols.append(s.to_numpy(dtype=np.float64, na_value=np.nan))
                 forced.append(False)

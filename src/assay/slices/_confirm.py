@@ -89,13 +89,21 @@ def confirm(
     ec = e[conf]
     overall = float(ec.mean()) if ec.size else float("nan")
     a_dir = alpha / n_directions
-    masks, pvals, texts = [], [], []
+    # one candidate's mask at a time (a mask per candidate would hold candidates x rows)
+    pvals, texts, counts = [], [], []
     for cand in found:
         mask = _refine.terms_mask(binned, cand["terms"])
         inside = mask[conf]
-        masks.append(mask)
         texts.append(_refine.describe(binned, cand["terms"]))
         pvals.append(_stats.test_greater(ec[inside], ec[~inside], binary=binary))
+        x_in, x_out = ec[inside], ec[~inside]
+        counts.append({
+            "discovery_support": int(mask[disc].sum()),
+            "support": int(mask.sum()),
+            "n_confirmation": int(inside.sum()),
+            "metric_inside": float(x_in.mean()) if x_in.size else None,
+            "metric_outside": float(x_out.mean()) if x_out.size else None,
+        })  # fmt: skip
     p = np.array(pvals, dtype=np.float64)
     ranks = np.array([c.get("rank", 0) for c in found], dtype=np.int64)
     full = np.array([c.get("full", True) for c in found], dtype=bool)
@@ -104,18 +112,18 @@ def confirm(
     confirmed = [j for j in range(p.size) if padj[j] <= a_dir]
     tests = []
     for j, cand in enumerate(found):
-        inside = masks[j][conf]
+        c = counts[j]
         tests.append(
             {
                 "description": texts[j][1],
                 "fold": fold,
                 "discovery_rank": int(ranks[j]),
                 "discovery_score": float(cand["score"]),
-                "discovery_support": int(masks[j][disc].sum()),
-                "support": int(masks[j].sum()),
-                "n_confirmation": int(inside.sum()),
-                "metric_inside": float(ec[inside].mean()) if inside.any() else None,
-                "metric_outside": float(ec[~inside].mean()) if (~inside).any() else None,
+                "discovery_support": c["discovery_support"],
+                "support": c["support"],
+                "n_confirmation": c["n_confirmation"],
+                "metric_inside": c["metric_inside"],
+                "metric_outside": c["metric_outside"],
                 "weight": float(w[j]),
                 "p_value": float(p[j]),
                 "p_adjusted": float(min(1.0, padj[j] * n_directions)),
@@ -126,7 +134,7 @@ def confirm(
     for j in confirmed:
         # FCR-adjusted level (Benjamini & Yekutieli 2005), weight capped at 1 (conservative)
         level = 1.0 - min(1.0, w[j]) * len(confirmed) * a_dir / p.size
-        mask = masks[j]
+        mask = _refine.terms_mask(binned, found[j]["terms"])
         inside = mask[conf]
         x_in, x_out = ec[inside], ec[~inside]
         if binary:

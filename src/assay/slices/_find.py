@@ -199,6 +199,7 @@ def find_slices(
     seed: int | None = None,
     crossfit: bool = True,
     weighting: str = "rank",
+    max_discovery: int | None = None,
 ) -> SliceReport:
     """Find subgroups where a model does markedly worse, with held-out confirmation.
 
@@ -299,6 +300,14 @@ def find_slices(
         candidate half to its full conjunction and half to its sub-conjunctions; ``"uniform"``
         is plain BH over every test, which at small ``n`` spreads the budget over tens of
         tests and confirms little.
+    max_discovery : int, optional
+        Most rows a discovery part searches: a larger part is replaced by a seeded random
+        sample of this many of its rows (the search, refinement and the noise reference run
+        on it), while the confirmation part keeps all its rows. The error control is
+        unchanged (candidates still come from rows disjoint from those that test them); the
+        search time stops growing with ``n``. None (default): every discovery row searches.
+        Error mode only (fairness mode searches all its discovery rows).
+        ``params["n_discovery_sampled"]`` records the rows actually searched.
 
     Returns
     -------
@@ -404,6 +413,14 @@ def find_slices(
         directions = [(half_a, half_b), (half_b, half_a)]
     else:
         directions = [split_rows(n, strata, discovery_fraction, seed)]
+    if max_discovery is not None:
+        max_discovery = check_int(max_discovery, name="max_discovery", minimum=20)
+        sampler = np.random.default_rng(None if seed is None else [seed, 28])
+        directions = [
+            (_bounded(disc, max_discovery, sampler), conf) for disc, conf in directions
+        ]
+    params.update(max_discovery=max_discovery,
+                  n_discovery_sampled=[int(d.size) for d, _ in directions])  # fmt: skip
     n_dir = len(directions)
     n_disc = min(d.size for d, _ in directions)
     ms = min_support_rows(min_support, n_disc)
@@ -597,6 +614,13 @@ def _select(
             if m.sum() >= min_support:
                 out.append({"terms": terms, "score": sc, "rank": rank, "full": terms == t})
     return out, n_evaluated
+
+
+def _bounded(rows: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``rows`` itself, or a sorted random sample of ``size`` of them."""
+    if rows.size <= size:
+        return rows
+    return np.sort(rng.choice(rows, size=size, replace=False))
 
 
 def _n_rows(X: Any) -> int:

@@ -55,10 +55,10 @@ def from_items(binned: Binned, items: tuple[int, ...]) -> tuple[Term, ...]:
 
 def terms_mask(binned: Binned, terms: tuple[Term, ...], rows: np.ndarray | None = None):
     """Boolean mask of the conjunction (over ``rows`` if given, else over all rows)."""
-    codes = binned.fine_codes if rows is None else binned.fine_codes[:, rows]
-    out = np.ones(codes.shape[1], dtype=bool)
-    for f, lo, hi in terms:
-        c = codes[f]
+    codes = binned.fine_codes
+    out = np.ones(codes.shape[1] if rows is None else rows.size, dtype=bool)
+    for f, lo, hi in terms:  # only the features the conjunction reads are gathered
+        c = codes[f] if rows is None else codes[f, rows]
         out &= (c >= lo) & (c <= hi)
     return out
 

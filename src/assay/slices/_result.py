@@ -104,11 +104,13 @@ class Slice(ResultDisplay, FromDict):
             f"p_adj = {_fmt_p(self.p_adjusted)}"
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, *, include_rows: bool = True) -> dict[str, Any]:
+        """JSON-ready dict; ``include_rows=False`` leaves out the row indices (``"rows"``),
+        which on millions of rows are millions of numbers."""
+        out = {
             "predicates": [[f, op, _jsonable(v)] for f, op, v in self.predicates],
             "description": self.description,
-            "rows": np.flatnonzero(self.rows).tolist(),
+            "rows": np.flatnonzero(self.rows).tolist() if include_rows else None,
             "n_rows": int(self.rows.size),
             "support": int(self.support),
             "support_share": float(self.support_share),
@@ -127,6 +129,9 @@ class Slice(ResultDisplay, FromDict):
             "contained_in": self.contained_in,
             "details": _jsonable(self.details),
         }
+        if not include_rows:
+            del out["rows"]
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Slice:
@@ -282,7 +287,8 @@ class SliceReport(ResultDisplay, FromDict):
 
         return plot_slices(self, ax=ax)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, include_rows: bool = True) -> dict[str, Any]:
+        """JSON-ready dict (``include_rows=False``: without each slice's row indices)."""
         return {
             "kind": "SliceReport",
             "schema_version": self.schema_version,
@@ -295,8 +301,8 @@ class SliceReport(ResultDisplay, FromDict):
             "alpha": self.alpha,
             "ci_level": self.ci_level,
             "params": _jsonable(self.params),
-            "slices": [s.to_dict() for s in self.slices],
-            "redundant": [s.to_dict() for s in self.redundant],
+            "slices": [s.to_dict(include_rows=include_rows) for s in self.slices],
+            "redundant": [s.to_dict(include_rows=include_rows) for s in self.redundant],
             "candidates": _jsonable(self.candidates),
             "tested": _jsonable(self.tested),
             "detectable": _jsonable(self.detectable),
