@@ -26,9 +26,6 @@ from assay.errors import InvalidInputError
 NOT_RECORDS = {
     # a container of captured arrays: to_dict is its summary (shapes), the arrays go to .npz
     "assay.probe._capture.Activations": "arrays are saved with numpy, to_dict is a summary",
-    # computed views over the audited rows (they keep the rows to bootstrap and re-test);
-    # to_dict is a report of them, not enough to rebuild them
-    "assay.fairness._group_metrics.GroupMetrics": "a view over the rows; to_dict is a report",
 }
 
 
@@ -133,7 +130,12 @@ def build_fairness_results(tabular):
                       y_pred=model.predict(X), sensitive_features=X[:, 3])  # fmt: skip
     neutral = neutralize(model, 3, data=X)
     est = InvariantMLPClassifier(sensitive_column=3, epochs=5)
+    boot = GroupMetrics(metrics=["selection_rate", "accuracy"], y_true=y,
+                        y_pred=model.predict(X), sensitive_features=X[:, 3] > 0,
+                        control_features={"c": X[:, 0] > 0}, n_bootstrap=20, seed=0)  # fmt: skip
     return [
+        gm,
+        boot,
         gm.compare(n_permutations=49, seed=0),
         neutral.report(X, y=y),
         invariance_sweep(X, y, X[:, 3], weights=[0.0, 1.0], estimator=est, seed=0),
