@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from assay._results import FromDict, ResultDisplay, check_kind
+from assay._results import FromDict, ResultDisplay, check_kind, to_jsonable
 from assay.errors import InvalidInputError
 
 __all__ = [
@@ -237,16 +237,8 @@ def range_permutation_test(
     return observed, (1.0 + hits) / (1.0 + n_permutations)
 
 
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    return v
-
-
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _plain(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+    return to_jsonable(df.to_dict(orient="records"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -306,9 +298,9 @@ class GroupComparison(ResultDisplay, FromDict):
             "pairs": _records(self.pairs),
             "tests": _records(self.tests),
             "groups": _records(self.groups),
-            "excluded": [{k: _plain(v) for k, v in e.items()} for e in self.excluded],
+            "excluded": to_jsonable(self.excluded),
             "notes": list(self.notes),
-            "params": dict(self.params),
+            "params": to_jsonable(self.params),
         }
 
     @classmethod

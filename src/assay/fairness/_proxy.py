@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from assay._results import FromDict, ResultDisplay, check_kind
+from assay._results import FromDict, ResultDisplay, check_kind, to_jsonable
 from assay._validation import check_int, check_seed
 from assay.errors import InvalidInputError, ModelError
 from assay.fairness._compare import _CORRECTIONS, adjust_pvalues
@@ -472,14 +472,12 @@ class ProxyAudit(ResultDisplay, FromDict):
             "attribute": self.attribute,
             "levels": self.levels,
             "proxies": list(self.proxies),
-            "features": feats.to_dict(orient="records"),
-            "predictability": {k: _plain(v) for k, v in self.predictability.items()},
-            "influence": None
-            if self.influence is None
-            else {k: (v if isinstance(v, dict) else _plain(v)) for k, v in self.influence.items()},
-            "flip": {k: _plain(v) for k, v in self.flip.items()},
+            "features": to_jsonable(feats.to_dict(orient="records")),
+            "predictability": to_jsonable(self.predictability),
+            "influence": to_jsonable(self.influence),
+            "flip": to_jsonable(self.flip),
             "summary": self.summary,
-            "params": dict(self.params),
+            "params": to_jsonable(self.params),
         }
 
     @classmethod
@@ -505,14 +503,6 @@ class ProxyAudit(ResultDisplay, FromDict):
 
     def __repr__(self) -> str:
         return f"ProxyAudit(attribute={self.attribute!r}, proxies={self.proxies})"
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and np.isnan(v):
-        return None
-    return v
 
 
 def _column_index(column: str | int | None, names: list[str]) -> int | None:
