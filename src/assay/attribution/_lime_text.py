@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -34,8 +34,6 @@ from assay.attribution._lime import fit_sparse_surrogates
 from assay.errors import InvalidInputError, ModelError
 
 __all__ = ["LimeText", "TokenExplanation"]
-
-SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,6 +69,7 @@ class TokenExplanation(ResultDisplay, FromDict):
     output_names: list[str]
     method: str
     params: dict[str, Any] = field(default_factory=dict)
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -120,7 +119,7 @@ class TokenExplanation(ResultDisplay, FromDict):
             output_names=d["output_names"],
             method=d["method"],
             params=d.get("params", {}),
-            schema_version=d.get("schema_version", SCHEMA_VERSION),
+            schema_version=d.get("schema_version", cls.SCHEMA_VERSION),
         )
 
     def __repr__(self) -> str:

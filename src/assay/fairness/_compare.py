@@ -21,7 +21,7 @@ The statistics behind :meth:`GroupMetrics.compare`:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -40,7 +40,6 @@ __all__ = [
     "wilson_interval",
 ]
 
-SCHEMA_VERSION = 1
 FOUR_FIFTHS = 0.8
 _CORRECTIONS = ("bh", "by", "holm", "bonferroni", "none")
 
@@ -279,6 +278,7 @@ class GroupComparison(ResultDisplay, FromDict):
     excluded: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
 
     def significant(self, alpha: float | None = None) -> pd.DataFrame:
@@ -314,7 +314,7 @@ class GroupComparison(ResultDisplay, FromDict):
             excluded=[dict(e) for e in d.get("excluded", [])],
             notes=list(d.get("notes", [])),
             params=dict(d.get("params", {})),
-            schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
+            schema_version=int(d.get("schema_version", cls.SCHEMA_VERSION)),
         )
 
     def __repr__(self) -> str:

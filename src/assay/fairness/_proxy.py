@@ -17,8 +17,6 @@ from assay.fairness._transport import transport
 
 __all__ = ["ProxyAudit", "adjust_pvalues"]
 
-SCHEMA_VERSION = 1
-
 
 def _cramers_v(x: np.ndarray, s: np.ndarray, n_s: int) -> tuple[float, float, float]:
     """Cramér's V, chi-square p-value and plug-in mutual information (nats)."""
@@ -468,7 +466,7 @@ class ProxyAudit(ResultDisplay, FromDict):
         feats = self.features.astype(object).where(self.features.notna(), None)
         return {
             "kind": "ProxyAudit",
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": self.SCHEMA_VERSION,
             "attribute": self.attribute,
             "levels": self.levels,
             "proxies": list(self.proxies),
@@ -484,7 +482,7 @@ class ProxyAudit(ResultDisplay, FromDict):
     def from_dict(cls, d: dict[str, Any]) -> ProxyAudit:
         """Rebuild an audit from :meth:`to_dict` output: its table and numbers, read-only (the
         rows it was computed on are not kept; nothing is recomputed)."""
-        check_kind(cls, d, version=SCHEMA_VERSION)
+        check_kind(cls, d)
         obj = object.__new__(cls)
         fields = {
             "attribute": d["attribute"],

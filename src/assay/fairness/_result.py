@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -11,8 +11,6 @@ from assay._results import FromDict, ResultDisplay, to_jsonable
 from assay.errors import InvalidInputError
 
 __all__ = ["NeutralizationReport", "TradeoffCurve"]
-
-SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,6 +53,7 @@ class NeutralizationReport(ResultDisplay, FromDict):
     weights: list[float]
     reference: str
     params: dict[str, Any] = field(default_factory=dict)
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
 
     def to_frame(self) -> Any:
@@ -123,6 +122,7 @@ class TradeoffCurve(ResultDisplay, FromDict):
     counterfactual_gap: np.ndarray
     penalty: str
     params: dict[str, Any] = field(default_factory=dict)
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
 
     def is_monotone(self, metric: str = "dp_difference", *, tol: float = 0.0) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -27,8 +27,6 @@ from assay.probe._checks import _jsonable
 from assay.probe._prefix import PrefixCache
 
 __all__ = ["LogitLensResult", "PatchingResult", "activation_patching", "logit_lens"]
-
-SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +60,7 @@ class PatchingResult(ResultDisplay, FromDict):
     clean_metric: float
     corrupted_metric: float
     params: dict[str, Any] = field(default_factory=dict)
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,7 +89,7 @@ class PatchingResult(ResultDisplay, FromDict):
             clean_metric=float(d["clean_metric"]),
             corrupted_metric=float(d["corrupted_metric"]),
             params=dict(d.get("params", {})),
-            schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
+            schema_version=int(d.get("schema_version", cls.SCHEMA_VERSION)),
         )
 
     def plot(self, *, ax: Any = None) -> Any:
@@ -288,6 +287,7 @@ class LogitLensResult(ResultDisplay, FromDict):
     prob: np.ndarray | None
     top_tokens: np.ndarray
     params: dict[str, Any] = field(default_factory=dict)
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -312,7 +312,7 @@ class LogitLensResult(ResultDisplay, FromDict):
             prob=None if d.get("prob") is None else np.asarray(d["prob"], dtype=float),
             top_tokens=np.asarray(d["top_tokens"], dtype=np.int64),
             params=dict(d.get("params", {})),
-            schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
+            schema_version=int(d.get("schema_version", cls.SCHEMA_VERSION)),
         )
 
 

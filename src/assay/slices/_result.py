@@ -11,8 +11,6 @@ from assay._results import FromDict, ResultDisplay, dataclass_from_dict, to_json
 
 __all__ = ["Slice", "SliceReport"]
 
-SCHEMA_VERSION = 2
-
 
 def _jsonable(v: Any) -> Any:
     return to_jsonable(v)
@@ -202,9 +200,8 @@ class SliceReport(ResultDisplay, FromDict):
     params: dict[str, Any] = field(default_factory=dict)
     tested: list[dict[str, Any]] = field(default_factory=list)
     detectable: dict[str, Any] = field(default_factory=dict)
+    SCHEMA_VERSION: ClassVar[int] = 2  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
-
-    SCHEMA_VERSION: ClassVar[int] = SCHEMA_VERSION
 
     def __len__(self) -> int:
         return len(self.slices)

@@ -31,8 +31,6 @@ __all__ = [
     "worst_status",
 ]
 
-SCHEMA_VERSION = 1
-
 
 def _json_safe(obj: Any) -> Any:
     return to_jsonable(obj)
@@ -43,7 +41,7 @@ class _ResultMixin(ResultDisplay, FromDict):
     ``from_dict()`` reads the fields back (the derived keys are recomputed)."""
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": type(self).__name__, "schema_version": SCHEMA_VERSION}
+        out: dict[str, Any] = {"kind": type(self).__name__, "schema_version": self.SCHEMA_VERSION}
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             out[self._DICT_KEYS.get(f.name, f.name)] = _json_safe(getattr(self, f.name))
         for extra in ("status", "verdict", "rule"):
