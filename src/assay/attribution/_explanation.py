@@ -19,11 +19,6 @@ __all__ = ["Explanation"]
 MAX_LOAD_BYTES = 2 * 2**30
 
 
-def _json_safe(obj: Any) -> Any:
-    """JSON-ready params (the package's one converter, :func:`assay._results.to_jsonable`)."""
-    return to_jsonable(obj)
-
-
 @dataclass(frozen=True, eq=False)
 class Explanation(FromDict):
     """Feature attributions for a set of rows.
@@ -199,7 +194,7 @@ class Explanation(FromDict):
             "output_space": self.output_space,
             "feature_names": self.feature_names,
             "output_names": self.output_names,
-            "params": _json_safe(self.params),
+            "params": to_jsonable(self.params),
         }
 
     def to_dict(self) -> dict[str, Any]:

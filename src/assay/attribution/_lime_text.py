@@ -27,9 +27,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from assay._deprecation import renamed
-from assay._results import FromDict, ResultDisplay
+from assay._results import FromDict, ResultDisplay, to_jsonable
 from assay._validation import check_int, check_seed
-from assay.attribution._explanation import _json_safe
 from assay.attribution._lime import fit_sparse_surrogates
 from assay.errors import InvalidInputError, ModelError
 
@@ -105,7 +104,7 @@ class TokenExplanation(ResultDisplay, FromDict):
             "values": [v.tolist() for v in self.values],
             "base_values": self.base_values.tolist(),
             "output_names": self.output_names,
-            "params": _json_safe(self.params),
+            "params": to_jsonable(self.params),
         }
 
     @classmethod

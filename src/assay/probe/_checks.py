@@ -42,11 +42,6 @@ __all__ = [
 ]
 
 
-def _jsonable(v: Any) -> Any:
-    """JSON-ready ``v`` (the package's one converter, :func:`assay._results.to_jsonable`)."""
-    return to_jsonable(v)
-
-
 @dataclass(frozen=True, eq=False)
 class CheckResult(ResultDisplay, FromDict):
     """The outcome of one probe sanity check.
@@ -89,9 +84,9 @@ class CheckResult(ResultDisplay, FromDict):
             "verdict": self.verdict,
             "status": self.status,
             "passed": bool(self.passed),
-            "metrics": _jsonable(self.metrics),
-            "data": _jsonable(self.data),
-            "params": _jsonable(self.params),
+            "metrics": to_jsonable(self.metrics),
+            "data": to_jsonable(self.data),
+            "params": to_jsonable(self.params),
         }
 
     @classmethod

@@ -19,11 +19,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from assay._results import FromDict, ResultDisplay
+from assay._results import FromDict, ResultDisplay, to_jsonable
 from assay._validation import import_optional
 from assay.errors import InvalidInputError, ModelError
 from assay.probe._capture import _positions_index, _resolve, prepare, run_patched
-from assay.probe._checks import _jsonable
 from assay.probe._prefix import PrefixCache
 
 __all__ = ["LogitLensResult", "PatchingResult", "activation_patching", "logit_lens"]
@@ -69,11 +68,11 @@ class PatchingResult(ResultDisplay, FromDict):
             "schema_version": self.schema_version,
             "layers": list(self.layers),
             "positions": list(self.positions),
-            "effect": _jsonable(self.effect),
-            "metric": _jsonable(self.metric),
+            "effect": to_jsonable(self.effect),
+            "metric": to_jsonable(self.metric),
             "clean_metric": float(self.clean_metric),
             "corrupted_metric": float(self.corrupted_metric),
-            "params": _jsonable(self.params),
+            "params": to_jsonable(self.params),
         }
 
     @classmethod
@@ -295,10 +294,10 @@ class LogitLensResult(ResultDisplay, FromDict):
             "kind": "LogitLensResult",
             "schema_version": self.schema_version,
             "layers": list(self.layers),
-            "rank": None if self.rank is None else _jsonable(self.rank),
-            "prob": None if self.prob is None else _jsonable(self.prob),
-            "top_tokens": _jsonable(self.top_tokens),
-            "params": _jsonable(self.params),
+            "rank": None if self.rank is None else to_jsonable(self.rank),
+            "prob": None if self.prob is None else to_jsonable(self.prob),
+            "top_tokens": to_jsonable(self.top_tokens),
+            "params": to_jsonable(self.params),
         }
 
     @classmethod
