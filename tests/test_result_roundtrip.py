@@ -26,9 +26,6 @@ from assay.errors import InvalidInputError
 NOT_RECORDS = {
     # a container of captured arrays: to_dict is its summary (shapes), the arrays go to .npz
     "assay.probe._capture.Activations": "arrays are saved with numpy, to_dict is a summary",
-    # computed views over the audited rows (they keep the rows to bootstrap and re-test);
-    # to_dict is a report of them, not enough to rebuild them
-    "assay.fairness._group_metrics.GroupMetrics": "a view over the rows; to_dict is a report",
 }
 
 
@@ -133,7 +130,12 @@ def build_fairness_results(tabular):
                       y_pred=model.predict(X), sensitive_features=X[:, 3])  # fmt: skip
     neutral = neutralize(model, 3, data=X)
     est = InvariantMLPClassifier(sensitive_column=3, epochs=5)
+    boot = GroupMetrics(metrics=["selection_rate", "accuracy"], y_true=y,
+                        y_pred=model.predict(X), sensitive_features=X[:, 3] > 0,
+                        control_features={"c": X[:, 0] > 0}, n_bootstrap=20, seed=0)  # fmt: skip
     return [
+        gm,
+        boot,
         gm.compare(n_permutations=49, seed=0),
         neutral.report(X, y=y),
         invariance_sweep(X, y, X[:, 3], weights=[0.0, 1.0], estimator=est, seed=0),
@@ -353,3 +355,36 @@ def test_kind_dispatch_and_bad_input(results):
         type(report).from_dict({**report.to_dict(), "schema_version": 99})
     with pytest.raises(InvalidInputError, match="has no 'slices'"):
         type(report).from_dict({k: v for k, v in report.to_dict().items() if k != "slices"})
+
+
+def test_one_json_converter_and_one_schema_version_per_kind():
+    """No module keeps its own JSON converter for results (``assay._results.to_jsonable`` is the
+    one), nor a module-level ``SCHEMA_VERSION`` beside the class attribute; a result's
+    ``schema_version`` field defaults to its class's ``SCHEMA_VERSION``."""
+    import ast
+    import dataclasses
+    from pathlib import Path
+
+    converter_names = {"_plain", "_floats", "_jsonable", "_json_safe", "_to_json", "_to_jsonable"}
+    root = Path(assay.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "_results.py" and path.parent == root:
+            continue
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name in converter_names:
+                found.append(f"{path.relative_to(root)}: def {node.name}")
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            if any(isinstance(t, ast.Name) and t.id == "SCHEMA_VERSION" for t in targets):
+                # a file format's version (saved GAM) is not a result kind's: it may stay
+                kinds = [n.name for n in tree.body if isinstance(n, ast.ClassDef)
+                         and n.name in RESULT_KINDS]  # fmt: skip
+                if kinds:
+                    found.append(f"{path.relative_to(root)}: module SCHEMA_VERSION ({kinds})")
+    assert found == []
+    for name, cls in RESULT_KINDS.items():
+        if dataclasses.is_dataclass(cls):
+            defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+            if "schema_version" in defaults:
+                assert defaults["schema_version"] == cls.SCHEMA_VERSION, name

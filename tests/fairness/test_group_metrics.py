@@ -209,6 +209,36 @@ def test_bad_arguments():
         gm.by_group = None
 
 
+def test_from_dict_gives_back_every_table_and_refuses_to_retest():
+    yt, yp, df = _data(n=600, seed=4)
+    gm = GroupMetrics(metrics=["selection_rate", "true_positive_rate", "accuracy"], y_true=yt,
+                      y_pred=yp, sensitive_features=df[["race", "sex"]],
+                      control_features=df[["site"]], n_bootstrap=30, seed=0)  # fmt: skip
+    d = json.loads(json.dumps(gm.to_dict()))
+    back = GroupMetrics.from_dict(d)
+    assert json.dumps(back.to_dict(), sort_keys=True) == json.dumps(d, sort_keys=True)
+    for name in ("by_group", "denominators", "overall", "overall_denominators",
+                 "by_group_ci_low", "by_group_ci_high", "overall_ci_low", "overall_ci_high"):
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(gm, name))  # fmt: skip
+    pd.testing.assert_series_equal(back.counts, gm.counts)
+    # group min / max are not stored: they are derived again from the stored table
+    pd.testing.assert_frame_equal(back.group_min(), gm.group_min())
+    pd.testing.assert_frame_equal(back.group_max(), gm.group_max())
+    for method in ("between_groups", "to_overall"):
+        pd.testing.assert_frame_equal(back.difference(method), gm.difference(method))
+        for q in ("difference", "ratio"):
+            for a, b in zip(back.ci(q, method), gm.ci(q, method), strict=True):
+                pd.testing.assert_frame_equal(a, b)
+    with pytest.raises(InvalidInputError, match=r"loaded from a dict.*GroupComparison.from_dict"):
+        back.compare()
+    with pytest.raises(AttributeError, match="read-only"):
+        back.by_group = None
+    with pytest.raises(InvalidInputError, match="unchanged output"):
+        GroupMetrics.from_dict({k: v for k, v in d.items() if k != "by_group"})
+    with pytest.raises(InvalidInputError, match="kind 'ProxyAudit'"):
+        GroupMetrics.from_dict({**d, "kind": "ProxyAudit"})
+
+
 def test_plot_group_metrics_draws_bars_with_intervals():
     import matplotlib
 

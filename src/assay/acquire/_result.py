@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -11,8 +11,6 @@ from assay._results import FromDict, ResultDisplay
 from assay.errors import InvalidInputError
 
 __all__ = ["ValueOfInformation"]
-
-SCHEMA_VERSION = 1
 
 
 def _nan_to_none(a: np.ndarray) -> list[Any]:
@@ -50,6 +48,7 @@ class ValueOfInformation(ResultDisplay, FromDict):
     loss: str
     threshold: float
     params: dict[str, Any] = field(default_factory=dict)
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
 
     def ranking(self, rows: Any = None) -> list[dict[str, Any]]:

@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from assay._results import to_jsonable
 from assay._validation import check_seed, import_optional
-from assay.attribution._explanation import Explanation, _json_safe
+from assay.attribution._explanation import Explanation
 from assay.errors import InvalidInputError, MissingDependencyError
 
 __all__ = ["DistributedExplanation", "explain_dask"]
@@ -390,7 +391,7 @@ class DistributedExplanation:
             "output_names": self.output_names,
             "method": self.method,
             "output_space": self.output_space,
-            "params": _json_safe(self.params),
+            "params": to_jsonable(self.params),
         }
         (path / METADATA_FILE).write_text(json.dumps(meta, indent=1))
         return path

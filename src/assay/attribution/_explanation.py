@@ -6,7 +6,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -15,14 +15,8 @@ from assay.errors import InvalidInputError
 
 __all__ = ["Explanation"]
 
-SCHEMA_VERSION = 1
 #: Largest explanation file, and largest total of its decompressed arrays, that load accepts.
 MAX_LOAD_BYTES = 2 * 2**30
-
-
-def _json_safe(obj: Any) -> Any:
-    """JSON-ready params (the package's one converter, :func:`assay._results.to_jsonable`)."""
-    return to_jsonable(obj)
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,6 +62,7 @@ class Explanation(FromDict):
     output_space: str
     stderr: np.ndarray | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -199,7 +194,7 @@ class Explanation(FromDict):
             "output_space": self.output_space,
             "feature_names": self.feature_names,
             "output_names": self.output_names,
-            "params": _json_safe(self.params),
+            "params": to_jsonable(self.params),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -229,7 +224,7 @@ class Explanation(FromDict):
             except (TypeError, ValueError, OverflowError) as exc:
                 msg = f"the Explanation dict's {key!r} is not a numeric array ({exc})."
                 raise InvalidInputError(msg) from exc
-        meta = {"kind": "Explanation", "params": {}, "schema_version": SCHEMA_VERSION, **d}
+        meta = {"kind": "Explanation", "params": {}, "schema_version": cls.SCHEMA_VERSION, **d}
         return cls._from_parts(arrays, meta, where="the Explanation dict")
 
     def save(self, path: str | os.PathLike[str]) -> Path:

@@ -22,20 +22,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from assay._deprecation import renamed
-from assay._results import FromDict, ResultDisplay
+from assay._results import FromDict, ResultDisplay, to_jsonable
 from assay._validation import check_int, check_seed
-from assay.attribution._explanation import _json_safe
 from assay.attribution._lime import fit_sparse_surrogates
 from assay.errors import InvalidInputError, ModelError
 
 __all__ = ["LimeText", "TokenExplanation"]
-
-SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,6 +68,7 @@ class TokenExplanation(ResultDisplay, FromDict):
     output_names: list[str]
     method: str
     params: dict[str, Any] = field(default_factory=dict)
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -106,7 +104,7 @@ class TokenExplanation(ResultDisplay, FromDict):
             "values": [v.tolist() for v in self.values],
             "base_values": self.base_values.tolist(),
             "output_names": self.output_names,
-            "params": _json_safe(self.params),
+            "params": to_jsonable(self.params),
         }
 
     @classmethod
@@ -120,7 +118,7 @@ class TokenExplanation(ResultDisplay, FromDict):
             output_names=d["output_names"],
             method=d["method"],
             params=d.get("params", {}),
-            schema_version=d.get("schema_version", SCHEMA_VERSION),
+            schema_version=d.get("schema_version", cls.SCHEMA_VERSION),
         )
 
     def __repr__(self) -> str:

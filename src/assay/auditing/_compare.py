@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -18,7 +18,6 @@ from assay.errors import AssayError, InvalidInputError
 
 __all__ = ["ComparisonResult", "compare"]
 
-SCHEMA_VERSION = 1
 SECTION_KEYS = ("performance", "regressions", "flips", "attributions", "fairness")
 
 
@@ -48,6 +47,7 @@ class ComparisonResult(FromDict, ResultDisplay):
     key_changes: list[dict[str, Any]]
     sections: dict[str, dict[str, Any]]
     meta: dict[str, Any] = field(default_factory=dict)
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -98,7 +98,7 @@ class ComparisonResult(FromDict, ResultDisplay):
             key_changes=list(d.get("key_changes", [])),
             sections=sections,
             meta=dict(d.get("meta", {})),
-            schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
+            schema_version=int(d.get("schema_version", cls.SCHEMA_VERSION)),
         )
 
     def save(self, path: str | os.PathLike[str]) -> Path:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from assay._results import to_jsonable
 from assay.auditing._section import figure, section, table
 
 __all__ = [
@@ -227,7 +228,7 @@ def performance_section(
         ],
         data={
             "rule": rule,
-            "metrics": [_plain(r) for r in rows],
+            "metrics": [to_jsonable(r) for r in rows],
             "worse_on": worse,
             "margin": margin,
             "p_beyond_margin": p_margin,
@@ -239,12 +240,6 @@ def _auc(labels: np.ndarray, score: np.ndarray) -> float:
     from sklearn.metrics import roc_auc_score
 
     return float(roc_auc_score(labels, score)) if 0 < labels.mean() < 1 else float("nan")
-
-
-def _plain(d: dict[str, Any]) -> dict[str, Any]:
-    from assay._results import to_jsonable
-
-    return to_jsonable(d)
 
 
 # -- regressions by subgroup ----------------------------------------------------------------
@@ -469,9 +464,9 @@ def regressions_section(
         figures=figures,
         data={
             "rule": rule,
-            "regressions": _plain({"r": found})["r"],
-            "not_regressions": _plain({"r": smaller})["r"],
-            "detectable": _plain(rep.detectable),
+            "regressions": to_jsonable(found),
+            "not_regressions": to_jsonable(smaller),
+            "detectable": to_jsonable(rep.detectable),
         },
     )
 

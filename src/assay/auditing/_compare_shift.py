@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from assay.auditing._compare_sections import Side, _plain, _signed, p_above, paired_mean
+from assay._results import to_jsonable
+from assay.auditing._compare_sections import Side, _signed, p_above, paired_mean
 from assay.auditing._section import figure, section, table
 
 __all__ = ["attribution_section", "fairness_section", "new_proxies"]
@@ -418,8 +419,8 @@ def fairness_section(
         ],
         data={
             "rule": rule,
-            "groups": _plain({"g": rows})["g"],
+            "groups": to_jsonable(rows),
             "not_tested": small,
-            "new_proxies": _plain({"p": proxies})["p"],
+            "new_proxies": to_jsonable(proxies),
         },
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -20,8 +20,6 @@ from assay._results import STATUSES, FromDict, ResultDisplay, check_kind, to_jso
 from assay.errors import InvalidInputError
 
 __all__ = ["ComponentGains", "component_gains"]
-
-SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -50,6 +48,7 @@ class ComponentGains(FromDict, ResultDisplay):
     components: list[dict[str, Any]]
     alpha: float = 0.05
     tolerance: float = 0.1
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -87,7 +86,7 @@ class ComponentGains(FromDict, ResultDisplay):
             components=list(d["components"]),
             alpha=float(d.get("alpha", 0.05)),
             tolerance=float(d.get("tolerance", 0.1)),
-            schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
+            schema_version=int(d.get("schema_version", cls.SCHEMA_VERSION)),
             meta=dict(d.get("meta", {})),
         )
 

@@ -6,15 +6,13 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from assay._results import STATUSES, FromDict
 from assay._version import __version__
 from assay.errors import InvalidInputError
 
 __all__ = ["MAX_RESULTS_BYTES", "AuditResult", "check_results"]
-
-SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -32,6 +30,7 @@ class AuditResult(FromDict):
 
     sections: dict[str, dict[str, Any]]
     meta: dict[str, Any] = field(default_factory=dict)
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,15 +18,13 @@ __all__ = [
     "MembershipResult",
 ]
 
-SCHEMA_VERSION = 1
-
 
 class _ToDict(ResultDisplay, FromDict):
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (arrays as lists, NaN as None) with ``schema_version``."""
         out = {f.name: to_jsonable(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
         out["kind"] = type(self).__name__
-        out["schema_version"] = SCHEMA_VERSION
+        out["schema_version"] = self.SCHEMA_VERSION
         return out
 
 

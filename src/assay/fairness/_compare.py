@@ -21,13 +21,13 @@ The statistics behind :meth:`GroupMetrics.compare`:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from assay._results import FromDict, ResultDisplay, check_kind
+from assay._results import FromDict, ResultDisplay, check_kind, to_jsonable
 from assay.errors import InvalidInputError
 
 __all__ = [
@@ -40,7 +40,6 @@ __all__ = [
     "wilson_interval",
 ]
 
-SCHEMA_VERSION = 1
 FOUR_FIFTHS = 0.8
 _CORRECTIONS = ("bh", "by", "holm", "bonferroni", "none")
 
@@ -237,16 +236,8 @@ def range_permutation_test(
     return observed, (1.0 + hits) / (1.0 + n_permutations)
 
 
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    return v
-
-
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _plain(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+    return to_jsonable(df.to_dict(orient="records"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -287,6 +278,7 @@ class GroupComparison(ResultDisplay, FromDict):
     excluded: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
 
     def significant(self, alpha: float | None = None) -> pd.DataFrame:
@@ -306,9 +298,9 @@ class GroupComparison(ResultDisplay, FromDict):
             "pairs": _records(self.pairs),
             "tests": _records(self.tests),
             "groups": _records(self.groups),
-            "excluded": [{k: _plain(v) for k, v in e.items()} for e in self.excluded],
+            "excluded": to_jsonable(self.excluded),
             "notes": list(self.notes),
-            "params": dict(self.params),
+            "params": to_jsonable(self.params),
         }
 
     @classmethod
@@ -322,7 +314,7 @@ class GroupComparison(ResultDisplay, FromDict):
             excluded=[dict(e) for e in d.get("excluded", [])],
             notes=list(d.get("notes", [])),
             params=dict(d.get("params", {})),
-            schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
+            schema_version=int(d.get("schema_version", cls.SCHEMA_VERSION)),
         )
 
     def __repr__(self) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from assay._deprecation import renamed
-from assay._results import ResultDisplay
+from assay._results import FromDict, ResultDisplay, check_kind, to_jsonable
 from assay._validation import as_vector, check_int, check_seed
 from assay.errors import AssayWarning, InvalidInputError
 from assay.fairness._compare import GroupComparison, compare_groups
@@ -27,7 +27,6 @@ __all__ = [
     "equalized_odds_ratio",
 ]
 
-SCHEMA_VERSION = 1
 _METHODS = ("between_groups", "to_overall")
 _OVERALL_LABEL = "overall"
 
@@ -88,7 +87,7 @@ def _cells(frame: pd.DataFrame) -> tuple[np.ndarray, pd.MultiIndex]:
     return codes, index
 
 
-class GroupMetrics(ResultDisplay):
+class GroupMetrics(ResultDisplay, FromDict):
     """Metrics per group of one or more sensitive features, computed eagerly.
 
     The values, differences and ratios equal fairlearn's; :meth:`compare` adds signed
@@ -163,6 +162,8 @@ class GroupMetrics(ResultDisplay):
     >>> gm.denominators["true_positive_rate"].tolist()
     [2, 2]
     """
+
+    _loaded = False  # True for an instance rebuilt by from_dict (no rows to re-test)
 
     def __init__(
         self,
@@ -500,6 +501,14 @@ class GroupMetrics(ResultDisplay):
         >>> row["four_fifths"], bool(row["p_adjusted"] < 0.05)
         ('fail', True)
         """
+        if self._loaded:
+            msg = (
+                "this GroupMetrics was loaded from a dict (from_dict), which keeps its tables but "
+                "not the rows they were computed on, so compare() cannot run its tests. Call "
+                "compare() on a GroupMetrics built from y_true, y_pred and sensitive_features, "
+                "or load the saved comparison with GroupComparison.from_dict()."
+            )
+            raise InvalidInputError(msg)
         if not 0.0 < float(alpha) < 1.0:
             msg = f"alpha must be in (0, 1); got {alpha!r}."
             raise InvalidInputError(msg)
@@ -553,7 +562,10 @@ class GroupMetrics(ResultDisplay):
 
     # -- accessors ---------------------------------------------------------------------------
     def _frame(self, key: str) -> pd.DataFrame:
-        arr = self._derived[key][:, :, 0]
+        return self._ctrl_frame(self._derived[key][:, :, 0])
+
+    def _ctrl_frame(self, arr: np.ndarray) -> pd.DataFrame:
+        """An (n_metrics, n_control_groups) array as a table indexed by control group."""
         return pd.DataFrame(arr.T, index=self.overall.index, columns=self.by_group.columns)
 
     def _check_method(self, method: str) -> None:
@@ -597,14 +609,15 @@ class GroupMetrics(ResultDisplay):
             )
             raise InvalidInputError(msg)
         lo, hi = self._derived_ci[key]
-        cols = self.by_group.columns
-        return (
-            pd.DataFrame(lo.T, index=self.overall.index, columns=cols),
-            pd.DataFrame(hi.T, index=self.overall.index, columns=cols),
-        )
+        return self._ctrl_frame(lo), self._ctrl_frame(hi)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (NaN as None)."""
+        """JSON-ready dictionary (NaN as None); :meth:`from_dict` reads it back.
+
+        Tables are lists of records ``{"group": [labels...], metric: value, ...}``. When a
+        bootstrap was run, the overall bounds and those of the group min/max, differences and
+        ratios (``"ci"``) are written too.
+        """
 
         def records(df: pd.DataFrame | None) -> list[dict[str, Any]] | None:
             if df is None:
@@ -612,14 +625,14 @@ class GroupMetrics(ResultDisplay):
             out = []
             for key, row in df.iterrows():
                 key = key if isinstance(key, tuple) else (key,)
-                entry = {"group": [_plain(k) for k in key]}
-                entry.update({c: _plain(v) for c, v in row.items()})
+                entry = {"group": to_jsonable(list(key))}
+                entry.update({c: to_jsonable(v) for c, v in row.items()})
                 out.append(entry)
             return out
 
         d: dict[str, Any] = {
             "kind": "GroupMetrics",
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": self.SCHEMA_VERSION,
             "metrics": list(self.by_group.columns),
             "sensitive_names": self.sensitive_names,
             "control_names": self.control_names,
@@ -630,12 +643,109 @@ class GroupMetrics(ResultDisplay):
             "overall_denominators": records(self.overall_denominators),
             "by_group_ci_low": records(self.by_group_ci_low),
             "by_group_ci_high": records(self.by_group_ci_high),
-            "params": dict(self.params),
+            "params": to_jsonable(self.params),
         }
         for method in _METHODS:
             d[f"difference_{method}"] = records(self.difference(method))
             d[f"ratio_{method}"] = records(self.ratio(method))
+        if self._derived_ci is not None:
+            d["overall_ci_low"] = records(self.overall_ci_low)
+            d["overall_ci_high"] = records(self.overall_ci_high)
+            d["ci"] = {
+                key: {"low": records(self._ctrl_frame(lo)), "high": records(self._ctrl_frame(hi))}
+                for key, (lo, hi) in self._derived_ci.items()
+            }
         return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> GroupMetrics:
+        """Rebuild the tables of a :meth:`to_dict` output, read-only.
+
+        Values, denominators, counts, differences, ratios and bootstrap bounds come back as
+        they were written; the rows they were computed on are not stored, so :meth:`compare`
+        on a loaded instance raises (run it on the ``GroupMetrics`` built from the data).
+
+        Examples
+        --------
+        >>> gm = GroupMetrics(metrics="selection_rate", y_true=[1, 0, 1, 1], y_pred=[1, 0, 0, 1],
+        ...                   sensitive_features=list("aabb"))
+        >>> GroupMetrics.from_dict(gm.to_dict()).difference()["selection_rate"].tolist()
+        [0.0]
+        """
+        check_kind(cls, d)
+        try:
+            metrics = [str(m) for m in d["metrics"]]
+            sens, ctrl = list(d["sensitive_names"]), list(d["control_names"])
+            cells = pd.MultiIndex.from_tuples(
+                [tuple(r["group"]) for r in d["by_group"]], names=[*ctrl, *sens]
+            )
+            if ctrl:
+                controls = pd.MultiIndex.from_tuples(
+                    [tuple(r["group"]) for r in d["overall"]], names=ctrl
+                )
+            else:
+                controls = pd.Index([_OVERALL_LABEL], name=_OVERALL_LABEL)
+
+            def table(key: str, index: pd.Index, dtype: Any = np.float64) -> pd.DataFrame | None:
+                recs = d[key] if key in d else None
+                if recs is None:
+                    return None
+                values = _matrix(recs, metrics).astype(dtype)
+                return pd.DataFrame(values, index=index, columns=metrics)
+
+            by_group = table("by_group", cells)
+            overall = table("overall", controls)
+            fields: dict[str, Any] = {
+                "by_group": by_group,
+                "denominators": table("denominators", cells, np.int64),
+                "counts": pd.Series(np.asarray(d["counts"], np.int64), cells, name="count"),
+                "overall": overall,
+                "overall_denominators": table("overall_denominators", controls, np.int64),
+                "by_group_ci_low": table("by_group_ci_low", cells),
+                "by_group_ci_high": table("by_group_ci_high", cells),
+                "overall_ci_low": table("overall_ci_low", controls),
+                "overall_ci_high": table("overall_ci_high", controls),
+                "sensitive_names": sens,
+                "control_names": ctrl,
+                "params": dict(d["params"]),
+                "_derived_ci": None,
+                "_loaded": True,
+            }
+            # group min / max from the table, per control group; differences and ratios as stored
+            n_ctrl = len(ctrl)
+            cell_ctrl = (
+                controls.get_indexer([k[:n_ctrl] for k in cells]) if ctrl
+                else np.zeros(len(cells), dtype=np.int64)
+            )  # fmt: skip
+            values = by_group.to_numpy(dtype=np.float64)
+            extremes = {}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN metric: NaN, as computed
+                for name, reduce in (("group_min", np.nanmin), ("group_max", np.nanmax)):
+                    extremes[name] = np.stack(
+                        [reduce(values[cell_ctrl == c], axis=0) for c in range(len(controls))]
+                    ).T[:, :, None]
+            derived = {
+                f"{q}_{m}": table(f"{q}_{m}", controls).to_numpy().T[:, :, None]
+                for q in ("difference", "ratio") for m in _METHODS
+            }  # fmt: skip
+            fields["_derived"] = {**extremes, **derived}
+            if d.get("ci") is not None:
+                fields["_derived_ci"] = {
+                    key: (_matrix(bounds["low"], metrics).T, _matrix(bounds["high"], metrics).T)
+                    for key, bounds in d["ci"].items()
+                }
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            msg = (
+                f"GroupMetrics.from_dict could not read the dict ({type(err).__name__}: {err}); "
+                "pass the unchanged output of GroupMetrics.to_dict()."
+            )
+            raise InvalidInputError(msg) from err
+        obj = object.__new__(cls)
+        for key, value in fields.items():
+            object.__setattr__(obj, key, value)
+        object.__setattr__(obj, "_frozen", True)
+        return obj
 
     def __repr__(self) -> str:
         return (
@@ -644,16 +754,14 @@ class GroupMetrics(ResultDisplay):
         )
 
 
+def _matrix(records: list[dict[str, Any]], metrics: list[str]) -> np.ndarray:
+    """Stored records as an (n_rows, n_metrics) float array (None, the JSON NaN, as NaN)."""
+    values = np.array([[r[m] for m in metrics] for r in records], dtype=np.float64)
+    return values.reshape(len(records), len(metrics))
+
+
 def _label(key: Any) -> str:
     return " | ".join(str(k) for k in key) if isinstance(key, tuple) else str(key)
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, (np.generic,)):
-        v = v.item()
-    if isinstance(v, float) and np.isnan(v):
-        return None
-    return v
 
 
 # -- the usual fairness summaries ------------------------------------------------------------

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from assay._results import FromDict, ResultDisplay, check_kind
+from assay._results import FromDict, ResultDisplay, check_kind, to_jsonable
 from assay._validation import check_int, check_seed
 from assay.errors import InvalidInputError, ModelError
 from assay.fairness._compare import _CORRECTIONS, adjust_pvalues
@@ -16,8 +16,6 @@ from assay.fairness._group_metrics import as_group_frame
 from assay.fairness._transport import transport
 
 __all__ = ["ProxyAudit", "adjust_pvalues"]
-
-SCHEMA_VERSION = 1
 
 
 def _cramers_v(x: np.ndarray, s: np.ndarray, n_s: int) -> tuple[float, float, float]:
@@ -468,25 +466,23 @@ class ProxyAudit(ResultDisplay, FromDict):
         feats = self.features.astype(object).where(self.features.notna(), None)
         return {
             "kind": "ProxyAudit",
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": self.SCHEMA_VERSION,
             "attribute": self.attribute,
             "levels": self.levels,
             "proxies": list(self.proxies),
-            "features": feats.to_dict(orient="records"),
-            "predictability": {k: _plain(v) for k, v in self.predictability.items()},
-            "influence": None
-            if self.influence is None
-            else {k: (v if isinstance(v, dict) else _plain(v)) for k, v in self.influence.items()},
-            "flip": {k: _plain(v) for k, v in self.flip.items()},
+            "features": to_jsonable(feats.to_dict(orient="records")),
+            "predictability": to_jsonable(self.predictability),
+            "influence": to_jsonable(self.influence),
+            "flip": to_jsonable(self.flip),
             "summary": self.summary,
-            "params": dict(self.params),
+            "params": to_jsonable(self.params),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ProxyAudit:
         """Rebuild an audit from :meth:`to_dict` output: its table and numbers, read-only (the
         rows it was computed on are not kept; nothing is recomputed)."""
-        check_kind(cls, d, version=SCHEMA_VERSION)
+        check_kind(cls, d)
         obj = object.__new__(cls)
         fields = {
             "attribute": d["attribute"],
@@ -505,14 +501,6 @@ class ProxyAudit(ResultDisplay, FromDict):
 
     def __repr__(self) -> str:
         return f"ProxyAudit(attribute={self.attribute!r}, proxies={self.proxies})"
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and np.isnan(v):
-        return None
-    return v
 
 
 def _column_index(column: str | int | None, names: list[str]) -> int | None:

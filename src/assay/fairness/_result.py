@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from assay._results import FromDict, ResultDisplay
+from assay._results import FromDict, ResultDisplay, to_jsonable
 from assay.errors import InvalidInputError
 
 __all__ = ["NeutralizationReport", "TradeoffCurve"]
-
-SCHEMA_VERSION = 1
-
-
-def _floats(a: Any) -> list[Any]:
-    arr = np.asarray(a, dtype=np.float64)
-    return np.where(np.isnan(arr), None, arr).tolist()
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,6 +53,7 @@ class NeutralizationReport(ResultDisplay, FromDict):
     weights: list[float]
     reference: str
     params: dict[str, Any] = field(default_factory=dict)
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
 
     def to_frame(self) -> Any:
@@ -85,17 +79,17 @@ class NeutralizationReport(ResultDisplay, FromDict):
             "schema_version": self.schema_version,
             "groups": list(self.groups),
             "n": [int(v) for v in self.n],
-            "mean_before": _floats(self.mean_before),
-            "mean_after": _floats(self.mean_after),
-            "direct_effect_before": _floats(self.direct_effect_before),
-            "direct_effect_after": _floats(self.direct_effect_after),
-            "within_group_rank_correlation": _floats(self.within_group_rank_correlation),
-            "auc_before": self.auc_before,
-            "auc_after": self.auc_after,
-            "levels": [lv if isinstance(lv, (str, int, float)) else list(lv) for lv in self.levels],
-            "weights": list(self.weights),
-            "reference": self.reference,
-            "params": dict(self.params),
+            **{
+                k: to_jsonable(np.asarray(getattr(self, k), dtype=np.float64))
+                for k in ("mean_before", "mean_after", "direct_effect_before",
+                          "direct_effect_after", "within_group_rank_correlation")
+            },
+            "auc_before": to_jsonable(self.auc_before),
+            "auc_after": to_jsonable(self.auc_after),
+            "levels": to_jsonable(self.levels),
+            "weights": to_jsonable(self.weights),
+            "reference": to_jsonable(self.reference),
+            "params": to_jsonable(self.params),
         }
 
 
@@ -128,6 +122,7 @@ class TradeoffCurve(ResultDisplay, FromDict):
     counterfactual_gap: np.ndarray
     penalty: str
     params: dict[str, Any] = field(default_factory=dict)
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
 
     def is_monotone(self, metric: str = "dp_difference", *, tol: float = 0.0) -> bool:
@@ -159,14 +154,13 @@ class TradeoffCurve(ResultDisplay, FromDict):
         return {
             "kind": "TradeoffCurve",
             "schema_version": self.schema_version,
-            "weights": _floats(self.weights),
-            "auc": _floats(self.auc),
-            "accuracy": _floats(self.accuracy),
-            "dp_difference": _floats(self.dp_difference),
-            "score_gap": _floats(self.score_gap),
-            "counterfactual_gap": _floats(self.counterfactual_gap),
-            "penalty": self.penalty,
-            "params": dict(self.params),
+            **{
+                k: to_jsonable(np.asarray(getattr(self, k), dtype=np.float64))
+                for k in ("weights", "auc", "accuracy", "dp_difference", "score_gap",
+                          "counterfactual_gap")
+            },
+            "penalty": to_jsonable(self.penalty),
+            "params": to_jsonable(self.params),
         }
 
     @classmethod

@@ -33,8 +33,8 @@ step and the first value at or above it, within ``round_tolerance * s`` of the l
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 from numba import njit
@@ -119,7 +119,8 @@ class ShapeAnomalies(ResultDisplay, FromDict):
     anomalies: tuple[ShapeAnomaly, ...]
     params: dict[str, Any]
     n_tests: int = 0
-    schema_version: int = field(default=1)
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
+    schema_version: int = SCHEMA_VERSION
 
     def by_kind(self, kind: str) -> list[ShapeAnomaly]:
         """The anomalies of one kind."""

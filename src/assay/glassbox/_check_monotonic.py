@@ -18,7 +18,7 @@ size is ``-s * (f(hi) - f(lo))``. ``tol`` absorbs floating-point noise only.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -28,8 +28,6 @@ from assay.errors import InvalidInputError
 from assay.glassbox._monotonic import parse_directions
 
 __all__ = ["FeatureMonotonicity", "MonotonicityCheck", "check_monotonic"]
-
-SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -97,6 +95,7 @@ class MonotonicityCheck(ResultDisplay, FromDict):
     output_space: str
     tol: float
     params: dict[str, Any]
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -156,11 +155,11 @@ class MonotonicityCheck(ResultDisplay, FromDict):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MonotonicityCheck:
-        version = data.get("schema_version", SCHEMA_VERSION)
-        if version > SCHEMA_VERSION:
+        version = data.get("schema_version", cls.SCHEMA_VERSION)
+        if version > cls.SCHEMA_VERSION:
             msg = (
                 f"this MonotonicityCheck has schema_version {version}, newer than this assay "
-                f"understands ({SCHEMA_VERSION}); upgrade assay."
+                f"understands ({cls.SCHEMA_VERSION}); upgrade assay."
             )
             raise InvalidInputError(msg)
         return cls(

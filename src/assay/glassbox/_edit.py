@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -58,7 +58,8 @@ class EditRecord(FromDict):
     metrics_after: dict[str, float] | None = None
     group_metrics_before: dict[str, dict[str, float]] | None = None
     group_metrics_after: dict[str, dict[str, float]] | None = None
-    schema_version: int = field(default=1)
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
+    schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serializable dict."""

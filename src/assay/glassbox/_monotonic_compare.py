@@ -9,7 +9,7 @@ classification, RMSE for regression) plus the violations each shows under
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -51,7 +51,8 @@ class MonotonicComparison(ResultDisplay, FromDict):
     n_train: int
     n_test: int
     params: dict[str, Any]
-    schema_version: int = 1
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
+    schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

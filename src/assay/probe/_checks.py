@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -40,13 +40,6 @@ __all__ = [
     "transfer_matrix",
     "unsupervised_baselines",
 ]
-
-SCHEMA_VERSION = 1
-
-
-def _jsonable(v: Any) -> Any:
-    """JSON-ready ``v`` (the package's one converter, :func:`assay._results.to_jsonable`)."""
-    return to_jsonable(v)
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,6 +73,7 @@ class CheckResult(ResultDisplay, FromDict):
     metrics: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,9 +84,9 @@ class CheckResult(ResultDisplay, FromDict):
             "verdict": self.verdict,
             "status": self.status,
             "passed": bool(self.passed),
-            "metrics": _jsonable(self.metrics),
-            "data": _jsonable(self.data),
-            "params": _jsonable(self.params),
+            "metrics": to_jsonable(self.metrics),
+            "data": to_jsonable(self.data),
+            "params": to_jsonable(self.params),
         }
 
     @classmethod
@@ -109,7 +103,7 @@ class CheckResult(ResultDisplay, FromDict):
             metrics=dict(d.get("metrics", {})),
             data=dict(d.get("data", {})),
             params=dict(d.get("params", {})),
-            schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
+            schema_version=int(d.get("schema_version", cls.SCHEMA_VERSION)),
         )
 
 

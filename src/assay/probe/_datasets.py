@@ -22,7 +22,7 @@ true."`` and ``neg = statement + " This is false."``; the label says which side 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -39,7 +39,6 @@ __all__ = [
     "with_distractor",
 ]
 
-SCHEMA_VERSION = 1
 
 # (country as written in a sentence, capital, another large city that is not the capital)
 COUNTRIES: tuple[tuple[str, str, str], ...] = (
@@ -171,6 +170,7 @@ class StatementDataset(FromDict):
     negated: np.ndarray
     groups: np.ndarray
     params: dict[str, Any] = field(default_factory=dict)
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
 
     def __len__(self) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -23,7 +23,6 @@ from assay.errors import InvalidInputError
 
 __all__ = ["LayerSweep", "make_probe", "probe_layers", "wilson_interval"]
 
-SCHEMA_VERSION = 1
 PROBES = ("logistic", "massmean", "lda", "ccs")
 
 
@@ -135,6 +134,7 @@ class LayerSweep(ResultDisplay, FromDict):
     probe: str
     dataset: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
 
     @property

@@ -15,20 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from assay._results import FromDict, ResultDisplay
+from assay._results import FromDict, ResultDisplay, to_jsonable
 from assay._validation import import_optional
 from assay.errors import InvalidInputError, ModelError
 from assay.probe._capture import _positions_index, _resolve, prepare, run_patched
-from assay.probe._checks import _jsonable
 from assay.probe._prefix import PrefixCache
 
 __all__ = ["LogitLensResult", "PatchingResult", "activation_patching", "logit_lens"]
-
-SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +59,7 @@ class PatchingResult(ResultDisplay, FromDict):
     clean_metric: float
     corrupted_metric: float
     params: dict[str, Any] = field(default_factory=dict)
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,11 +68,11 @@ class PatchingResult(ResultDisplay, FromDict):
             "schema_version": self.schema_version,
             "layers": list(self.layers),
             "positions": list(self.positions),
-            "effect": _jsonable(self.effect),
-            "metric": _jsonable(self.metric),
+            "effect": to_jsonable(self.effect),
+            "metric": to_jsonable(self.metric),
             "clean_metric": float(self.clean_metric),
             "corrupted_metric": float(self.corrupted_metric),
-            "params": _jsonable(self.params),
+            "params": to_jsonable(self.params),
         }
 
     @classmethod
@@ -90,7 +88,7 @@ class PatchingResult(ResultDisplay, FromDict):
             clean_metric=float(d["clean_metric"]),
             corrupted_metric=float(d["corrupted_metric"]),
             params=dict(d.get("params", {})),
-            schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
+            schema_version=int(d.get("schema_version", cls.SCHEMA_VERSION)),
         )
 
     def plot(self, *, ax: Any = None) -> Any:
@@ -288,6 +286,7 @@ class LogitLensResult(ResultDisplay, FromDict):
     prob: np.ndarray | None
     top_tokens: np.ndarray
     params: dict[str, Any] = field(default_factory=dict)
+    SCHEMA_VERSION: ClassVar[int] = 1  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -295,10 +294,10 @@ class LogitLensResult(ResultDisplay, FromDict):
             "kind": "LogitLensResult",
             "schema_version": self.schema_version,
             "layers": list(self.layers),
-            "rank": None if self.rank is None else _jsonable(self.rank),
-            "prob": None if self.prob is None else _jsonable(self.prob),
-            "top_tokens": _jsonable(self.top_tokens),
-            "params": _jsonable(self.params),
+            "rank": None if self.rank is None else to_jsonable(self.rank),
+            "prob": None if self.prob is None else to_jsonable(self.prob),
+            "top_tokens": to_jsonable(self.top_tokens),
+            "params": to_jsonable(self.params),
         }
 
     @classmethod
@@ -312,7 +311,7 @@ class LogitLensResult(ResultDisplay, FromDict):
             prob=None if d.get("prob") is None else np.asarray(d["prob"], dtype=float),
             top_tokens=np.asarray(d["top_tokens"], dtype=np.int64),
             params=dict(d.get("params", {})),
-            schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
+            schema_version=int(d.get("schema_version", cls.SCHEMA_VERSION)),
         )
 
 

@@ -11,12 +11,6 @@ from assay._results import FromDict, ResultDisplay, dataclass_from_dict, to_json
 
 __all__ = ["Slice", "SliceReport"]
 
-SCHEMA_VERSION = 2
-
-
-def _jsonable(v: Any) -> Any:
-    return to_jsonable(v)
-
 
 def _fmt_num(v: Any) -> str:
     return "n/a" if v is None else f"{v:.3g}"
@@ -108,26 +102,26 @@ class Slice(ResultDisplay, FromDict):
         """JSON-ready dict; ``include_rows=False`` leaves out the row indices (``"rows"``),
         which on millions of rows are millions of numbers."""
         out = {
-            "predicates": [[f, op, _jsonable(v)] for f, op, v in self.predicates],
+            "predicates": [[f, op, to_jsonable(v)] for f, op, v in self.predicates],
             "description": self.description,
             "rows": np.flatnonzero(self.rows).tolist() if include_rows else None,
             "n_rows": int(self.rows.size),
             "support": int(self.support),
             "support_share": float(self.support_share),
             "n_confirmation": int(self.n_confirmation),
-            "metric_inside": _jsonable(float(self.metric_inside)),
-            "metric_outside": _jsonable(float(self.metric_outside)),
-            "metric_overall": _jsonable(float(self.metric_overall)),
-            "inside_ci": _jsonable(tuple(self.inside_ci)),
-            "effect": _jsonable(float(self.effect)),
-            "effect_ci": _jsonable(tuple(self.effect_ci)),
-            "lift": _jsonable(float(self.lift)),
+            "metric_inside": to_jsonable(float(self.metric_inside)),
+            "metric_outside": to_jsonable(float(self.metric_outside)),
+            "metric_overall": to_jsonable(float(self.metric_overall)),
+            "inside_ci": to_jsonable(tuple(self.inside_ci)),
+            "effect": to_jsonable(float(self.effect)),
+            "effect_ci": to_jsonable(tuple(self.effect_ci)),
+            "lift": to_jsonable(float(self.lift)),
             "p_value": float(self.p_value),
             "p_adjusted": float(self.p_adjusted),
-            "discovery_score": _jsonable(float(self.discovery_score)),
+            "discovery_score": to_jsonable(float(self.discovery_score)),
             "ci_level": float(self.ci_level),
             "contained_in": self.contained_in,
-            "details": _jsonable(self.details),
+            "details": to_jsonable(self.details),
         }
         if not include_rows:
             del out["rows"]
@@ -202,9 +196,8 @@ class SliceReport(ResultDisplay, FromDict):
     params: dict[str, Any] = field(default_factory=dict)
     tested: list[dict[str, Any]] = field(default_factory=list)
     detectable: dict[str, Any] = field(default_factory=dict)
+    SCHEMA_VERSION: ClassVar[int] = 2  # this kind's one schema version
     schema_version: int = SCHEMA_VERSION
-
-    SCHEMA_VERSION: ClassVar[int] = SCHEMA_VERSION
 
     def __len__(self) -> int:
         return len(self.slices)
@@ -294,16 +287,16 @@ class SliceReport(ResultDisplay, FromDict):
             "schema_version": self.schema_version,
             "mode": self.mode,
             "metric": self.metric,
-            "metric_overall": _jsonable(float(self.metric_overall)),
+            "metric_overall": to_jsonable(float(self.metric_overall)),
             "n_rows": self.n_rows,
             "n_discovery": self.n_discovery,
             "n_confirmation": self.n_confirmation,
             "alpha": self.alpha,
             "ci_level": self.ci_level,
-            "params": _jsonable(self.params),
+            "params": to_jsonable(self.params),
             "slices": [s.to_dict(include_rows=include_rows) for s in self.slices],
             "redundant": [s.to_dict(include_rows=include_rows) for s in self.redundant],
-            "candidates": _jsonable(self.candidates),
-            "tested": _jsonable(self.tested),
-            "detectable": _jsonable(self.detectable),
+            "candidates": to_jsonable(self.candidates),
+            "tested": to_jsonable(self.tested),
+            "detectable": to_jsonable(self.detectable),
         }

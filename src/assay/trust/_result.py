@@ -31,21 +31,15 @@ __all__ = [
     "worst_status",
 ]
 
-SCHEMA_VERSION = 1
-
-
-def _json_safe(obj: Any) -> Any:
-    return to_jsonable(obj)
-
 
 class _ResultMixin(ResultDisplay, FromDict):
     """``to_dict()`` over the dataclass fields plus ``status``, ``verdict`` and ``rule``;
     ``from_dict()`` reads the fields back (the derived keys are recomputed)."""
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": type(self).__name__, "schema_version": SCHEMA_VERSION}
+        out: dict[str, Any] = {"kind": type(self).__name__, "schema_version": self.SCHEMA_VERSION}
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            out[self._DICT_KEYS.get(f.name, f.name)] = _json_safe(getattr(self, f.name))
+            out[self._DICT_KEYS.get(f.name, f.name)] = to_jsonable(getattr(self, f.name))
         for extra in ("status", "verdict", "rule"):
             if extra not in out and hasattr(self, extra):
                 out[extra] = getattr(self, extra)
@@ -485,8 +479,8 @@ class SensitivityResult(_ResultMixin):
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
-        out["mean_repeat_change"] = _json_safe(self.mean_repeat_change)
-        out["mean_output_change"] = _json_safe(self.mean_output_change)
+        out["mean_repeat_change"] = to_jsonable(self.mean_repeat_change)
+        out["mean_output_change"] = to_jsonable(self.mean_output_change)
         out["model_sensitive"] = self.model_sensitive
         out["deterministic"] = self.deterministic
         out["not_reproduced"] = self.not_reproduced
