@@ -326,7 +326,7 @@ def audit_dask(
 
         attr = "|".join(sens)
         sections["group_metrics"] = group_metrics_section(
-            spec["task"], stats["groups"], attr, alpha=alpha
+            spec["task"], stats["groups"], attr, alpha=alpha, seed=seed
         )
     if sections.get("slices", {}).get("data", {}).get("slices"):
         say("counting the sample's failure slices on all rows")
