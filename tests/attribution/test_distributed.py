@@ -335,3 +335,56 @@ def test_read_explanation_parquet_rejects_damaged_datasets(client, data, xgb_mod
         read_explanation_parquet(out)
     with pytest.raises(InvalidInputError, match="not a folder"):
         read_explanation_parquet(tmp_path / "nowhere")
+
+
+_ORIGINAL_PARTITION = _distributed._explain_partition
+
+
+def _slow_partition(*args):
+    import time
+
+    time.sleep(0.5)  # long enough that the interrupt lands while tasks are still pending
+    return _ORIGINAL_PARTITION(*args)
+
+
+def _scheduler_tasks(client, keys):
+    """(tasks of ``keys`` still on the scheduler, tasks processing on any worker)."""
+    keys = [str(k) for k in keys]
+    left = client.run_on_scheduler(
+        lambda dask_scheduler: sum(str(k) in keys for k in dask_scheduler.tasks)
+    )
+    return left, sum(len(v) for v in client.processing().values())
+
+
+@pytest.mark.parametrize("where", ["progress", "gather"])
+def test_ctrl_c_cancels_the_calls_tasks(client, data, xgb_model, monkeypatch, tmp_path, where):
+    import time
+
+    X, _ = data
+    monkeypatch.setattr(_distributed, "_explain_partition", _slow_partition)
+    lazy = assay.explain(xgb_model, _ddf(X, 8), method="tree", client=client)
+    seen = {}
+
+    def interrupt(futures, *args, **kwargs):
+        seen["futures"] = list(futures)
+        seen["pending"] = sum(not f.done() for f in seen["futures"])
+        raise KeyboardInterrupt
+
+    if where == "progress":
+        monkeypatch.setattr(distributed, "progress", interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            lazy.global_importance(progress=True)
+    else:
+        monkeypatch.setattr(client, "gather", interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            lazy.to_parquet(tmp_path / "out")
+        assert not (tmp_path / "out" / _distributed.METADATA_FILE).exists()
+    assert seen["pending"] >= 1  # interrupted while the call's tasks were still running
+    keys = [f.key for f in seen["futures"]]
+    for _ in range(200):  # the scheduler forgets cancelled tasks asynchronously
+        left, processing = _scheduler_tasks(client, keys)
+        if left == 0 and processing == 0:
+            break
+        time.sleep(0.05)
+    assert all(f.cancelled() for f in seen["futures"])
+    assert (left, processing) == (0, 0)  # no pending task of the call is left on the cluster
