@@ -174,7 +174,9 @@ def _values(task: str, groups: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def group_tables(task: str, groups: dict[str, Any], alpha: float) -> tuple[list, list]:
+def group_tables(
+    task: str, groups: dict[str, Any], alpha: float, order: list[str] | None = None
+) -> tuple[list, list]:
     """(group rows, pair rows) as :meth:`GroupMetrics.compare` writes them in its ``groups``
     and ``pairs`` frames, from per-group counts or moments; no permutation tests."""
     from assay.fairness._compare import (
@@ -184,9 +186,10 @@ def group_tables(task: str, groups: dict[str, Any], alpha: float) -> tuple[list,
     )
 
     group_rows, pair_rows = [], []
+    labels = list(order) if order is not None else sorted(groups)
     for metric, per in _values(task, groups).items():
         keep = []
-        for label in sorted(per):
+        for label in [g for g in labels if g in per]:
             kind, st = per[label]
             if kind == "rate":
                 x, n = st
@@ -293,8 +296,8 @@ def group_metrics_section(
     sizes = {g: int(groups[g]["n"]) for g in labels}
     tiny = {g: n for g, n in sizes.items() if n < MIN_GROUP_ROWS}
     kept = {g: groups[g] for g in labels if g not in tiny}
-    group_rows, pair_rows = group_tables(task, kept, alpha)
     kept_order = [g for g in labels if g in kept]
+    group_rows, pair_rows = group_tables(task, kept, alpha, order=kept_order)
     tests = group_gap_tests_from_counts(
         task, kept, seed=seed, n_permutations=n_perm, order=kept_order
     )
