@@ -131,7 +131,7 @@ def run_once(
             t0 = time.perf_counter()
             if engine == "assay":
                 lazy = assay.explain(model, ddf, method="tree", client=client)
-                lazy.to_parquet(out)
+                lazy.to_parquet(out, include_data=False)
                 n = lazy.n_samples
             else:
                 import pandas as pd

@@ -13,6 +13,7 @@ pytest.importorskip("pyarrow")
 xgb = pytest.importorskip("xgboost")
 
 import assay  # noqa: E402
+from assay.attribution import read_explanation_parquet  # noqa: E402
 from assay.cli import cli  # noqa: E402
 
 
@@ -63,6 +64,10 @@ def test_dask_local_writes_every_rows_attributions_and_reason_codes(files, addre
     got = wide[[f"attr:{f}:{out}" for f in "abcd"]].to_numpy()
     np.testing.assert_allclose(got, ref.values[:, :, 0], rtol=0, atol=1e-12)
     assert (tmp_path / "wide" / "_assay_explanation.json").exists()
+    back = read_explanation_parquet(tmp_path / "wide")  # the command's output reads back whole
+    np.testing.assert_allclose(back.values, ref.values, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(back.base_values, ref.base_values, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(back.data, ref.data)
 
     result = run([*base, "--dask", address, "--top-k", "2", "--out", str(tmp_path / "codes")])
     assert result.exit_code == 0, result.output

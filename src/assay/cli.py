@@ -550,8 +550,9 @@ def explain(
     (the feature's value), attribution. The background (reference rows) is a seeded sample of
     up to 100 rows of --data. With --dask, the partitions of --data (a file, folder or glob
     such as 'dir/*.parquet') are explained on the cluster and written from the workers into
-    the folder --out: one row per input row (row_id, base:<output>, attr:<feature>:<output>),
-    or the reason codes with --top-k.
+    the folder --out: one row per input row (row_id, base:<output>, attr:<feature>:<output>,
+    value:<feature>; read back with assay.attribution.read_explanation_parquet), or the reason
+    codes with --top-k.
     """
     from assay._cli_dask import parse_rows
     from assay._explain import explain as run_explain

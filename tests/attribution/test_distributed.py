@@ -252,3 +252,139 @@ def test_worker_without_the_models_library(client, tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
     with pytest.raises(MissingDependencyError, match="assay_only_here"):
         lazy.compute()
+
+
+def test_read_explanation_parquet_round_trips(client, data, xgb_model, tmp_path):
+    from assay.attribution import read_explanation_parquet
+
+    X, _ = data
+    lazy = assay.explain(xgb_model, _ddf(X), method="tree", client=client)
+    out = lazy.to_parquet(tmp_path / "wide")
+    ref = assay.explain(xgb_model, X, method="tree")
+    back = read_explanation_parquet(out)
+    assert back.feature_names == ref.feature_names and back.output_names == ref.output_names
+    assert back.method == "tree" and back.output_space == ref.output_space
+    np.testing.assert_allclose(back.values, ref.values, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(back.base_values, ref.base_values, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(back.data, ref.data)  # NaN where the input was missing
+    assert back.stderr is None
+    some = [400, 3, 17, 0]
+    part = read_explanation_parquet(out, rows=some)
+    np.testing.assert_allclose(part.values, ref.values[some], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(part.data, ref.data[some])
+    sl = read_explanation_parquet(out, rows=slice(10, 20))
+    np.testing.assert_allclose(sl.base_values, ref.base_values[10:20], rtol=0, atol=1e-12)
+
+
+def test_read_explanation_parquet_with_stderr_and_without_data(client, data, tmp_path):
+    from sklearn.ensemble import RandomForestClassifier
+
+    from assay.attribution import read_explanation_parquet
+
+    X, _ = data
+    Xf = X.fillna(0.0)[:90]
+    y = np.digitize(Xf["x0"] + Xf["x1"], [-0.5, 0.5])
+    model = RandomForestClassifier(n_estimators=5, max_depth=3, random_state=0).fit(Xf, y)
+    kw = {"method": "permutation", "background": Xf[:10], "seed": 0}
+    lazy = assay.explain(model, _ddf(Xf, 3), **kw)
+    mem = assay.explain(model, Xf, **kw)
+    back = read_explanation_parquet(lazy.to_parquet(tmp_path / "se", include_data=False))
+    np.testing.assert_allclose(back.values, mem.values, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(back.stderr, mem.stderr, rtol=0, atol=1e-12)
+    assert back.values.shape == (90, 6, 3) and np.isnan(back.data).all()
+
+
+def test_read_explanation_parquet_rejects_damaged_datasets(client, data, xgb_model, tmp_path):
+    from assay.attribution import read_explanation_parquet
+
+    X, _ = data
+    lazy = assay.explain(xgb_model, _ddf(X[:60], 3), method="tree")
+    out = lazy.to_parquet(tmp_path / "wide")
+    meta_file = out / _distributed.METADATA_FILE
+    good = json.loads(meta_file.read_text())
+
+    def bad(meta, match, rows=None):
+        meta_file.write_text(meta if isinstance(meta, str) else json.dumps(meta))
+        with pytest.raises(InvalidInputError, match=match):
+            read_explanation_parquet(out, rows=rows)
+
+    bad("{not json", "not valid JSON")
+    bad([1, 2], "kind")
+    bad({**good, "kind": "Explanation"}, "kind")
+    bad({**good, "layout": "reason_codes"}, "wide layout")
+    bad({**good, "feature_names": ["x0", 3]}, "feature_names")
+    bad({**good, "feature_names": ["../../etc/passwd"] * 6}, "duplicate")
+    bad({**good, "feature_names": [f"z{j}" for j in range(6)]}, "lacks the columns")
+    bad({**good, "n_samples": 61}, "incomplete")
+    bad({**good, "n_samples": -1}, "n_samples")
+    bad({**good, "schema_version": 7}, "schema_version")
+    bad({**good, "params": None}, "params")
+    bad(good, "row ids in 0..59", rows=[0, 60])
+    bad(good, "repeat", rows=[1, 1])
+    bad(good, "integer row ids", rows=["a"])
+    meta_file.unlink()
+    with pytest.raises(InvalidInputError, match=r"no _assay_explanation\.json"):
+        read_explanation_parquet(out)
+    meta_file.mkdir()
+    with pytest.raises(InvalidInputError, match="regular file"):
+        read_explanation_parquet(out)
+    meta_file.rmdir()
+    meta_file.write_text(json.dumps(good))
+    next(out.glob("*.parquet")).write_bytes(b"PAR1 damaged")
+    with pytest.raises(InvalidInputError, match="could not be read"):
+        read_explanation_parquet(out)
+    with pytest.raises(InvalidInputError, match="not a folder"):
+        read_explanation_parquet(tmp_path / "nowhere")
+
+
+_ORIGINAL_PARTITION = _distributed._explain_partition
+
+
+def _slow_partition(*args):
+    import time
+
+    time.sleep(0.5)  # long enough that the interrupt lands while tasks are still pending
+    return _ORIGINAL_PARTITION(*args)
+
+
+def _scheduler_tasks(client, keys):
+    """(tasks of ``keys`` still on the scheduler, tasks processing on any worker)."""
+    keys = [str(k) for k in keys]
+    left = client.run_on_scheduler(
+        lambda dask_scheduler: sum(str(k) in keys for k in dask_scheduler.tasks)
+    )
+    return left, sum(len(v) for v in client.processing().values())
+
+
+@pytest.mark.parametrize("where", ["progress", "gather"])
+def test_ctrl_c_cancels_the_calls_tasks(client, data, xgb_model, monkeypatch, tmp_path, where):
+    import time
+
+    X, _ = data
+    monkeypatch.setattr(_distributed, "_explain_partition", _slow_partition)
+    lazy = assay.explain(xgb_model, _ddf(X, 8), method="tree", client=client)
+    seen = {}
+
+    def interrupt(futures, *args, **kwargs):
+        seen["futures"] = list(futures)
+        seen["pending"] = sum(not f.done() for f in seen["futures"])
+        raise KeyboardInterrupt
+
+    if where == "progress":
+        monkeypatch.setattr(distributed, "progress", interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            lazy.global_importance(progress=True)
+    else:
+        monkeypatch.setattr(client, "gather", interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            lazy.to_parquet(tmp_path / "out")
+        assert not (tmp_path / "out" / _distributed.METADATA_FILE).exists()
+    assert seen["pending"] >= 1  # interrupted while the call's tasks were still running
+    keys = [f.key for f in seen["futures"]]
+    for _ in range(200):  # the scheduler forgets cancelled tasks asynchronously
+        left, processing = _scheduler_tasks(client, keys)
+        if left == 0 and processing == 0:
+            break
+        time.sleep(0.05)
+    assert all(f.cancelled() for f in seen["futures"])
+    assert (left, processing) == (0, 0)  # no pending task of the call is left on the cluster

@@ -216,3 +216,52 @@ def test_partition_lengths_match_the_partitions_of_a_projected_parquet_glob(tmp_
     lengths = _partition_lengths(ddf, None)
     assert lengths == [len(p.compute()) for p in ddf.to_delayed()]
     assert sum(lengths) == 3000
+
+
+def test_numeric_group_labels_and_order_match_in_memory(client, binary):
+    """Numeric labels (2 < 10 < 33, not "10" < "2" < "33") read, order and orient as in memory;
+    the first tested rate's p-value (all rows, counts path in memory) is the in-memory one."""
+    model, X, y, group = binary
+    rng = np.random.default_rng(5)
+    grp = np.where(group == "f", 10, np.where(rng.random(len(X)) < 0.5, 2, 33))
+    frame = X.assign(outcome=y, grp=grp)
+    result = audit_dask(
+        model, dd.from_pandas(frame, npartitions=4), "outcome", sensitive="grp", client=client,
+        sample_rows=100, n_explain=5, seed=4,
+    )  # fmt: skip
+    sec = result.sections["group_metrics"]
+    _, cmp, _, _ = group_gap_tests(
+        wrap(model), X.to_numpy(), y, pd.DataFrame({"grp": grp}), alpha=0.05, seed=4,
+    )  # fmt: skip
+    tested = list(cmp.tests["metric"])
+    got = [(g["metric"], g["group"]) for g in sec["data"]["groups"] if g["metric"] in tested]
+    ref = sorted(zip(cmp.groups["metric"], cmp.groups["group"], strict=True),
+                 key=lambda t: tested.index(t[0]))  # fmt: skip
+    assert got == ref and [g for m, g in got if m == tested[0]] == ["2", "10", "33"]
+    pairs = [(p["metric"], p["group_a"], p["group_b"], p["estimate"])
+             for p in sec["data"]["pairs"] if p["metric"] in tested]  # fmt: skip
+    rp = cmp.pairs.sort_values("metric", key=lambda s: s.map(tested.index), kind="stable")
+    assert [p[:3] for p in pairs] == list(zip(rp["metric"], rp["group_a"], rp["group_b"],
+                                                strict=True))  # fmt: skip
+    _close([p[3] for p in pairs], rp["estimate"].to_numpy(dtype=float))
+    first = sec["data"]["tests"][0]
+    assert first["metric"] == tested[0] == "selection_rate"
+    assert first["p_value"] == cmp.tests["p_value"].iloc[0]
+    assert set(sec["data"]["group_sizes"]) == set(result.sections["fairness"]["data"]
+                                                  ["group_sizes"])  # fmt: skip
+
+
+def test_missing_group_labels_skip_the_group_sections_as_in_memory(client):
+    X, y, group = _data(400, seed=2)
+    model = HistGradientBoostingClassifier(max_iter=3, random_state=0).fit(X, y)
+    grp = pd.Series(group, dtype=object)
+    grp[[7, 301]] = np.nan  # a rare missing label, likely outside any sample
+    frame = X.assign(outcome=y, grp=grp)
+    result = audit_dask(model, dd.from_pandas(frame, npartitions=3), "outcome", sensitive="grp",
+                        client=client, sample_rows=50, n_explain=5)  # fmt: skip
+    ref = assay.audit(model, X, y, sensitive=grp, n_explain=5)  # the in-memory rule
+    for res in (result, ref):
+        assert "fairness" not in res.sections and "group_metrics" not in res.sections
+        assert "missing value(s)" in res.meta["skipped"]["fairness"]
+    assert "'grp' has 2 missing value(s) over all rows" in result.meta["skipped"]["group_metrics"]
+    assert "performance" in result.sections  # the rest of the audit runs

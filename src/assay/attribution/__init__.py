@@ -4,6 +4,7 @@ from assay.attribution._distributed import DistributedExplanation
 from assay.attribution._explanation import Explanation
 from assay.attribution._lime import LimeTabular
 from assay.attribution._lime_text import LimeText, TokenExplanation
+from assay.attribution._parquet_read import read_explanation_parquet
 from assay.attribution.shapley import (
     AmortizedShap,
     AmortizedValidation,
@@ -25,4 +26,5 @@ __all__ = [
     "PermutationShap",
     "TokenExplanation",
     "TreeShap",
+    "read_explanation_parquet",
 ]

@@ -103,7 +103,7 @@ def _columns(prefix: str, features: list[str], outputs: list[str]) -> list[str]:
     return [f"{prefix}:{f}:{o}" for f in features for o in outputs]
 
 
-def _wide(exp: Explanation, offset: int, with_stderr: bool) -> Any:
+def _wide(exp: Explanation, offset: int, with_stderr: bool, with_data: bool = False) -> Any:
     """One partition's explanation as a wide pandas frame (one row per input row)."""
     import pandas as pd
 
@@ -119,6 +119,9 @@ def _wide(exp: Explanation, offset: int, with_stderr: bool) -> Any:
         flat_se = se.reshape(n, d * k)
         for c, name in enumerate(_columns("stderr", exp.feature_names, exp.output_names)):
             cols[name] = flat_se[:, c]
+    if with_data:
+        for j, f in enumerate(exp.feature_names):
+            cols[f"value:{f}"] = exp.data[:, j]
     return pd.DataFrame(cols)
 
 
@@ -264,12 +267,15 @@ class DistributedExplanation:
         ]
         return dd.from_delayed(parts, meta=meta, verify_meta=False)
 
-    def to_frame(self) -> Any:
+    def to_frame(self, *, include_data: bool = False) -> Any:
         """The wide Dask DataFrame: ``row_id``, ``base:<output>``, ``attr:<feature>:<output>``
-        (and ``stderr:<feature>:<output>`` for sampling methods), one row per input row."""
-        return self._frame(_wide, self._wide_meta(), self.has_stderr)
+        (and ``stderr:<feature>:<output>`` for sampling methods, ``value:<feature>`` with
+        ``include_data``), one row per input row."""
+        return self._frame(
+            _wide, self._wide_meta(include_data), self.has_stderr, bool(include_data)
+        )
 
-    def _wide_meta(self) -> Any:
+    def _wide_meta(self, include_data: bool = False) -> Any:
         import pandas as pd
 
         cols: dict[str, Any] = {ID_COLUMN: pd.Series([], dtype=np.int64)}
@@ -277,6 +283,8 @@ class DistributedExplanation:
         names += _columns("attr", self.feature_names, self.output_names)
         if self.has_stderr:
             names += _columns("stderr", self.feature_names, self.output_names)
+        if include_data:
+            names += [f"value:{f}" for f in self.feature_names]
         cols.update({c: pd.Series([], dtype=np.float64) for c in names})
         return pd.DataFrame(cols)
 
@@ -356,7 +364,12 @@ class DistributedExplanation:
             raise
 
     def to_parquet(
-        self, path: str | Path, *, top_k: int | None = None, progress: bool = False
+        self,
+        path: str | Path,
+        *,
+        top_k: int | None = None,
+        include_data: bool = True,
+        progress: bool = False,
     ) -> Path:
         """Write the attributions as a Parquet dataset (one file per partition) from the workers.
 
@@ -368,6 +381,9 @@ class DistributedExplanation:
         top_k : int, optional
             Write only each row's ``top_k`` largest reason codes (:meth:`reason_codes`)
             instead of the wide table.
+        include_data : bool, default True
+            Also write the explained feature values (``value:<feature>``) in the wide table,
+            so that :func:`read_explanation_parquet` gives back the whole :class:`Explanation`.
         progress : bool, default False
             Show Dask's progress bar (the dashboard link is ``client.dashboard_link``).
 
@@ -377,7 +393,10 @@ class DistributedExplanation:
             The folder written.
         """
         import_optional("pyarrow", purpose="writing Parquet")
-        frame = self.to_frame() if top_k is None else self.reason_codes(top_k)
+        if top_k is None:
+            frame = self.to_frame(include_data=include_data)
+        else:
+            frame = self.reason_codes(top_k)
         path = Path(path)
         write = frame.to_parquet(str(path), write_index=False, compute=False)
         self._run([write], progress=progress)
@@ -387,6 +406,8 @@ class DistributedExplanation:
             "layout": "wide" if top_k is None else "reason_codes",
             "top_k": top_k,
             "n_samples": self.n_samples,
+            "has_stderr": bool(self.has_stderr),
+            "has_data": bool(include_data) and top_k is None,
             "feature_names": self.feature_names,
             "output_names": self.output_names,
             "method": self.method,

@@ -85,6 +85,25 @@ def _compute(collections: list[Any], client: Any) -> list[Any]:
         raise
 
 
+def _missing_groups(ddf: Any, sens: list[str], client: Any) -> str | None:
+    """Why the group sections cannot run when a group label is missing on any row (the
+    in-memory fairness section's rule), else None; one pass over the sensitive columns."""
+    (missing,) = _compute([ddf[sens].isna().sum()], client)
+    bad = {str(c): int(v) for c, v in missing.items() if int(v) > 0}
+    if not bad:
+        return None
+    col, count = next(iter(bad.items()))
+    msg = (
+        f"sensitive column {col!r} has {count:,} missing value(s) over all rows"
+        + (f" (and {', '.join(f'{c!r}: {v:,}' for c, v in list(bad.items())[1:])})"
+           if len(bad) > 1 else "")
+        + ". Rows with a missing group cannot be silently dropped, since that would change "
+        "every group's metric; fill them with an explicit label such as 'unknown' (to keep "
+        "them as their own group) or drop those rows from the data."
+    )  # fmt: skip
+    return msg
+
+
 def _tree(items: list[Any], fn: Any, *args: Any) -> Any:
     """Pairwise tree reduction of delayed items (depth log2 of the partitions)."""
     import dask
@@ -301,6 +320,9 @@ def audit_dask(
     if n < 2:
         msg = f"the Dask DataFrame has {n} row(s); an audit needs at least 2."
         raise InvalidInputError(msg)
+    missing = _missing_groups(data, sens, client) if sens else None
+    if missing:  # as in memory: the group sections are skipped, saying why; the rest runs
+        sens = []
     say(f"drawing a seeded sample of {min(sample_rows, n):,} rows")
     sample, sampled = _sample(data, lengths, sample_rows, seed, client)
     m = len(sample)
@@ -323,10 +345,12 @@ def audit_dask(
     scopes = {}
     if sens:
         from assay.auditing._dask_sections import group_metrics_section
+        from assay.auditing._dask_stats import group_order
 
         attr = "|".join(sens)
+        order = group_order(stats["group_keys"])
         sections["group_metrics"] = group_metrics_section(
-            spec["task"], stats["groups"], attr, alpha=alpha
+            spec["task"], stats["groups"], attr, alpha=alpha, seed=seed, order=order
         )
     if sections.get("slices", {}).get("data", {}).get("slices"):
         say("counting the sample's failure slices on all rows")
@@ -335,6 +359,8 @@ def audit_dask(
             binary=adapter.is_classifier, m=m,
         )  # fmt: skip
     skipped = dict(result.meta.get("skipped", {}))
+    if missing:
+        skipped["fairness"] = skipped["group_metrics"] = f"could not run: {missing}"
     say("global attributions on all rows")
     try:
         glob = _global_attributions(model, data, features, client, seed)

@@ -174,7 +174,9 @@ def _values(task: str, groups: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def group_tables(task: str, groups: dict[str, Any], alpha: float) -> tuple[list, list]:
+def group_tables(
+    task: str, groups: dict[str, Any], alpha: float, order: list[str] | None = None
+) -> tuple[list, list]:
     """(group rows, pair rows) as :meth:`GroupMetrics.compare` writes them in its ``groups``
     and ``pairs`` frames, from per-group counts or moments; no permutation tests."""
     from assay.fairness._compare import (
@@ -184,9 +186,10 @@ def group_tables(task: str, groups: dict[str, Any], alpha: float) -> tuple[list,
     )
 
     group_rows, pair_rows = [], []
+    labels = list(order) if order is not None else sorted(groups)
     for metric, per in _values(task, groups).items():
         keep = []
-        for label in sorted(per):
+        for label in [g for g in labels if g in per]:
             kind, st = per[label]
             if kind == "rate":
                 x, n = st
@@ -224,14 +227,83 @@ def group_tables(task: str, groups: dict[str, Any], alpha: float) -> tuple[list,
     return group_rows, pair_rows
 
 
+def _tested_metrics(task: str) -> list[str]:
+    """The rates the in-memory fairness section tests, in its order (none for regressors: a
+    permutation test of a mean needs the rows, not their moments)."""
+    from assay.auditing._fairness import BINARY_TESTED
+
+    return {"binary": list(BINARY_TESTED), "classification": ["accuracy"]}.get(task, [])
+
+
+def group_gap_tests_from_counts(
+    task: str,
+    groups: dict[str, Any],
+    *,
+    seed: int | None,
+    n_permutations: int,
+    order: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Permutation tests of the largest gap between groups for each tested rate, from per-group
+    counts (multivariate hypergeometric shuffles), Holm-adjusted over the metrics.
+
+    The draws follow :meth:`assay.fairness.GroupMetrics.compare` (one generator seeded with
+    ``seed``, metrics in the fairness section's order, groups in ``order``), so the p-values
+    are those of its sufficient-statistic path on the same counts.
+    """
+    from assay.fairness._compare import adjust_pvalues, rate_gap_permutation_test
+
+    rng = np.random.default_rng(seed)
+    per_metric = _values(task, groups)
+    labels = list(order) if order is not None else sorted(groups)
+    rows: list[dict[str, Any]] = []
+    for metric in _tested_metrics(task):
+        per = per_metric.get(metric, {})
+        keep = [g for g in labels if g in per and per[g][1][1] >= 1]
+        if len(keep) < 2:
+            continue
+        ones = np.array([per[g][1][0] for g in keep], dtype=np.float64)
+        counts = np.array([per[g][1][1] for g in keep], dtype=np.float64)
+        stat, p = rate_gap_permutation_test(ones, counts, n_permutations=n_permutations, rng=rng)
+        means = ones / counts
+        rows.append({
+            "metric": metric, "n_groups": len(keep), "largest_gap": stat,
+            "highest": keep[int(np.argmax(means))], "lowest": keep[int(np.argmin(means))],
+            "p_value": p,
+        })  # fmt: skip
+    if rows:
+        adj = adjust_pvalues(np.array([r["p_value"] for r in rows], dtype=np.float64), "holm")
+        for r, a in zip(rows, adj, strict=True):
+            r["p_adjusted"] = float(a)
+    return rows
+
+
 def group_metrics_section(
-    task: str, groups: dict[str, Any], attr: str, *, alpha: float
+    task: str,
+    groups: dict[str, Any],
+    attr: str,
+    *,
+    alpha: float,
+    seed: int | None = None,
+    n_permutations: int | None = None,
+    order: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Group metrics with intervals on all rows (the tests and proxies run on the sample)."""
-    sizes = {g: int(v["n"]) for g, v in groups.items()}
+    """Group metrics with intervals and, for rates, permutation tests on all rows (the proxy
+    audit runs on the sample)."""
+    from assay.auditing._fairness import N_PERMUTATIONS
+
+    n_perm = N_PERMUTATIONS if n_permutations is None else int(n_permutations)
+    labels = list(order) if order is not None else sorted(groups)
+    sizes = {g: int(groups[g]["n"]) for g in labels}
     tiny = {g: n for g, n in sizes.items() if n < MIN_GROUP_ROWS}
-    kept = {g: v for g, v in groups.items() if g not in tiny}
-    group_rows, pair_rows = group_tables(task, kept, alpha)
+    kept = {g: groups[g] for g in labels if g not in tiny}
+    kept_order = [g for g in labels if g in kept]
+    group_rows, pair_rows = group_tables(task, kept, alpha, order=kept_order)
+    tests = group_gap_tests_from_counts(
+        task, kept, seed=seed, n_permutations=n_perm, order=kept_order
+    )
+    adjusted = {t["metric"]: t["p_adjusted"] for t in tests}
+    for p in pair_rows:
+        p["p_adjusted"] = adjusted.get(p["metric"], float("nan"))
     headline = {"binary": "selection_rate", "classification": "accuracy"}.get(
         task, "mean_prediction"
     )
@@ -246,50 +318,87 @@ def group_metrics_section(
         a, b, d = widest["group_a"], widest["group_b"], widest["estimate"]
         rel = f"{a} and {b} are equal" if d == 0 else (
             f"{a} is {'higher' if d > 0 else 'lower'} than {b} by {abs(d):.3f}")  # fmt: skip
-        clear = [p for p in pairs if p["ci_low"] > 0 or p["ci_high"] < 0]
         parts.append(
             f"{headline.replace('_', ' ')} {widest['value_a']:.3f} for {a} vs "
             f"{widest['value_b']:.3f} for {b}: {rel} ({level:.0%} simultaneous interval of "
             f"{a} - {b}: [{widest['ci_low']:.3f}, {widest['ci_high']:.3f}])"
         )
+    if tests:
+        significant = [t for t in tests if t["p_adjusted"] < alpha]
+        family = f"permutation tests from all-row counts, Holm over {len(tests)} rates"
+        if significant:
+            status = "alert"
+            parts.append(
+                f"significant group gaps at alpha = {alpha:g} ({family}): " + ", ".join(
+                    f"{t['metric'].replace('_', ' ')} (highest {t['highest']}, lowest "
+                    f"{t['lowest']}, gap {t['largest_gap']:.3f}, adjusted p = "
+                    f"{t['p_adjusted']:.2g})" for t in significant)
+            )  # fmt: skip
+        else:
+            p_min = min(t["p_adjusted"] for t in tests)
+            parts.append(
+                f"no group gap is significant at alpha = {alpha:g} ({family}; smallest "
+                f"adjusted p = {p_min:.2g})"
+            )
+        rule = (
+            f"Permutation test of the largest gap between groups for each rate ("
+            f"{', '.join(t['metric'] for t in tests)}), {n_perm} shuffles drawn from the "
+            "per-group counts on every row (multivariate hypergeometric: the same null as "
+            f"shuffling the rows), Holm-adjusted; status 'alert' when an adjusted p-value is "
+            f"below alpha = {alpha:g}, else 'ok'. Per-group values with {level:g} Wilson "
+            "intervals; pairwise differences with intervals simultaneous over the pairs "
+            "(Bonferroni; Newcombe score) and Katz log ratios. The proxy audit is in the "
+            "fairness section (sample)."
+        )
+    else:
+        clear = [p for p in pairs if p["ci_low"] > 0 or p["ci_high"] < 0]
         if clear:
             status = "warning"
             parts.append(
                 f"{len(clear)} of {len(pairs)} pairs of groups differ in "
                 f"{headline.replace('_', ' ')} (interval excludes 0)"
             )
-        else:
+        elif pairs:
             parts.append(f"no pair's {headline.replace('_', ' ')} interval excludes 0")
-    else:
-        parts.append("fewer than two groups large enough to compare")
-    rule = (
-        f"Per-group values with {level:g} intervals (Wilson score for rates, t for means) and "
-        f"pairwise differences with intervals simultaneous over the pairs (Bonferroni; "
-        "Newcombe score for rates, Welch for means) and Katz log ratios, all from per-group "
-        f"counts on every row. Status 'warning' when a pair's {headline.replace('_', ' ')} "
-        "interval excludes 0; the permutation tests and the proxy audit are in the fairness "
-        "section."
-    )
+        else:
+            parts.append("fewer than two groups large enough to compare")
+        rule = (
+            f"Per-group values with {level:g} intervals (Wilson score for rates, t for means) "
+            "and pairwise differences with intervals simultaneous over the pairs (Bonferroni; "
+            "Newcombe score for rates, Welch for means) and Katz log ratios, all from per-group "
+            f"counts or moments on every row. Status 'warning' when a pair's "
+            f"{headline.replace('_', ' ')} interval excludes 0 (a permutation test of a mean "
+            "needs the rows: the fairness section runs it on the sample)."
+        )
     cols = ["metric", "group", "n", "value", "CI low", "CI high"]
     pcols = ["metric", "groups (a - b)", "a", "b", "difference a - b", "CI low", "CI high",
-             "ratio a / b", "ratio CI low", "ratio CI high"]  # fmt: skip
+             "ratio a / b", "ratio CI low", "ratio CI high", "adjusted p"]  # fmt: skip
+    tcols = ["metric", "groups", "largest gap", "highest", "lowest", "p", "adjusted p"]
+    tables = [
+        table("Group metrics", cols, [
+            [r["metric"], r["group"], r["n"], r["value"], r["ci_low"], r["ci_high"]]
+            for r in group_rows]),
+        table("Differences between groups", pcols, [
+            [p["metric"], f"{p['group_a']} - {p['group_b']}", p["value_a"], p["value_b"],
+             p["estimate"], p["ci_low"], p["ci_high"], p["ratio"], p["ratio_ci_low"],
+             p["ratio_ci_high"], p["p_adjusted"]] for p in pair_rows]),
+    ]  # fmt: skip
+    if tests:
+        tables.append(table("Tests of the largest gap", tcols, [
+            [t["metric"], t["n_groups"], t["largest_gap"], t["highest"], t["lowest"],
+             t["p_value"], t["p_adjusted"]] for t in tests]))  # fmt: skip
+    metrics: dict[str, Any] = {"groups": len(sizes), "rows": int(sum(sizes.values()))}
+    if tests:
+        metrics["smallest adjusted p (group gaps)"] = min(t["p_adjusted"] for t in tests)
     return section(
         "Group metrics (all rows)",
         "; ".join(parts) + ".",
         status=status,
-        metrics={"groups": len(sizes), "rows": int(sum(sizes.values()))},
-        tables=[
-            table("Group metrics", cols, [
-                [r["metric"], r["group"], r["n"], r["value"], r["ci_low"], r["ci_high"]]
-                for r in group_rows]),
-            table("Differences between groups", pcols, [
-                [p["metric"], f"{p['group_a']} - {p['group_b']}", p["value_a"], p["value_b"],
-                 p["estimate"], p["ci_low"], p["ci_high"], p["ratio"], p["ratio_ci_low"],
-                 p["ratio_ci_high"]] for p in pair_rows]),
-        ],
+        metrics=metrics,
+        tables=tables,
         data={"attribute": attr, "group_sizes": sizes, "excluded_groups": tiny,
-              "groups": group_rows, "pairs": pair_rows, "rule": rule,
-              "confidence_level": level},
+              "groups": group_rows, "pairs": pair_rows, "tests": tests, "rule": rule,
+              "confidence_level": level, "n_permutations": n_perm, "seed": seed},
     )  # fmt: skip
 
 

@@ -66,10 +66,45 @@ def _group_codes(frame: Any, columns: list[str]) -> tuple[np.ndarray, list[str]]
     return codes, [str(u) for u in uniques]
 
 
-def _group_stats(frame: Any, columns: list[str], task: str, cols: dict[str, np.ndarray]) -> dict:
+def _sort_key(value: Any) -> Any:
+    """A group value as plain Python, for ordering (NumPy scalars -> int, float, str, bool)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def _group_keys(frame: Any, columns: list[str], codes: np.ndarray, labels: list[str]) -> dict:
+    """label -> the sort key of its group: the raw values (category codes for categorical
+    columns), so that groups can be ordered as ``groupby(sort=True)`` orders them in memory."""
+    import pandas as pd
+
+    keys: dict[str, Any] = {}
+    _, first = np.unique(codes, return_index=True)  # codes are 0..len(labels)-1, all used
+    for g, label in enumerate(labels):
+        i = int(first[g])
+        key = []
+        for c in columns:
+            col = frame[c]
+            if isinstance(col.dtype, pd.CategoricalDtype):
+                key.append(int(col.cat.codes.iloc[i]))
+            else:
+                key.append(_sort_key(col.iloc[i]))
+        keys[label] = tuple(key)
+    return keys
+
+
+def group_order(keys: dict[str, Any]) -> list[str]:
+    """Group labels in the order the in-memory group metrics list them (sorted raw values);
+    string order where the values do not compare (mixed types)."""
+    try:
+        return sorted(keys, key=lambda label: keys[label])
+    except TypeError:
+        return sorted(keys)
+
+
+def _group_stats(
+    codes: np.ndarray, labels: list[str], task: str, cols: dict[str, np.ndarray]
+) -> dict:
     """Per-group counts (rates) or moments (means); a group is one value of the sensitive
     columns together (``"f | 1"``), as in the audit's fairness section."""
-    codes, labels = _group_codes(frame, columns)
     out: dict[str, Any] = {}
     for g, label in enumerate(labels):
         rows = codes == g
@@ -121,7 +156,11 @@ def partition_stats(frame: Any, model: Any, spec: dict[str, Any]) -> dict[str, A
         stats["target"] = _moments(target)
         cols = {"prediction": pred, "abs_error": np.abs(pred - target)}
     sens = list(spec["sensitive"])
-    stats["groups"] = _group_stats(frame, sens, task, cols) if sens else {}
+    stats["groups"], stats["group_keys"] = {}, {}
+    if sens:
+        codes, labels = _group_codes(frame, sens)
+        stats["groups"] = _group_stats(codes, labels, task, cols)
+        stats["group_keys"] = _group_keys(frame, sens, codes, labels)
     return stats
 
 
@@ -173,6 +212,7 @@ def merge_stats(a: dict[str, Any], b: dict[str, Any], max_distinct: int) -> dict
             table, out["coarse"] = _coarsen(table), True
         out["table"] = table
     out["groups"] = _merge_groups(a["groups"], b["groups"], a["task"])
+    out["group_keys"] = {**b.get("group_keys", {}), **a.get("group_keys", {})}
     return out
 
 
