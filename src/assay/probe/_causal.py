@@ -303,9 +303,12 @@ def causal_check(
         once and replayed; several interventions (up to 16) run as stacked copies of a batch
         in one forward call. Replay is checked against a real clean pass, and stacking against
         a clean copy stacked with a perturbed one (rows must not interact); whatever fails its
-        check is not used. Same random directions as the reference path, and effects equal up
-        to float rounding. ``False``: one full forward pass per direction (the reference).
-        Either way, strings are batched by token length unless ``positions`` are given.
+        check is not used. Plain ``nn.Linear`` maps fed the layer's output tensor itself (the
+        query, key and value maps of the block above) return their recorded clean output plus
+        the rank-one change ``a (W v)`` instead of a full matrix product. Same random
+        directions as the reference path, and effects equal up to float rounding.
+        ``False``: one full forward pass per direction (the reference). Either way, strings
+        are batched by token length unless ``positions`` are given.
 
     Returns
     -------
