@@ -49,8 +49,9 @@ class LinearShortcut:
 
             def hook(_m: Any, args: Any, out: Any, name: str = name) -> None:
                 h = self._state.get("h")
-                if h is not None and args and args[0] is h and "rows" in self._state:
-                    self.clean.setdefault(name, {})[self._state["rows"]] = out.detach()
+                if h is not None and args and args[0] is h and "rows" in self._state:  # a copy:
+                    # the model may write into its own output later
+                    self.clean.setdefault(name, {})[self._state["rows"]] = out.detach().clone()
 
             self._handles.append(lin.register_forward_hook(hook))
 
