@@ -1,6 +1,7 @@
 """Causal-check and activation-patching benchmarks (issue 22).
 
 Run: OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_causal.py [n_sentences] [n_random]
+     (--skip-patching: no patching benchmark; --skip-small: no 200-sentence comparison)
      OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_causal.py --null  (null data)
 
 1. ``causal_check`` on the packaged MiniLM at ``encoder.layer.3`` (output: the mean-pooled last
@@ -170,6 +171,7 @@ if __name__ == "__main__":
     else:
         if "--skip-patching" not in sys.argv:
             bench_patching()
-        bench_causal(200, 19, variants=(False, True))  # full passes against prefix replay
+        if "--skip-small" not in sys.argv:
+            bench_causal(200, 19, variants=(False, True))  # full passes against prefix replay
         if n:
             bench_causal(n, k, variants=(True,))

@@ -243,6 +243,49 @@ def test_fast_path_equals_full_passes(mode):
         )
 
 
+class _Fork(torch.nn.Module):
+    """Two linear maps read the block's input tensor itself (rank-one shortcut), one reads a
+    copy of it (no shortcut), and the input is added back (a residual)."""
+
+    def __init__(self):
+        super().__init__()
+        self.q, self.k, self.other = (torch.nn.Linear(8, 8) for _ in range(3))
+
+    def forward(self, x):
+        return torch.tanh(self.q(x)) * self.k(x) + torch.sin(self.other(x * 1.0)) + x
+
+
+def _fork_model(mix: bool = False):
+    torch.manual_seed(3)
+    block = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    layers = [block, torch.nn.Linear(8, 8), _Fork()]
+    layers += [_BatchCentre()] if mix else []
+    return torch.nn.Sequential(*layers, torch.nn.Linear(8, 3))
+
+
+@pytest.mark.parametrize(
+    ("mode", "positions", "mix"),
+    [("ablate", None, False), ("project", None, False), ("steer", None, False),
+     ("ablate", [0, -1], False), ("steer", [0, -1], False), ("ablate", None, True)],
+)  # fmt: skip
+def test_rank_one_shortcut_equals_full_passes(mode, positions, mix):
+    """Linear maps fed the intervened output itself take ``W h + a (W v)``: same numbers,
+    stacked or (rows that interact) one intervention per call."""
+    model = _fork_model(mix).double().eval()
+    x = torch.randn(20, 5, 8, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    u = np.random.default_rng(2).normal(size=8)
+    kw = {"layer": "1", "direction": u, "n_random": 19, "batch_size": 8, "mode": mode,
+          "positions": positions}  # fmt: skip
+    fast = causal_check(model, x, **kw)
+    slow = causal_check(model, x, reuse_prefix=False, **kw)
+    assert fast.params["rank_one_linears"] == 2  # q and k; not the one fed x * 1.0
+    assert (fast.params["interventions_per_pass"] == 1) == mix
+    for key in ("null_matched", "null_isotropic"):
+        np.testing.assert_allclose(fast.data[key], slow.data[key], rtol=1e-9)
+    assert fast.metrics == pytest.approx(slow.metrics, rel=1e-9)
+    assert slow.metrics["effect"] > 0
+
+
 def test_rows_that_interact_are_not_stacked():
     model = _token_model(mix=True)
     x = torch.randn(24, 5, 8, generator=torch.Generator().manual_seed(2), dtype=torch.float64)

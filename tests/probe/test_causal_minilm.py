@@ -87,6 +87,8 @@ def test_fast_path_matches_full_passes_on_minilm():
     fast = causal_check(encoder, texts, **kw)
     slow = causal_check(encoder, texts, reuse_prefix=False, **kw)
     assert fast.params["layer_replayed"] and fast.params["interventions_per_pass"] > 1
+    assert fast.params["rank_one_linears"] == 3  # query, key, value of encoder.layer.4
+    assert slow.params["rank_one_linears"] == 0
     assert fast.params["n_activations"] < encoder.config.hidden_size
     np.testing.assert_array_equal(fast.data["matched_variance"], slow.data["matched_variance"])
     for key in ("null_matched", "null_isotropic"):

@@ -194,27 +194,61 @@ def _replay_check(model: Any, batches: Any, layer: Any, cache: Any, raw: np.ndar
 
 
 def _stacked_intervention(V: np.ndarray, coef: np.ndarray, steer: bool, touched: Callable,
-                          torch: Any) -> Callable:  # fmt: skip
+                          torch: Any, shortcut: Any = None) -> Callable:  # fmt: skip
     """Hook for ``k = len(V)`` stacked copies of a batch: copy ``i`` gets direction ``V[i]``
-    added ``coef[i]`` times (steer) or its projection pinned to ``coef[i]`` (ablate/project)."""
+    added ``coef[i]`` times (steer) or its projection pinned to ``coef[i]`` (ablate/project).
+    Every change is ``a * V[i]`` with a scalar ``a`` per row: ``shortcut`` (a
+    :class:`assay.probe._rank1.LinearShortcut`) is told ``a`` so that the linear maps reading
+    the new output take the rank-one route."""
     k, d = V.shape
 
-    def fn(h: Any, sel: Any, _rows: slice) -> Any:
+    def fn(h: Any, sel: Any, rows: slice) -> Any:
         sel = touched(h, sel)
         hv = h.reshape(k, h.shape[0] // k, *h.shape[1:])
         Vt = torch.as_tensor(V, dtype=h.dtype, device=h.device)
         c = torch.as_tensor(coef, dtype=h.dtype, device=h.device)
         lead = (k,) + (1,) * (h.dim() - 1)
         if steer:
-            delta = (c.reshape(*lead, 1) * Vt.reshape(*lead, d)).expand_as(hv)
+            a = c.reshape(lead).expand(hv.shape[:-1])
         else:
-            proj = torch.bmm(hv.reshape(k, -1, d), Vt[:, :, None]).reshape(hv.shape[:-1])
-            delta = -(proj - c.reshape(lead))[..., None] * Vt.reshape(*lead, d)
+            a = c.reshape(lead) - torch.bmm(hv.reshape(k, -1, d), Vt[:, :, None]).reshape(
+                hv.shape[:-1]
+            )
         if sel is not None:
-            delta = delta * sel.reshape(k, -1, *sel.shape[1:])[..., None].to(h.dtype)
-        return (hv + delta).reshape(h.shape)
+            a = a * sel.reshape(k, -1, *sel.shape[1:]).to(h.dtype)
+        new = (hv + a[..., None] * Vt.reshape(*lead, d)).reshape(h.shape)
+        if shortcut is not None:
+            shortcut.offer(new, a, Vt, rows.start)
+        return new
 
     return fn
+
+
+def _run_jobs(model: Any, batches: Any, layer: Any, directions: np.ndarray, jobs: list,
+              stack: int, mode: str, scales: list, sigma: np.ndarray, mu: np.ndarray,
+              touched: Callable, shortcut: Any, cache: Any, run: dict, output: Any,
+              clean: np.ndarray, torch: Any) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Run every (direction, scale) job, ``stack`` per forward call; return the sum of squared
+    output changes per direction and the mean change per scale for the first direction."""
+    n_scales = len(scales) if mode == "steer" else 1
+    sq = np.zeros(len(directions))  # sum of squared output changes per direction
+    dose = np.zeros((n_scales, clean.shape[1]))
+    for first in range(0, len(jobs), stack):  # ``stack`` interventions per forward call
+        chunk = jobs[first : first + stack]
+        V = directions[[i for i, _ in chunk]]
+        if mode == "steer":
+            sd = np.sqrt(np.maximum(np.einsum("kd,de,ke->k", V, sigma, V), 0.0))
+            coef = np.array([scales[j] for _, j in chunk]) * sd
+        else:
+            coef = V @ mu if mode == "ablate" else np.zeros(len(chunk))
+        fn = _stacked_intervention(V, coef, mode == "steer", touched, torch, shortcut)
+        out = run_patched(model, batches, layer, fn, prefix=cache, tile=len(chunk), **run)
+        for (i, j), o in zip(chunk, out if len(chunk) > 1 else out[None], strict=True):
+            diff = _select_output(o, output) - clean
+            sq[i] += float(np.sum(diff * diff))
+            if i == 0:
+                dose[j] = diff.mean(axis=0)
+    return sq, dose
 
 
 def causal_check(
@@ -269,9 +303,12 @@ def causal_check(
         once and replayed; several interventions (up to 16) run as stacked copies of a batch
         in one forward call. Replay is checked against a real clean pass, and stacking against
         a clean copy stacked with a perturbed one (rows must not interact); whatever fails its
-        check is not used. Same random directions as the reference path, and effects equal up
-        to float rounding. ``False``: one full forward pass per direction (the reference).
-        Either way, strings are batched by token length unless ``positions`` are given.
+        check is not used. Plain ``nn.Linear`` maps fed the layer's output tensor itself (the
+        query, key and value maps of the block above) return their recorded clean output plus
+        the rank-one change ``a (W v)`` instead of a full matrix product. Same random
+        directions as the reference path, and effects equal up to float rounding.
+        ``False``: one full forward pass per direction (the reference). Either way, strings
+        are batched by token length unless ``positions`` are given.
 
     Returns
     -------
@@ -318,6 +355,7 @@ def causal_check(
     d = u.size
     from assay.probe._capture import _positions_index, _resolve, prepare
     from assay.probe._prefix import PrefixCache
+    from assay.probe._rank1 import LinearShortcut
 
     if positions is None:  # similar lengths batched together: less padding (not with
         # positions: a negative position counts from the end of the padded batch). Both paths
@@ -350,7 +388,11 @@ def causal_check(
     # clean pass: the outputs and the first two moments of the touched activations
     acc = {"n": 0, "s": np.zeros(d), "ss": np.zeros((d, d))}
 
-    def record(h: Any, sel: Any, _rows: slice) -> None:
+    shortcut = LinearShortcut(model, module, torch) if reuse_prefix else None
+
+    def record(h: Any, sel: Any, rows: slice) -> None:
+        if shortcut is not None:
+            shortcut.note_rows(rows.start)
         sel = touched(h, sel)
         flat = h if sel is None else h[sel]
         flat = flat.to("cpu", torch.float64).numpy()
@@ -359,7 +401,15 @@ def causal_check(
         acc["ss"] += flat.T @ flat
         return None
 
-    raw_clean = run_patched(model, batches, layer, record, prefix=cache, **run)
+    if shortcut is not None:
+        shortcut.start_recording()
+    try:
+        raw_clean = run_patched(model, batches, layer, record, prefix=cache, **run)
+    finally:
+        if shortcut is not None:
+            shortcut.stop()
+    if shortcut is not None and not shortcut.active:
+        shortcut = None
     clean = _select_output(raw_clean, output)
     stack = _replay_check(model, batches, layer, cache, raw_clean, run)
     if acc["n"] < 2:
@@ -373,23 +423,15 @@ def causal_check(
     directions = np.vstack([u[None, :], iso, matched])
     n_scales = len(scales) if mode == "steer" else 1
     jobs = [(i, j) for i in range(len(directions)) for j in range(n_scales)]
-    sq = np.zeros(len(directions))  # sum of squared output changes per direction
-    dose = np.zeros((n_scales, clean.shape[1]))
-    for first in range(0, len(jobs), stack):  # ``stack`` interventions per forward call
-        chunk = jobs[first : first + stack]
-        V = directions[[i for i, _ in chunk]]
-        if mode == "steer":
-            sd = np.sqrt(np.maximum(np.einsum("kd,de,ke->k", V, sigma, V), 0.0))
-            coef = np.array([scales[j] for _, j in chunk]) * sd
-        else:
-            coef = V @ mu if mode == "ablate" else np.zeros(len(chunk))
-        fn = _stacked_intervention(V, coef, mode == "steer", touched, torch)
-        out = run_patched(model, batches, layer, fn, prefix=cache, tile=len(chunk), **run)
-        for (i, j), o in zip(chunk, out if len(chunk) > 1 else out[None], strict=True):
-            diff = _select_output(o, output) - clean
-            sq[i] += float(np.sum(diff * diff))
-            if i == 0:
-                dose[j] = diff.mean(axis=0)
+    if shortcut is not None:
+        shortcut.enable()
+    try:
+        sq, dose = _run_jobs(model, batches, layer, directions, jobs, stack, mode, scales,
+                             sigma, mu, touched, shortcut, cache, run, output, clean,
+                             torch)  # fmt: skip
+    finally:
+        if shortcut is not None:
+            shortcut.stop()
     rms = np.sqrt(sq / (n_scales * clean.size))
     effect, null_iso, null_matched = float(rms[0]), rms[1 : 1 + n_random], rms[1 + n_random :]
     dose = dose if mode == "steer" else None
@@ -465,5 +507,6 @@ def causal_check(
                 cache is not None and cache.mode == "replay" and cache.layer_replayed
             ),
             "interventions_per_pass": stack,
+            "rank_one_linears": 0 if shortcut is None else len(shortcut.clean),
         },
     )
