@@ -16,6 +16,7 @@ compiled evaluator), and a Dask LocalCluster run (1 vs 2 single-threaded worker 
 1,000 rows).
 
 Run: OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_kernel.py [--quick] [--only dask]
+(equal error: --equal-error [--coalitions per_background])
 
 ``--equal-error``: wall time at equal error (issue 25). shap.KernelExplainer(l1_reg=False) at 256
 samples per row on the d=10 models; its error (RMSE vs ExactShapley, mean over seeds) is the
@@ -280,11 +281,12 @@ def main():
     parser.add_argument("--equal-error", action="store_true")
     parser.add_argument("--rows", type=int, default=20)
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--coalitions", choices=["shared", "per_background"], default="shared")
     args = parser.parse_args()
     if args.equal_error:
         print(f"load average at start: {os.getloadavg()}", flush=True)
         with threadpool_limits(1):
-            equal_error(args.rows, args.seeds, 2 if args.quick else 3)
+            equal_error(args.rows, args.seeds, 2 if args.quick else 3, args.coalitions)
         print(f"load average at end: {os.getloadavg()}")
         return
     n_rows = 4 if args.quick else 10
@@ -334,12 +336,13 @@ def explainers(n_rows, repeats, seeds):
     print("\n".join(perm_table))
 
 
-GRID = (32, 40, 48, 56, 64, 72, 80, 96, 112, 128, 160, 192, 256)
+GRID = (32, 36, 40, 48, 56, 64, 72, 80, 96, 112, 128, 160, 192, 256)
 
 
-def equal_error(n_rows, n_seeds, repeats):
+def equal_error(n_rows, n_seeds, repeats, coalitions="shared"):
     """shap@256 vs the cheapest assay KernelShap budget with at most shap's mean error."""
     table = []
+    grid = [b for b in GRID if coalitions == "shared" or b >= 36]  # per_background: >= 2d + 16
     for name, f, est, col, X in setups()[:2]:
         bg, rows = split(X, n_rows)
         ref = reference(f, bg, rows)[0]
@@ -349,9 +352,11 @@ def equal_error(n_rows, n_seeds, repeats):
             np.mean([rmse(shap_kernel(timed, bg, rows, 256, s), ref) for s in range(n_seeds)])
         )
         curve = {}
-        for budget in GRID:
+        for budget in grid:
             exps = [
-                KernelShap(target, background=bg, budget=budget).explain(rows, seed=s)
+                KernelShap(target, background=bg, budget=budget, coalitions=coalitions).explain(
+                    rows, seed=s
+                )
                 for s in range(n_seeds)
             ]
             err = float(np.mean([rmse(e.values[..., col], ref) for e in exps]))
@@ -362,12 +367,12 @@ def equal_error(n_rows, n_seeds, repeats):
             )
             curve[budget] = (err, cover)
             print(f"  {name}: assay budget {budget}: RMSE {err:.4g}, coverage {cover:.3f}")
-        fits = [b for b in GRID if curve[b][0] <= shap_err]
-        budget = fits[0] if fits else GRID[-1]
+        fits = [b for b in grid if curve[b][0] <= shap_err]
+        budget = fits[0] if fits else grid[-1]
         # stopping by accuracy: the loosest tolerance (target stderr) reaching shap's error
         tol_opts = None
         for factor in (1.6, 1.4, 1.2, 1.0, 0.8, 0.6):
-            opts = {"budget": 1022, "tolerance": factor * shap_err}
+            opts = {"budget": 1022, "tolerance": factor * shap_err, "coalitions": coalitions}
             exps = [
                 KernelShap(target, background=bg, **opts).explain(rows, seed=s)
                 for s in range(n_seeds)
@@ -394,7 +399,9 @@ def equal_error(n_rows, n_seeds, repeats):
             shap_kernel(timed, bg, rows, 256, rep)
             walls["shap"].append(time.perf_counter() - t)
             t = time.perf_counter()
-            KernelShap(target, background=bg, budget=budget).explain(rows, seed=rep)
+            KernelShap(target, background=bg, budget=budget, coalitions=coalitions).explain(
+                rows, seed=rep
+            )
             walls["assay"].append(time.perf_counter() - t)
             if tol_opts is not None:
                 t = time.perf_counter()
@@ -418,7 +425,8 @@ def equal_error(n_rows, n_seeds, repeats):
             )
         print("\n".join(table[-2:]), flush=True)
     print(
-        f"\n### Equal error: assay KernelShap vs shap.KernelExplainer(l1_reg=False) at 256, "
+        f"\n### Equal error: assay KernelShap(coalitions={coalitions!r}) vs "
+        f"shap.KernelExplainer(l1_reg=False) at 256, "
         f"{n_rows} rows, 50 background rows, error = mean RMSE over {n_seeds} seeds, "
         f"wall = median of {repeats}\n"
     )
