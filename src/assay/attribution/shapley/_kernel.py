@@ -210,21 +210,12 @@ def _draw_pairs(rng: np.random.Generator, plan: _Plan, n_pairs: int) -> np.ndarr
 
 
 def _solve(
-    plan: _Plan,
-    bE: np.ndarray,
-    Z: np.ndarray,
-    y: np.ndarray,
-    c: np.ndarray,
-    *,
-    variance: str = "hc1_jackknife",
+    plan: _Plan, bE: np.ndarray, Z: np.ndarray, y: np.ndarray, c: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Constrained WLS for ``r`` rows sharing the enumerated part.
 
     ``bE`` (r, d, k) enumerated ``Z^T W y``; ``Z`` (r, S, d) sampled coalitions in pairs;
     ``y`` (r, S, k) their centred values; ``c`` (r, k) = f(x) - v(∅).
-    ``variance``: ``"hc1_jackknife"`` (the sandwich with the HC1 factor, and with few pairs the
-    larger of it and the jackknife) or ``"hc2"`` (each pair's term divided by ``1 - h_p``, its
-    leverage in the fit; nearly unbiased, used when many independent fits are averaged).
     Returns values and standard errors, both (r, d, k).
     """
     r, S, d = Z.shape
@@ -245,7 +236,7 @@ def _solve(
     c0 = c / d  # (r, k)
     t = b - A.sum(axis=2)[:, :, None] * c0[:, None, :]
     G = np.matmul(np.matmul(N.T, A), N)
-    Ginv = _inverse(G) if variance == "hc2" else np.linalg.pinv(G, hermitian=True)
+    Ginv = np.linalg.pinv(G, hermitian=True)
     beta = np.matmul(Ginv, np.matmul(N.T, t))
     phi = c0[:, None, :] + np.matmul(N, beta)
     if n_pairs < 2:
@@ -256,14 +247,6 @@ def _solve(
     psi = g[:, 0::2] + g[:, 1::2]  # (r, P, d, k)
     Pm = np.matmul(np.matmul(N, Ginv), N.T)  # (r, d, d)
     u = np.matmul(Pm[:, None], psi)  # (r, P, d, k); matmul is several times faster than einsum
-    if variance == "hc2":
-        # leverage of pair p: tr(G^+ N^T A_p N), A_p the pair's share of A (sum over p <= d - 1)
-        Zn = np.matmul(Zf, N)  # (r, S, d - 1)
-        q = (np.matmul(Zn, Ginv) * Zn).sum(axis=2) * ws
-        h = np.clip(q[:, 0::2] + q[:, 1::2], 0.0, 0.99)  # (r, P)
-        dev = u - u.mean(axis=1, keepdims=True)
-        var = (dev**2 / (1.0 - h)[:, :, None, None]).sum(axis=1) / n_pairs**2
-        return phi, np.sqrt(var)
     # HC1 small-sample factor: d - 1 free coefficients are fitted to the pairs
     dof = max(1, n_pairs - (d - 1))
     var = u.var(axis=1) / dof
@@ -274,18 +257,6 @@ def _solve(
             jk = _jackknife_var(plan, A[sl], b[sl], Zw[sl], Zf[sl], y[sl], c0[sl], n_pairs)
             var[sl] = np.maximum(var[sl], jk)
     return phi, np.sqrt(var)
-
-
-def _inverse(G: np.ndarray) -> np.ndarray:
-    """Inverses of a stack of symmetric matrices: LU (fast) when every one is well conditioned,
-    else the pseudo-inverse (as the shared scheme always uses)."""
-    try:
-        pivots = np.diagonal(np.linalg.cholesky(G), axis1=1, axis2=2) ** 2  # raises unless PD
-        if (pivots.min(axis=1) > 1e-10 * pivots.max(axis=1)).all():
-            return np.linalg.inv(G)
-    except np.linalg.LinAlgError:
-        pass
-    return np.linalg.pinv(G, hermitian=True)
 
 
 def _jackknife_var(

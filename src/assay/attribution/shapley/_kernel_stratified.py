@@ -22,15 +22,19 @@ strata.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
 import numpy as np
 
 from assay.attribution.shapley._sampling import COMPILED_CALL_BYTES, Game
 from assay.parallel import row_rng
 
-__all__ = ["kernel_batch_per_background", "single_background_values"]
+__all__ = ["kernel_batch_per_background", "single_background_values", "solve_strata"]
 
-VARIANCE = "hc2"
+# up to this many sampled pairs per stratum each pair's variance term is divided by
+# 1 - its leverage (HC2); beyond, leverages are ~(d - 1) / pairs and HC1 is the same to <1%
+HC2_MAX_PAIRS = 128
 
 
 @numba.njit(cache=True, nogil=True)
@@ -79,6 +83,71 @@ def single_background_values(
     return out
 
 
+def _inverse(G: np.ndarray) -> np.ndarray:
+    """Inverses of a stack of symmetric matrices: LU (fast) when every one is well conditioned,
+    else the pseudo-inverse (as the shared scheme always uses)."""
+    try:
+        pivots = np.diagonal(np.linalg.cholesky(G), axis1=1, axis2=2) ** 2  # raises unless PD
+        if (pivots.min(axis=1) > 1e-10 * pivots.max(axis=1)).all():
+            return np.linalg.inv(G)
+    except np.linalg.LinAlgError:
+        pass
+    return np.linalg.pinv(G, hermitian=True)
+
+
+def solve_strata(
+    plan: Any, bE: np.ndarray, Z: np.ndarray, y: np.ndarray, c: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The constrained fit of :func:`._kernel._solve` for many strata, with HC2 standard errors.
+
+    Same values as ``_solve`` (same normal equations); the variance is computed from the
+    covariance of the pairs' influence terms (``P C P^T``) rather than pair by pair, which
+    keeps the arrays at (units, pairs, d). Shapes as in ``_solve``: ``bE`` (u, d, k), ``Z``
+    (u, S, d) in pairs, ``y`` (u, S, k), ``c`` (u, k); returns values and standard errors
+    (u, d, k).
+    """
+    u_n, S, d = Z.shape
+    k = c.shape[1]
+    if d == 1:
+        return c[:, None, :].copy(), np.zeros((u_n, 1, k))
+    n_pairs = S // 2
+    ZE = plan.enum_masks.astype(np.float64)
+    A = np.broadcast_to((ZE.T * plan.enum_weights) @ ZE, (u_n, d, d)).copy()
+    b = bE.copy()
+    Zf = Z.astype(np.float64)
+    ws = plan.size_weight[Z.sum(axis=2)] / S  # (u, S)
+    Zw = Zf * ws[:, :, None]
+    ZwT = np.ascontiguousarray(Zw.transpose(0, 2, 1))
+    A += np.matmul(ZwT, Zf)
+    b += np.matmul(ZwT, y)
+    N = plan.basis
+    c0 = c / d
+    t = b - A.sum(axis=2)[:, :, None] * c0[:, None, :]
+    Ginv = _inverse(np.matmul(np.matmul(N.T, A), N))
+    phi = c0[:, None, :] + np.matmul(N, np.matmul(Ginv, np.matmul(N.T, t)))
+    if n_pairs < 2:
+        return phi, np.zeros_like(phi) if n_pairs == 0 else np.full_like(phi, np.nan)
+    res = y - np.matmul(Zf, phi)  # (u, S, k)
+    Pm = np.matmul(np.matmul(N, Ginv), N.T)  # (u, d, d)
+    if n_pairs <= HC2_MAX_PAIRS:
+        Zn = np.matmul(Zf, N)
+        q = (np.matmul(Zn, Ginv) * Zn).sum(axis=2) * ws
+        h = np.clip(q[:, 0::2] + q[:, 1::2], 0.0, 0.99)  # leverage of each pair
+        scale = 1.0 / (1.0 - h)  # (u, P)
+        denom = float(n_pairs) ** 2
+    else:
+        scale = np.ones((u_n, n_pairs))
+        denom = float(n_pairs) * max(1, n_pairs - (d - 1))  # HC1
+    var = np.empty((u_n, d, k))
+    for kk in range(k):
+        g = Zw * (n_pairs * res[:, :, kk])[:, :, None]  # (u, S, d)
+        psi = g[:, 0::2] + g[:, 1::2]  # (u, P, d): each pair's influence before P
+        dev = (psi - psi.mean(axis=1, keepdims=True)) * np.sqrt(scale)[:, :, None]
+        C = np.matmul(dev.transpose(0, 2, 1), dev)  # (u, d, d)
+        var[:, :, kk] = (np.matmul(Pm, C) * Pm).sum(axis=2) / denom
+    return phi, np.sqrt(np.maximum(var, 0.0))
+
+
 def _combine(
     phi_units: np.ndarray, se_units: np.ndarray, weights: np.ndarray, n_bg: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -93,7 +162,7 @@ def _combine(
 
 def kernel_batch_per_background(shared: tuple, batch: tuple[np.ndarray, np.ndarray]) -> dict:
     """Explain one batch of rows with independent coalitions per background row (a worker)."""
-    from assay.attribution.shapley._kernel import _draw_pairs, _pairs_to_add, _solve
+    from assay.attribution.shapley._kernel import _draw_pairs, _pairs_to_add
 
     game, plan, entropy, fb = shared  # fb (B, k): f(b), the empty coalition of each stratum
     idx, X = batch
@@ -122,7 +191,9 @@ def kernel_batch_per_background(shared: tuple, batch: tuple[np.ndarray, np.ndarr
     n_pairs = np.zeros(r, dtype=np.int64)
     converged = np.ones(r, dtype=bool)
     if plan.pairs_per_round == 0:
-        pu, su = _solve(plan, bE, np.zeros((r * B, 0, d), dtype=bool), np.zeros((r * B, 0, k)), c)
+        pu, su = solve_strata(
+            plan, bE, np.zeros((r * B, 0, d), dtype=bool), np.zeros((r * B, 0, k)), c
+        )
         phi, se = _combine(pu, su, w, B)
         return {"idx": idx, "phi": phi, "se": se, "n_pairs": n_pairs, "converged": converged}
     rngs = [row_rng(entropy, int(i)) for i in idx]
@@ -147,7 +218,7 @@ def kernel_batch_per_background(shared: tuple, batch: tuple[np.ndarray, np.ndarr
         Z = new if Z.shape[1] == 0 else np.concatenate([Z, new], axis=1)
         Y = y_new if Y.shape[1] == 0 else np.concatenate([Y, y_new], axis=1)
         n_pairs[active] += step
-        pu, su = _solve(plan, bE[units], Z, Y, c[units], variance=VARIANCE)
+        pu, su = solve_strata(plan, bE[units], Z, Y, c[units])
         p, s = _combine(pu, su, w, B)
         phi[active], se[active] = p, s
         if plan.tol is None and plan.tolerance is None:

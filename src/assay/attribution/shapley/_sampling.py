@@ -167,8 +167,12 @@ def weighted_background_mean(f: np.ndarray, w: np.ndarray, m: int) -> np.ndarray
 def random_subsets(rng: np.random.Generator, sizes: np.ndarray, d: int) -> np.ndarray:
     """One uniformly random subset of each given size, as a bool array (len(sizes), d)."""
     keys = rng.random((sizes.shape[0], d))
-    ranks = np.argsort(np.argsort(keys, axis=1, kind="stable"), axis=1, kind="stable")
-    return ranks < sizes[:, None]
+    if sizes.size == 0:
+        return np.zeros((0, d), dtype=bool)
+    # the ``s`` smallest keys of each row (one sort; distinct keys, so the same subsets as
+    # ranking the keys would give)
+    kth = np.sort(keys, axis=1)[np.arange(sizes.shape[0]), np.maximum(sizes, 1) - 1]
+    return (keys <= kth[:, None]) & (sizes[:, None] > 0)
 
 
 class SamplingExplainer(BaseExplainer):
