@@ -1,4 +1,5 @@
-"""KernelShap(coalitions="per_background"): independent coalitions per background row.
+"""KernelShap / PermutationShap(coalitions="per_background"): independent coalitions (or
+permutations) per background row.
 
 Oracles: brute-force enumeration (ExactShapley), the shared scheme with one background row,
 and the shared scheme's error at the same model evaluations."""
@@ -8,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assay.attribution import ExactShapley, KernelShap
+from assay.attribution import ExactShapley, KernelShap, PermutationShap
 from assay.errors import InvalidInputError
 
 D = 8
@@ -135,3 +136,72 @@ def test_stopping_by_accuracy_reaches_the_tolerance() -> None:
 def test_bad_options_are_clean_errors(opts: dict, match: str) -> None:
     with pytest.raises(InvalidInputError, match=match):
         KernelShap(f, background=XW[:5], **opts).explain(XW[40:42], seed=0)
+
+
+def _diabetes_hgb():
+    from sklearn.datasets import load_diabetes
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    Xd, yd = load_diabetes(return_X_y=True)
+    Xd = (Xd - Xd.mean(0)) / Xd.std(0)
+    return HistGradientBoostingRegressor(max_iter=30, random_state=0).fit(Xd, yd), Xd
+
+
+def test_permutation_per_background_is_exact_on_an_additive_model_and_efficient() -> None:
+    bg, X = XW[:7], XW[40:45]
+    w = np.linspace(1, 2, 7)
+
+    def additive(Z: np.ndarray) -> np.ndarray:
+        return Z @ COEF + np.sin(Z[:, 0])
+
+    exp = PermutationShap(
+        additive, background=bg, background_weights=w, n_permutations=4, coalitions="per_background"
+    ).explain(X, seed=1)
+    exact = ExactShapley(additive, background=bg, background_weights=w).explain(X)
+    np.testing.assert_allclose(exp.values, exact.values, rtol=0, atol=1e-10)
+    exp = PermutationShap(g, background=bg, n_permutations=6, coalitions="per_background").explain(
+        X, seed=1
+    )
+    np.testing.assert_allclose(exp.values.sum(axis=1) + exp.base_values, g(X), rtol=0, atol=1e-10)
+    assert exp.params["coalitions"] == "per_background"
+    assert exp.params["model_rows_evaluated"] == 6 * (D - 1) * 7 * 5 + 5 + 7
+
+
+def test_permutation_per_background_has_lower_error_and_covers() -> None:
+    """Same model rows either way (8 permutations per row, 12 background rows): the error falls
+    (measured 4x in mean squared error) and 95% intervals cover in [0.90, 0.99] over 200
+    seeds (one row each), where the shared walks' 4 pairs cover only ~0.8 (too few pairs for
+    their standard deviation)."""
+    model, Xd = _diabetes_hgb()
+    bg, X = Xd[:12], Xd[100:110]
+    exact = ExactShapley(model, background=bg).explain(X).values
+    mse = {"shared": [], "per_background": []}
+    hits = []
+    for seed in range(200):
+        r = seed % X.shape[0]
+        for scheme in mse:
+            exp = PermutationShap(
+                model, background=bg, n_permutations=8, coalitions=scheme
+            ).explain(X[r : r + 1], seed=seed)
+            mse[scheme].append(float(np.mean((exp.values[0] - exact[r]) ** 2)))
+            if scheme == "per_background":
+                err = np.abs(exp.values[0, :, 0] - exact[r, :, 0])
+                hits.append(float(np.mean(err <= 1.96 * exp.stderr[0, :, 0] + 1e-9)))
+    assert np.mean(mse["shared"]) >= 2.0 * np.mean(mse["per_background"])
+    assert 0.90 <= float(np.mean(hits)) <= 0.99, np.mean(hits)
+
+
+def test_permutation_per_background_stops_at_the_tolerance() -> None:
+    bg, X = XW[:8], XW[40:48]
+    exp = PermutationShap(
+        f, background=bg, n_permutations=200, tolerance=0.03, coalitions="per_background"
+    ).explain(X, seed=0)
+    used = np.asarray(exp.params["n_permutations_used"])
+    conv = np.asarray(exp.params["converged"])
+    assert conv[used < 200].all() and conv.sum() >= 4
+    assert np.all(exp.stderr.max(axis=(1, 2))[conv] <= 0.03)
+
+
+def test_permutation_bad_coalitions_is_a_clean_error() -> None:
+    with pytest.raises(InvalidInputError, match="coalitions must be one of"):
+        PermutationShap(f, background=XW[:5], coalitions="per_row")

@@ -21,6 +21,7 @@ import numpy as np
 from assay._validation import check_int
 from assay.attribution._base import DEFAULT_MAX_MEMORY
 from assay.attribution._explanation import Explanation
+from assay.attribution.shapley._kernel_stratified import single_background_values
 from assay.attribution.shapley._sampling import (
     Game,
     SamplingExplainer,
@@ -33,6 +34,7 @@ from assay.parallel import row_rng, seed_entropy
 
 __all__ = ["PermutationShap"]
 
+COALITIONS = ("shared", "per_background")
 PILOT_PAIRS = 8  # first round of forward + reverse pairs per row with ``tolerance``
 
 
@@ -78,6 +80,52 @@ def _pair_estimates(
     return 0.5 * (est + rev)
 
 
+def _pair_estimates_per_background(
+    game: Game, X: np.ndarray, fx: np.ndarray, fb: np.ndarray, rngs: list, n_pairs: int
+) -> np.ndarray:
+    """``n_pairs`` antithetic pairs per row *and background row*, each walk on the game of one
+    background row (``v_b(S) = f(x_S, b_{-S})``), (r, B, n_pairs, d, k); draws from ``rngs``."""
+    r, d = X.shape
+    B = game.n_background
+    k = fx.shape[1]
+    orders = np.empty((r, B * n_pairs, d), dtype=np.int64)
+    masks = np.empty((r, B * n_pairs, 2, d - 1, d), dtype=bool)
+    for t, rng in enumerate(rngs):
+        o, fwd = _pair_masks(rng, d, B * n_pairs)
+        orders[t] = o
+        masks[t, :, 0] = fwd
+        masks[t, :, 1] = ~fwd
+    per_b = n_pairs * 2 * (d - 1)
+    v = single_background_values(
+        game,
+        X,
+        masks.reshape(-1, d),
+        np.repeat(np.arange(r), B * per_b),
+        np.tile(np.repeat(np.arange(B), per_b), r),
+    ).reshape(r, B * n_pairs, 2, d - 1, k)
+    start = np.repeat(fb, n_pairs, axis=0)  # (B * P, k): v_b(∅) of each walk's stratum
+    start = np.broadcast_to(start[None, :, None, :], (r, B * n_pairs, 1, k))
+    end = np.broadcast_to(fx[:, None, None, :], (r, B * n_pairs, 1, k))
+    fwd_delta = np.diff(np.concatenate([start, v[:, :, 0], end], axis=2), axis=2)
+    rev_delta = np.diff(np.concatenate([start, v[:, :, 1, ::-1], end], axis=2), axis=2)
+    est = np.zeros((r, B * n_pairs, d, k))
+    np.put_along_axis(est, orders[..., None], fwd_delta, axis=2)
+    rev = np.zeros((r, B * n_pairs, d, k))
+    np.put_along_axis(rev, orders[:, :, ::-1, None], rev_delta, axis=2)
+    return (0.5 * (est + rev)).reshape(r, B, n_pairs, d, k)
+
+
+def _strata_mean_and_se(est: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean over background strata of each stratum's mean pair estimate, and its
+    standard error ``sqrt(sum_b w_b^2 var_b / n_pairs)``; ``est`` (r, B, P, d, k)."""
+    n_pairs = est.shape[2]
+    phi = np.einsum("b,rbdk->rdk", w, est.mean(axis=2))
+    if n_pairs < 2:
+        return phi, np.nan * phi
+    var = np.einsum("b,rbdk->rdk", w**2, est.var(axis=2, ddof=1)) / n_pairs
+    return phi, np.sqrt(var)
+
+
 def _mean_and_se(pair_est: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n_pairs = pair_est.shape[1]
     phi = pair_est.mean(axis=1)
@@ -96,10 +144,25 @@ def _permutation_batch(
     row's standard error, until the row's largest standard error is at most the tolerance or
     ``n_pairs`` (the cap) is reached.
     """
-    game, v0, n_pairs, entropy, tolerance = shared
+    game, v0, n_pairs, entropy, tolerance, fb = shared
     idx, X = batch
     r, d = X.shape
     fx = game.predict(X)
+    if fb is not None:  # coalitions="per_background": strata of the background rows
+
+        def estimates(rows: np.ndarray, draws: list, m: int) -> np.ndarray:
+            return _pair_estimates_per_background(game, X[rows], fx[rows], fb, draws, m)
+
+        def summarize(est: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return _strata_mean_and_se(est, game.weights)
+
+        axis = 2
+    else:
+
+        def estimates(rows: np.ndarray, draws: list, m: int) -> np.ndarray:
+            return _pair_estimates(game, X[rows], fx[rows], v0, draws, m)
+
+        summarize, axis = _mean_and_se, 1
     used = np.full(r, n_pairs, dtype=np.int64)
     converged = np.ones(r, dtype=bool)
     if d == 1:
@@ -107,19 +170,19 @@ def _permutation_batch(
         return {"phi": phi, "se": np.zeros_like(phi), "n_pairs": used, "converged": converged}
     rngs = [row_rng(entropy, int(i)) for i in idx]
     if tolerance is None:
-        phi, se = _mean_and_se(_pair_estimates(game, X, fx, v0, rngs, n_pairs))
+        phi, se = summarize(estimates(np.arange(r), rngs, n_pairs))
         return {"phi": phi, "se": se, "n_pairs": used, "converged": converged}
     k = fx.shape[1]
     phi, se = np.zeros((r, d, k)), np.zeros((r, d, k))
     active = np.arange(r)
-    est = np.zeros((r, 0, d, k))
+    est: np.ndarray | None = None
     step = min(PILOT_PAIRS, n_pairs)
     have = 0
     while active.size:
-        new = _pair_estimates(game, X[active], fx[active], v0, [rngs[i] for i in active], step)
-        est = np.concatenate([est, new], axis=1)
+        new = estimates(active, [rngs[i] for i in active], step)
+        est = new if est is None else np.concatenate([est, new], axis=axis)
         have += step
-        p, s = _mean_and_se(est)
+        p, s = summarize(est)
         phi[active], se[active], used[active] = p, s, have
         worst = s.max(axis=(1, 2))
         done = worst <= tolerance
@@ -153,6 +216,13 @@ class PermutationShap(SamplingExplainer):
         row's largest standard error is at most ``tolerance`` or ``n_permutations`` are
         spent. ``params["converged"]`` says which rows made it, ``params["n_permutations_used"]``
         how many permutations each row used.
+    coalitions : {"shared", "per_background"}, default "shared"
+        ``"shared"``: each permutation's coalitions are evaluated on every background row.
+        ``"per_background"``: every background row gets its own ``n_permutations`` (the same
+        model evaluations), its own walks on the game ``f(x_S, b_{-S})``; the values are the
+        weighted mean over background rows and the variance ``sum_b w_b^2 var_b / n``. The
+        walks' errors are then independent across background rows instead of repeated in all
+        of them (see :class:`KernelShap` and ``benchmarks/RESULTS.md``).
     n_jobs : int, optional
         Local worker processes (``-1``: all cores).
     client : dask.distributed.Client, optional
@@ -193,6 +263,7 @@ class PermutationShap(SamplingExplainer):
         background_weights: Any = None,
         n_permutations: int = 32,
         tolerance: float | None = None,
+        coalitions: str = "shared",
         n_jobs: int | None = None,
         client: Any = None,
         output_space: str | None = None,
@@ -221,6 +292,14 @@ class PermutationShap(SamplingExplainer):
             )
             raise InvalidInputError(msg)
         self.n_permutations = n_permutations
+        if coalitions not in COALITIONS:
+            msg = (
+                f"coalitions must be one of {COALITIONS} (the same permutations for every "
+                f"background row, or independent permutations per background row); got "
+                f"{coalitions!r}."
+            )
+            raise InvalidInputError(msg)
+        self.coalitions = coalitions
         if tolerance is not None:
             number = isinstance(tolerance, (int, float, np.floating))
             if isinstance(tolerance, bool) or not number or not 0 < float(tolerance) < np.inf:
@@ -257,7 +336,9 @@ class PermutationShap(SamplingExplainer):
         entropy = seed_entropy(seed)
         per_row = n_pairs * 2 * max(1, d - 1)
         chunk = rows_per_chunk(n, per_row, game.n_background, d, self.max_memory)
-        shared = (game, v0, n_pairs, entropy, self.tolerance)
+        per_background = self.coalitions == "per_background" and game.n_background > 1 and d > 1
+        fb = game.predict(game.background) if per_background else None
+        shared = (game, v0, n_pairs, entropy, self.tolerance, fb)
         keys = ("phi", "se", "n_pairs", "converged")
         res = self._map_rows(_permutation_batch, Xv, chunk, shared, "permutation SHAP", keys)
         phi, se = res["phi"], res["se"]
@@ -269,6 +350,7 @@ class PermutationShap(SamplingExplainer):
             "seed": seed,
             "seed_entropy": entropy,
             "n_permutations": self.n_permutations,
+            "coalitions": self.coalitions,
             "n_coalitions": n_coal,
             "tolerance": self.tolerance,
             "n_permutations_used": (2 * res["n_pairs"]).tolist(),
