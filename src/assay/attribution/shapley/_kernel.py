@@ -72,7 +72,7 @@ from assay.parallel import row_rng, seed_entropy
 __all__ = ["KernelShap", "default_budget"]
 
 SAMPLINGS = ("leverage", "kernel")
-COALITIONS = ("shared", "per_background")
+COALITIONS = ("auto", "shared", "per_background")
 MIN_PAIRS = 8  # fewest sampled pairs when sampling at all (the variance needs several)
 # up to this many sampled pairs the standard error is also computed by the delete-one-pair
 # jackknife and the larger of the two is reported (the sandwich is optimistic with few pairs)
@@ -391,14 +391,21 @@ class KernelShap(SamplingExplainer):
         Relative convergence mode: sample in rounds until every row's largest standard error
         is at most ``tol`` times the spread of its values (``max phi - min phi``), or the
         budget is spent.
-    coalitions : {"shared", "per_background"}, default "shared"
+    coalitions : {"auto", "shared", "per_background"}, default "auto"
         ``"shared"`` (shap's scheme): one set of coalitions per row, each evaluated on every
         background row. ``"per_background"``: every background row gets its own independent
         coalitions (``budget`` of them, so the same model evaluations) and its own fit; the
-        values are the weighted mean over background rows (:mod:`._kernel_stratified`). At
-        equal model evaluations its variance was 6-11x lower on the benchmark's models
-        (``benchmarks/RESULTS.md``); standard errors use each fit's leverage-corrected (HC2)
-        sandwich. Needs ``budget >= 2 d + 16`` below the exact budget.
+        values are the weighted mean over background rows (:mod:`._kernel_stratified`).
+        Standard errors use each fit's leverage-corrected (HC2) sandwich; it needs
+        ``budget >= 2 d + 16`` below the exact budget. ``"auto"`` picks the scheme with the
+        lower error for the budget: ``"per_background"`` whenever it applies (more than one
+        background row, sampling, budget at least ``2 d + 16``), else ``"shared"``. At equal
+        model evaluations the per-background variance is ``sum_b w_b^2 Var(e_b)`` against
+        ``Var(sum_b w_b e_b)`` for the shared draws, whose errors ``e_b`` are repeated across
+        background rows (positively correlated); measured 1.5-11x lower on five models, up
+        to 25x at d = 30 (``benchmarks/RESULTS.md``). Its fits cost more arithmetic (up to
+        ~3x the wall time at the default budget and d = 30, for 3-5x smaller errors).
+        ``params["coalitions"]`` records the scheme used.
     n_jobs : int, optional
         Local worker processes (``-1``: all cores).
     client : dask.distributed.Client, optional
@@ -443,7 +450,7 @@ class KernelShap(SamplingExplainer):
         sampling: str = "leverage",
         tolerance: float | None = None,
         tol: float | None = None,
-        coalitions: str = "shared",
+        coalitions: str = "auto",
         n_jobs: int | None = None,
         client: Any = None,
         output_space: str | None = None,
@@ -530,9 +537,14 @@ class KernelShap(SamplingExplainer):
                 f"errors for d={d} features; use at least {2 * MIN_PAIRS} (or 'auto')."
             )
             raise InvalidInputError(msg)
-        per_background = self.coalitions == "per_background" and game.n_background > 1
+        exact = d < 62 and budget >= 2**d - 2
         smallest = 2 * d + 2 * MIN_PAIRS  # sizes 1 and d - 1 enumerated, MIN_PAIRS pairs more
-        if per_background and budget < smallest and (d >= 62 or budget < 2**d - 2):
+        coalitions = self.coalitions
+        if coalitions == "auto":  # lower variance at equal evaluations where it is calibrated
+            many = game.n_background > 1 and not exact
+            coalitions = "per_background" if many and budget >= smallest else "shared"
+        per_background = coalitions == "per_background" and game.n_background > 1
+        if per_background and budget < smallest and not exact:
             msg = (
                 f"budget={budget} coalitions per background row is too small for "
                 f"coalitions='per_background' with d={d} features: its standard errors are "
@@ -563,7 +575,7 @@ class KernelShap(SamplingExplainer):
             "seed_entropy": entropy,
             "budget": budget,
             "sampling": self.sampling,
-            "coalitions": self.coalitions,
+            "coalitions": coalitions,
             "tol": self.tol,
             "tolerance": self.tolerance,
             "exact": plan.pairs_per_round == 0,

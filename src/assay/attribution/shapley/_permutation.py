@@ -34,7 +34,7 @@ from assay.parallel import row_rng, seed_entropy
 
 __all__ = ["PermutationShap"]
 
-COALITIONS = ("shared", "per_background")
+COALITIONS = ("auto", "shared", "per_background")
 PILOT_PAIRS = 8  # first round of forward + reverse pairs per row with ``tolerance``
 
 
@@ -216,13 +216,15 @@ class PermutationShap(SamplingExplainer):
         row's largest standard error is at most ``tolerance`` or ``n_permutations`` are
         spent. ``params["converged"]`` says which rows made it, ``params["n_permutations_used"]``
         how many permutations each row used.
-    coalitions : {"shared", "per_background"}, default "shared"
+    coalitions : {"auto", "shared", "per_background"}, default "auto"
         ``"shared"``: each permutation's coalitions are evaluated on every background row.
         ``"per_background"``: every background row gets its own ``n_permutations`` (the same
         model evaluations), its own walks on the game ``f(x_S, b_{-S})``; the values are the
         weighted mean over background rows and the variance ``sum_b w_b^2 var_b / n``. The
         walks' errors are then independent across background rows instead of repeated in all
-        of them (see :class:`KernelShap` and ``benchmarks/RESULTS.md``).
+        of them (see :class:`KernelShap` and ``benchmarks/RESULTS.md``). ``"auto"``:
+        ``"per_background"`` with more than one background row (lower error at equal model
+        evaluations, and intervals that hold at few permutations), else ``"shared"``.
     n_jobs : int, optional
         Local worker processes (``-1``: all cores).
     client : dask.distributed.Client, optional
@@ -263,7 +265,7 @@ class PermutationShap(SamplingExplainer):
         background_weights: Any = None,
         n_permutations: int = 32,
         tolerance: float | None = None,
-        coalitions: str = "shared",
+        coalitions: str = "auto",
         n_jobs: int | None = None,
         client: Any = None,
         output_space: str | None = None,
@@ -336,7 +338,9 @@ class PermutationShap(SamplingExplainer):
         entropy = seed_entropy(seed)
         per_row = n_pairs * 2 * max(1, d - 1)
         chunk = rows_per_chunk(n, per_row, game.n_background, d, self.max_memory)
-        per_background = self.coalitions == "per_background" and game.n_background > 1 and d > 1
+        coalitions = "per_background" if self.coalitions == "auto" else self.coalitions
+        per_background = coalitions == "per_background" and game.n_background > 1 and d > 1
+        coalitions = "per_background" if per_background else "shared"
         fb = game.predict(game.background) if per_background else None
         shared = (game, v0, n_pairs, entropy, self.tolerance, fb)
         keys = ("phi", "se", "n_pairs", "converged")
@@ -350,7 +354,7 @@ class PermutationShap(SamplingExplainer):
             "seed": seed,
             "seed_entropy": entropy,
             "n_permutations": self.n_permutations,
-            "coalitions": self.coalitions,
+            "coalitions": coalitions,
             "n_coalitions": n_coal,
             "tolerance": self.tolerance,
             "n_permutations_used": (2 * res["n_pairs"]).tolist(),
