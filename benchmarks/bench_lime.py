@@ -26,42 +26,13 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 from lime.lime_tabular import LimeTabularExplainer  # noqa: E402
-from sklearn.datasets import load_breast_cancer  # noqa: E402
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-import assay.model._adapters as adapters  # noqa: E402
-import assay.model._fast_predict as fast_predict  # noqa: E402
+from _lime_common import MODEL_CLOCK, N_SAMPLES, Clock, K, breast_cancer, warm_up  # noqa: E402
 from assay.attribution import LimeTabular  # noqa: E402
-
-K = 5
-N_SAMPLES = 5000
-
-
-class Clock:
-    """Accumulates wall and CPU seconds of the calls it wraps."""
-
-    def __init__(self) -> None:
-        self.wall = self.cpu = 0.0
-
-    def wrap(self, fn):
-        def timed(*args, **kwargs):
-            w, c = time.perf_counter(), time.process_time()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.wall += time.perf_counter() - w
-                self.cpu += time.process_time() - c
-
-        return timed
-
-
-MODEL_CLOCK = Clock()
-# time assay's model evaluations (the library call and the compiled trees) without changing them
-adapters.SklearnAdapter._predict_raw = MODEL_CLOCK.wrap(adapters.SklearnAdapter._predict_raw)
-fast_predict.CompiledTrees.__call__ = MODEL_CLOCK.wrap(fast_predict.CompiledTrees.__call__)
 
 
 def lime_sets(model, X, rows, seed, continuous=False):
@@ -80,7 +51,7 @@ def lime_sets(model, X, rows, seed, continuous=False):
 
 
 def assay_sets(model, X, rows, seed, fast_trees):
-    MODEL_CLOCK.wall = MODEL_CLOCK.cpu = 0.0
+    MODEL_CLOCK.reset()
     w, c = time.perf_counter(), time.process_time()
     exp = LimeTabular(
         model, background=X, n_samples=N_SAMPLES, n_select=K, fast_trees=fast_trees
@@ -103,7 +74,7 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--continuous", action="store_true")
     args = ap.parse_args()
-    X, y = load_breast_cancer(return_X_y=True)
+    X, y = breast_cancer()
     rf = RandomForestClassifier(n_estimators=100, random_state=0).fit(X, y)
     logreg = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
     # (model, fast_trees): the second RF row calls scikit-learn (all rows in one batch)
@@ -116,9 +87,7 @@ def main():
         gbm = GradientBoostingClassifier(n_estimators=80, random_state=0).fit(X, y)
         models = {"RandomForest(100)": (rf, True), "GBM(80)": (gbm, True)}
     rows = np.arange(args.rows)
-    # warm-up: numba compilation and imports are not part of the per-row cost
-    for model, _ in models.values():
-        LimeTabular(model, background=X, n_samples=100).explain(X[:2], seed=0)
+    warm_up([model for model, _ in models.values()], X)
     print(
         f"breast_cancer, d={X.shape[1]}, {args.rows} rows, {N_SAMPLES} samples, K={K}, "
         f"median of {args.runs} interleaved runs; times in ms per row; lime "

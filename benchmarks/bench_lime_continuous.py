@@ -32,38 +32,10 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 from lime.lime_tabular import LimeTabularExplainer  # noqa: E402
-from sklearn.datasets import load_breast_cancer  # noqa: E402
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier  # noqa: E402
 
-import assay.model._adapters as adapters  # noqa: E402
-import assay.model._fast_predict as fast_predict  # noqa: E402
-from assay.attribution._lime import LimeTabular  # noqa: E402
-
-K = 5
-N_SAMPLES = 5000
-
-
-class Clock:
-    """Accumulates wall and CPU seconds of the calls it wraps."""
-
-    def __init__(self) -> None:
-        self.wall = self.cpu = 0.0
-
-    def wrap(self, fn):
-        def timed(*args, **kwargs):
-            w, c = time.perf_counter(), time.process_time()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.wall += time.perf_counter() - w
-                self.cpu += time.process_time() - c
-
-        return timed
-
-
-MODEL_CLOCK = Clock()
-adapters.SklearnAdapter._predict_raw = MODEL_CLOCK.wrap(adapters.SklearnAdapter._predict_raw)
-fast_predict.CompiledTrees.__call__ = MODEL_CLOCK.wrap(fast_predict.CompiledTrees.__call__)
+from _lime_common import MODEL_CLOCK, N_SAMPLES, Clock, K, breast_cancer, warm_up  # noqa: E402
+from assay.attribution import LimeTabular  # noqa: E402
 
 
 def run_lime(model, X, rows, seed, selection):
@@ -86,7 +58,7 @@ def run_lime(model, X, rows, seed, selection):
 
 
 def run_assay(model, X, rows, seed, around, scale):
-    MODEL_CLOCK.wall = MODEL_CLOCK.cpu = 0.0
+    MODEL_CLOCK.reset()
     w, c = time.perf_counter(), time.process_time()
     exp = LimeTabular(
         model,
@@ -122,14 +94,13 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--lime-selection", default="lasso_path", choices=["lasso_path", "auto"])
     args = ap.parse_args()
-    X, y = load_breast_cancer(return_X_y=True)
+    X, y = breast_cancer()
     models = {
         "RandomForest(100)": RandomForestClassifier(n_estimators=100, random_state=0).fit(X, y),
         "GBM(80)": GradientBoostingClassifier(n_estimators=80, random_state=0).fit(X, y),
     }
     rows = np.arange(args.rows)
-    for model in models.values():  # warm-up: numba compilation and imports
-        LimeTabular(model, background=X, n_samples=100).explain(X[:2], seed=0)
+    warm_up(models.values(), X)
     print(
         f"breast_cancer, d={X.shape[1]}, {args.rows} rows, {N_SAMPLES} samples, K={K}, median "
         f"of {args.runs} interleaved runs, lime feature_selection={args.lime_selection!r}; "

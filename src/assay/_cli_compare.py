@@ -25,31 +25,18 @@ def demo_models(seed: int, n_samples: int | None = None) -> tuple[Any, Any, Any,
     """
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from assay.datasets import load_clinical
+    from assay._cli_inputs import demo_cohort, demo_params
 
-    data = (
-        load_clinical(seed=seed)
-        if n_samples is None
-        else load_clinical(n_samples=n_samples, seed=seed)
+    demo = demo_cohort(seed, n_samples)
+    params = demo_params(seed)
+    new = HistGradientBoostingClassifier(**params).fit(
+        demo.X_train.drop(columns=[DEMO_DROPPED]), demo.y_train
     )
-    half = len(data.X) // 2
-    Xtr, ytr = data.X.iloc[:half], data.y.iloc[:half]
-    params = {"max_iter": 200, "learning_rate": 0.1, "random_state": seed}
-    baseline = HistGradientBoostingClassifier(**params).fit(Xtr, ytr)
-    new = HistGradientBoostingClassifier(**params).fit(Xtr.drop(columns=[DEMO_DROPPED]), ytr)
-    rest = slice(half, None)
     what = (
         f"the new version is the demo model (gradient boosting, {params['max_iter']} trees) "
         f"refitted on the same rows without '{DEMO_DROPPED}'"
     )
-    return (
-        new,
-        baseline,
-        data.X.iloc[rest].reset_index(drop=True),
-        data.y.iloc[rest].reset_index(drop=True),
-        data.sensitive.iloc[rest].reset_index(drop=True),
-        what,
-    )
+    return new, demo.model, demo.X, demo.y, demo.sensitive, what
 
 
 @click.command()
@@ -112,8 +99,9 @@ def compare_command(
     changes". Exit status: 0 clean, 1 findings at the --fail-on level, 2 usage error,
     130 interrupted.
     """
+    from assay._cli_inputs import demo_sensitive, load_user_inputs
     from assay.auditing import compare
-    from assay.cli import _check_out_dir, _echo, _fail, _gate, _load_user_inputs
+    from assay.cli import _check_out_dir, _echo, _fail, _gate
     from assay.report import write_comparison_report
 
     _check_out_dir(out_dir)
@@ -123,20 +111,15 @@ def compare_command(
                 _fail("--demo cannot be combined with --data/--model/--baseline.")
             _echo(quiet, "fitting the demo model and its variant on the demo cohort...")
             new, baseline, X, y, sens, what = demo_models(seed)
-            unknown = [c for c in sensitive if c not in sens.columns]
-            if unknown:
-                _fail(f"--sensitive {unknown} not in the demo cohort; it has {list(sens.columns)}.")
-            sens = sens[list(sensitive)] if sensitive else sens
+            sens = demo_sensitive(sens, sensitive)
             _echo(quiet, f"demo: {what}.")
         else:
             if not baseline_path:
                 _fail("pass --baseline FILE (the model in use) with --model FILE (the new one).")
-            new, X, y, sens = _load_user_inputs(
-                data_path, target, model_path, sensitive, trust_model, trust_types
-            )
-            from assay._io import read_model
-
-            baseline = read_model(baseline_path, trust=trust_model, trust_types=trust_types)
+            new, X, y, sens, baseline = load_user_inputs(
+                data_path, target, model_path, sensitive, trust_model, trust_types,
+                baseline_path=baseline_path,
+            )  # fmt: skip
             what = None
         _echo(quiet, f"comparing on {len(X):,} shared rows...")
         result = compare(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from assay._version import __version__
 from assay.errors import AssayError
+
+if TYPE_CHECKING:
+    from assay._cli_inputs import DemoCohort
 
 __all__ = ["main"]
 
@@ -68,29 +71,12 @@ def cli() -> None:
 DEMO_CATEGORICAL = ("zip_region",)
 
 
-def _demo_model(
-    seed: int, quiet: bool
-) -> tuple[Any, Any, Any, Any, dict[str, str], Any, Any]:
+def _demo_model(seed: int, quiet: bool) -> DemoCohort:
     """A gradient-boosting model fitted on half of the demo cohort; the other half is audited."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    from assay.datasets import load_clinical
+    from assay._cli_inputs import demo_cohort
 
     _echo(quiet, "loading the demo cohort (load_clinical) and fitting a gradient-boosting model...")
-    data = load_clinical(seed=seed)
-    half = len(data.X) // 2  # rows are i.i.d., so the first half trains and the second audits
-    model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=seed)
-    model.fit(data.X.iloc[:half], data.y.iloc[:half])
-    rest = slice(half, None)
-    return (
-        model,
-        data.X.iloc[rest].reset_index(drop=True),
-        data.y.iloc[rest].reset_index(drop=True),
-        data.sensitive.iloc[rest].reset_index(drop=True),
-        dict(data.truth["expected_directions"]),
-        data.X.iloc[:half],
-        data.y.iloc[:half],
-    )
+    return demo_cohort(seed)
 
 
 class _Progress:
@@ -232,6 +218,7 @@ def audit(
     exit status is 1 when a section's status is LEVEL or worse (results.json lists them under
     "findings"), else 0.
     """
+    from assay._cli_inputs import demo_sensitive, load_train, load_user_inputs
     from assay.auditing import STEP_KEYS, estimate_seconds
     from assay.auditing import audit as run_audit
     from assay.report import write_report
@@ -261,15 +248,12 @@ def audit(
             model, X, y, sens, demo_directions, X_train, y_train = _demo_model(seed, quiet)
             directions = directions or demo_directions
             categorical = categorical or DEMO_CATEGORICAL
-            unknown = [c for c in sensitive if c not in sens.columns]
-            if unknown:
-                _fail(f"--sensitive {unknown} not in the demo cohort; it has {list(sens.columns)}.")
-            sens = sens[list(sensitive)] if sensitive else sens
+            sens = demo_sensitive(sens, sensitive)
         else:
-            model, X, y, sens = _load_user_inputs(
+            model, X, y, sens, _ = load_user_inputs(
                 data_path, target, model_path, sensitive, trust_model, trust_types
             )
-            X_train, y_train = _load_train(train_path, target, X.columns, sensitive)
+            X_train, y_train = load_train(train_path, target, X.columns, sensitive)
         if sample is not None:
             if sample < 1:
                 _fail(f"--sample must be a positive number of rows; got {sample}.")
@@ -388,52 +372,6 @@ def _parse_expect(items: tuple[str, ...]) -> dict[str, str]:
             )
         directions[feature] = direction
     return directions
-
-
-def _load_user_inputs(
-    data_path: str | None,
-    target: str | None,
-    model_path: str | None,
-    sensitive: tuple[str, ...],
-    trust_model: bool,
-    trust_types: str = "",
-) -> tuple[Any, Any, Any, Any]:
-
-    from assay._io import read_model, read_table
-
-    if not data_path or not target or not model_path:
-        _fail("pass --data FILE --target COL --model FILE (or --demo).")
-    frame = read_table(data_path)
-    if target not in frame.columns:
-        _fail(
-            f"target column {target!r} is not in {data_path}; columns: {list(frame.columns)[:20]}."
-        )
-    missing = [c for c in sensitive if c not in frame.columns]
-    if missing:
-        _fail(f"sensitive column(s) {missing} are not in {data_path}.")
-    y = frame[target]  # labels as the model knows them; the audit maps them to its classes
-    model = read_model(model_path, trust=trust_model, trust_types=trust_types)
-    sens = frame[list(sensitive)] if sensitive else None
-    X = frame.drop(columns=[target, *sensitive])
-    return model, X, y, sens
-
-
-def _load_train(
-    train_path: str | None, target: str | None, features: Any, sensitive: tuple[str, ...]
-) -> tuple[Any, Any]:
-    """The training rows of --train: the same feature columns as --data, and the target."""
-    from assay._io import read_table
-
-    if not train_path:
-        return None, None
-    frame = read_table(train_path)
-    missing = [c for c in [target, *features] if c not in frame.columns]
-    if missing:
-        _fail(
-            f"--train {train_path!r} lacks column(s) {missing[:10]} that --data has; the training "
-            "rows need the same feature columns and the target."
-        )
-    return frame[list(features)], frame[target]
 
 
 @cli.command()
@@ -555,6 +493,7 @@ def explain(
     codes with --top-k.
     """
     from assay._cli_dask import parse_rows
+    from assay._cli_inputs import check_target
     from assay._explain import explain as run_explain
     from assay._io import read_model, read_table
     from assay.errors import MissingDependencyError
@@ -579,11 +518,7 @@ def explain(
     try:
         frame = read_table(data_path)
         if target is not None:
-            if target not in frame.columns:
-                _fail(
-                    f"target column {target!r} is not in {data_path}; "
-                    f"columns: {list(frame.columns)[:20]}."
-                )
+            check_target(frame, target, data_path)
             frame = frame.drop(columns=[target])
         missing = [c for c in drop if c not in frame.columns]
         if missing:

@@ -86,6 +86,24 @@ def test_result_round_trips_and_displays(planted_result):
         assay.ComparisonResult.from_dict({"kind": "AuditResult"})
 
 
+def test_regression_tables_list_each_entry_in_column_order(planted_result):
+    reg = planted_result.sections["regressions"]
+    tables = {t["title"]: t for t in reg["tables"]}
+    keys = ["description", "support", "share", "loss_new", "loss_baseline", "loss_difference"]
+    keys += ["ci_low_one_sided", "p_worse"]
+    for title, entries in (
+        ("Confirmed regressions", reg["data"]["regressions"]),
+        ("Worse than the other rows, not confirmed as regressions", reg["data"]["not_regressions"]),
+    ):
+        if not entries:
+            assert title not in tables
+            continue
+        t = tables[title]
+        assert t["columns"][:3] == ["subgroup", "rows", "share"] and len(t["columns"]) == 8
+        assert t["rows"] == [[e[k] for k in keys] for e in entries]
+    assert "Confirmed regressions" in tables  # the planted regression is listed
+
+
 def test_sections_agree_with_direct_counts(planted, planted_result):
     new, baseline, X, y, _ = planted
     p_new = new.predict_proba(X)[:, 1]

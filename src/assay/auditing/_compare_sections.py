@@ -319,6 +319,23 @@ def regression_slices(
     return regressions, smaller, rep
 
 
+_REGRESSION_KEYS = (
+    "description",
+    "support",
+    "share",
+    "loss_new",
+    "loss_baseline",
+    "loss_difference",
+    "ci_low_one_sided",
+    "p_worse",
+)
+
+
+def _regression_table(title: str, cols: list[str], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One report table of regression-slice entries, one row per entry, in ``cols`` order."""
+    return table(title, cols, [[r[k] for k in _REGRESSION_KEYS] for r in rows])
+
+
 def regressions_section(
     frame: Any,
     new: Side,
@@ -385,47 +402,14 @@ def regressions_section(
         "at least",
         "p (worse)",
     ]
-    tables = []
-    if found:
-        tables.append(
-            table(
-                "Confirmed regressions",
-                cols,
-                [
-                    [
-                        r["description"],
-                        r["support"],
-                        r["share"],
-                        r["loss_new"],
-                        r["loss_baseline"],
-                        r["loss_difference"],
-                        r["ci_low_one_sided"],
-                        r["p_worse"],
-                    ]
-                    for r in found
-                ],
-            )
+    tables = [
+        _regression_table(title, cols, rows)
+        for title, rows in (
+            ("Confirmed regressions", found),
+            ("Worse than the other rows, not confirmed as regressions", smaller),
         )
-    if smaller:
-        tables.append(
-            table(
-                "Worse than the other rows, not confirmed as regressions",
-                cols,
-                [
-                    [
-                        r["description"],
-                        r["support"],
-                        r["share"],
-                        r["loss_new"],
-                        r["loss_baseline"],
-                        r["loss_difference"],
-                        r["ci_low_one_sided"],
-                        r["p_worse"],
-                    ]
-                    for r in smaller
-                ],
-            )
-        )
+        if rows
+    ]
     figures = []
     if found:
         figures.append(

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from assay.errors import InvalidInputError
-from assay.plot._axes import axes
+from assay.plot._axes import axes, row_axes
 
 __all__ = ["plot_explanation"]
 
@@ -111,16 +111,14 @@ def plot_explanation(
         ax.set_title(f"{explanation.method}: dependence on {names[j]}")
         return ax
     mean_abs = np.abs(values).mean(axis=0)
-    order = np.argsort(-mean_abs, kind="stable")[:max_display]
-    shown = order[::-1]  # largest on top
-    ax = axes(ax, (6, 0.35 * len(shown) + 1.5))
-    ylabels = [names[j] for j in shown]
+    order = np.argsort(-mean_abs, kind="stable")[:max_display]  # largest first, on top
+    ax, _ = row_axes(ax, [names[j] for j in order], width=6, row_height=0.35, pad=1.5)
+    shown = order[::-1]  # from the bottom row up: shown[k] is drawn at height k
     if kind == "bar":
         n = values.shape[0]
         se = np.abs(values).std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.zeros_like(mean_abs)
         ax.barh(np.arange(len(shown)), mean_abs[shown], xerr=se[shown], color=_BLUE,
                 error_kw={"ecolor": "0.3", "capsize": 2})  # fmt: skip
-        ax.set_yticks(np.arange(len(shown)), ylabels)
         ax.set_xlabel(f"mean |{label}| (± standard error over {n} rows)")
         ax.set_title(f"{explanation.method}: global importance")
         return ax
@@ -128,14 +126,13 @@ def plot_explanation(
 
     cmap = mpl.colormaps["coolwarm"]
     rng = np.random.default_rng(0)  # vertical jitter only: the x positions are the data
-    for y, j in enumerate(shown):
+    for row, j in enumerate(shown):
         x = explanation.data[:, j]
         lo, hi = np.nanmin(x), np.nanmax(x)
         scaled = (x - lo) / (hi - lo) if hi > lo else np.full_like(x, 0.5)
         jitter = rng.uniform(-0.3, 0.3, size=values.shape[0])
-        ax.scatter(values[:, j], y + jitter, c=cmap(scaled), s=8, alpha=0.8)
+        ax.scatter(values[:, j], row + jitter, c=cmap(scaled), s=8, alpha=0.8)
     ax.axvline(0.0, color="0.6", lw=0.8)
-    ax.set_yticks(np.arange(len(shown)), ylabels)
     ax.set_xlabel(label)
     ax.set_title(f"{explanation.method}: each row (colour: feature value, blue low, red high)")
     return ax

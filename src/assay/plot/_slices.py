@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.plot._axes import axes
+from assay.plot._axes import row_axes
 
 __all__ = ["plot_slices"]
 
@@ -43,15 +43,14 @@ def plot_slices(report: Any, *, ax: Any = None, max_slices: int = 15) -> Any:
     >>> ax = plot_slices(find_slices(X, errors=e, seed=0))
     """
     slices = report.slices[:max_slices]
-    ax = axes(ax, (7, 0.45 * max(len(slices), 1) + 1.4))
+    labels = [f"{s.description}  ({100 * s.support_share:.1f}%)" for s in slices]
+    ax, y = row_axes(ax, labels, width=7, row_height=0.45, pad=1.4)
     overall = report.metric_overall
     ax.axvline(overall, color="0.4", linestyle="--", linewidth=1, label=f"overall {overall:.3g}")
     if not slices:
         ax.text(0.5, 0.5, "no slice confirmed", transform=ax.transAxes, ha="center")
-        ax.set_yticks([])
         ax.set_xlabel(report.metric)
         return ax
-    y = np.arange(len(slices))[::-1]
     shares = np.array([s.support_share for s in slices])
     heights = 0.2 + 0.6 * np.sqrt(shares / shares.max())
     vals = np.array([s.metric_inside for s in slices])
@@ -59,8 +58,6 @@ def plot_slices(report: Any, *, ax: Any = None, max_slices: int = 15) -> Any:
     hi = np.array([s.inside_ci[1] for s in slices])
     ax.barh(y, vals - overall, left=overall, height=heights, color="#c44e52", alpha=0.7)
     ax.errorbar(vals, y, xerr=[vals - lo, hi - vals], fmt="o", color="k", capsize=3, ms=3)
-    labels = [f"{s.description}  ({100 * s.support_share:.1f}%)" for s in slices]
-    ax.set_yticks(y, labels)
     ax.set_xlabel(f"{report.metric} ({100 * report.ci_level:.1f}% intervals, FCR-adjusted)")
     ax.legend(loc="lower right", fontsize="small")
     return ax

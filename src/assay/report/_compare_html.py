@@ -7,11 +7,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from assay._display import fmt_number
 from assay._version import __version__
 from assay.errors import InvalidInputError
 from assay.report._figures import render_figure
-from assay.report._html import safe_name
+from assay.report._html import safe_name, template_environment
 
 __all__ = ["render_comparison_html", "write_comparison_report"]
 
@@ -51,16 +50,9 @@ def render_comparison_html(result: Any) -> str:
     >>> "T &lt;b&gt;" in render_comparison_html(r)
     True
     """
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("assay.report", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["fmt"] = fmt_number
     sections = _sections(result)
-    return env.get_template("compare.html").render(
+    template = template_environment().get_template("compare.html")
+    return template.render(
         sections=sections,
         anchors={item["raw_key"]: item["key"] for item in sections},
         key_changes=result.key_changes,

@@ -21,8 +21,21 @@ from assay.report._figures import render_figure
 __all__ = ["render_html", "write_report"]
 
 
-def _fmt(value: Any) -> str:
-    return fmt_number(value)
+def template_environment() -> Any:
+    """The Jinja2 environment of both reports (``templates/_base.html`` and its children).
+
+    Autoescaping is on: every user string (feature names, group labels, verdicts) is escaped,
+    so a ``<script>`` in the data is shown as text and never runs.
+    """
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("assay.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["fmt"] = fmt_number
+    return env
 
 
 def safe_name(key: Any, taken: set[str]) -> str:
@@ -64,15 +77,7 @@ def _render_sections(result: AuditResult) -> list[dict[str, Any]]:
 
 def render_html(result: AuditResult, *, _sections: list[dict[str, Any]] | None = None) -> str:
     """The report as an HTML string."""
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("assay.report", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["fmt"] = _fmt
-    template = env.get_template("report.html")
+    template = template_environment().get_template("report.html")
     sections = [
         {**item, "figures": [f for f in item["figures"] if f[0]]}
         for item in (_render_sections(result) if _sections is None else _sections)
