@@ -538,7 +538,7 @@ class KernelShap(SamplingExplainer):
             )
             raise InvalidInputError(msg)
         exact = d < 62 and budget >= 2**d - 2
-        smallest = 2 * d + 2 * MIN_PAIRS  # sizes 1 and d - 1 enumerated, MIN_PAIRS pairs more
+        smallest = 2 * d + 2 * MIN_PAIRS  # the fewest coalitions its intervals were checked at
         coalitions = self.coalitions
         if coalitions == "auto":  # lower variance at equal evaluations where it is calibrated
             many = game.n_background > 1 and not exact
@@ -547,15 +547,20 @@ class KernelShap(SamplingExplainer):
         if per_background and budget < smallest and not exact:
             msg = (
                 f"budget={budget} coalitions per background row is too small for "
-                f"coalitions='per_background' with d={d} features: its standard errors are "
-                f"calibrated from {smallest} (sizes 1 and d-1 enumerated plus {MIN_PAIRS} "
-                f"sampled pairs); use budget >= {smallest} or coalitions='shared'."
+                f"coalitions='per_background' with d={d} features: its standard errors hold "
+                f"from 2d+16 = {smallest} (below, each background row's fit has too few pairs); "
+                f"use budget >= {smallest} or coalitions='shared'."
             )
             raise InvalidInputError(msg)
         fb = game.predict(game.background)
         v0 = weighted_background_mean(np.ascontiguousarray(fb), game.weights, game.n_background)[0]
         plan = make_plan(
-            d, budget=budget, sampling=self.sampling, tol=self.tol, v0=v0, tolerance=self.tolerance
+            d,
+            budget=budget,
+            sampling=self.sampling,
+            tol=self.tol,
+            v0=v0,
+            tolerance=self.tolerance,
         )
         entropy = seed_entropy(seed)
         per_row = plan.n_enum + 2 * plan.pairs_per_round

@@ -36,6 +36,9 @@ __all__ = ["PermutationShap"]
 
 COALITIONS = ("auto", "shared", "per_background")
 PILOT_PAIRS = 8  # first round of forward + reverse pairs per row with ``tolerance``
+# per background row (coalitions="per_background"): the variance is pooled over the strata,
+# so two pairs per stratum (the fewest a variance needs) make the pilot
+PILOT_PAIRS_PER_BACKGROUND = 2
 
 
 def _pair_masks(rng: np.random.Generator, d: int, n_pairs: int) -> tuple[np.ndarray, np.ndarray]:
@@ -176,7 +179,8 @@ def _permutation_batch(
     phi, se = np.zeros((r, d, k)), np.zeros((r, d, k))
     active = np.arange(r)
     est: np.ndarray | None = None
-    step = min(PILOT_PAIRS, n_pairs)
+    pilot = PILOT_PAIRS if fb is None else PILOT_PAIRS_PER_BACKGROUND
+    step = min(pilot, n_pairs)
     have = 0
     while active.size:
         new = estimates(active, [rngs[i] for i in active], step)
@@ -191,7 +195,7 @@ def _permutation_batch(
         active, est, worst = active[keep], est[keep], worst[keep]
         if active.size:
             need = have * float(np.median((worst / tolerance) ** 2)) * 1.1 - have
-            step = int(min(n_pairs - have, max(PILOT_PAIRS, np.ceil(need))))
+            step = int(min(n_pairs - have, max(pilot, np.ceil(need))))
     return {"phi": phi, "se": se, "n_pairs": used, "converged": converged}
 
 
