@@ -21,6 +21,16 @@ Measured per row (mean over rows):
   and for a global HistGradientBoosting surrogate of the model fitted on 16 random coalitions x
   50 background rows of every row (a pilot; fitting time shown).
 
+A second table measures the alternatives that were tried next:
+
+- per-row tree proxies on the coalition indicators (RandomForest, ExtraTrees, gradient boosting
+  fitted on 60 or 120 evaluated coalitions, sizes 1 and d-1 included) in place of the
+  polynomials: the ratio of the second moment without / with the proxy (below 1 = worse);
+- drawing independent coalitions per background row (``coalitions="per_background"``):
+  ``M(v_bar)`` against ``mean_b M(v_b) / n_background``, the second moments of the shared and the
+  stratified estimator at the same model evaluations, and the further gain an optimal (Neyman)
+  allocation of coalitions across background rows would give, ``mean(M_b) / mean(sqrt(M_b))^2``.
+
 Run: OMP_NUM_THREADS=1 .venv/bin/python benchmarks/study_proxy.py
 """
 
@@ -33,7 +43,12 @@ from math import comb
 
 import numpy as np
 from sklearn.datasets import load_diabetes
-from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.ensemble import (
+    ExtraTreesRegressor,
+    GradientBoostingRegressor,
+    HistGradientBoostingRegressor,
+    RandomForestRegressor,
+)
 from sklearn.neural_network import MLPRegressor
 from threadpoolctl import threadpool_limits
 
@@ -137,6 +152,64 @@ def main() -> None:
         )
 
 
+TREE_PROXIES = {
+    "RandomForest": lambda: RandomForestRegressor(100, max_features=0.6, random_state=0),
+    "ExtraTrees": lambda: ExtraTreesRegressor(200, random_state=0),
+    "GradientBoosting": lambda: GradientBoostingRegressor(
+        n_estimators=100, max_depth=4, subsample=0.8, random_state=0
+    ),
+}
+
+
+def alternatives() -> None:
+    """Tree proxies on the coalition indicators, and per-background-row coalitions."""
+    X, y = load_diabetes(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    idx = np.random.default_rng(0).permutation(X.shape[0])
+    bg, rows = X[idx[:50]], X[idx[50:70]]
+    models = {
+        "HGB": HistGradientBoostingRegressor(max_iter=100, random_state=0).fit(X, y),
+        "MLP": MLPRegressor(hidden_layer_sizes=(64, 32), max_iter=800, random_state=0).fit(X, y),
+    }
+    print(
+        "\n| model | tree proxy, 60 / 120 coalitions: 2nd moment none / with proxy "
+        "| per-background vs shared coalitions, equal evaluations | Neyman allocation, further |"
+    )
+    print("|---|---|---|---|")
+    rng = np.random.default_rng(1)
+    fixed = np.flatnonzero((SIZES <= 1) | (SIZES >= D - 1))
+    middle = np.flatnonzero(MIDDLE)
+    for name, model in models.items():
+        per_b = []  # (n_rows, 2^D, n_bg) games of single background rows
+        for x in rows:
+            Z = np.where(MASKS[:, None, :], x[None, None, :], bg[None])
+            per_b.append(model.predict(Z.reshape(-1, D)).reshape(2**D, bg.shape[0]))
+        tables = [v.mean(axis=1) for v in per_b]
+        base = float(np.mean([pair_second_moment(v) for v in tables]))
+        proxy_cells = []
+        for label, make in TREE_PROXIES.items():
+            ratios = []
+            for m in (60, 120):
+                moments = []
+                for v in tables:
+                    pick = rng.choice(middle, m // 2, replace=False)
+                    fit = np.unique(np.concatenate([pick, COMPLEMENT[pick], fixed]))
+                    g = make().fit(MASKS[fit], v[fit]).predict(MASKS)
+                    moments.append(pair_second_moment(v - g))
+                ratios.append(base / float(np.mean(moments)))
+            proxy_cells.append(f"{label} {ratios[0]:.2f}x / {ratios[1]:.2f}x")
+        shared = float(np.mean([pair_second_moment(v.mean(axis=1)) for v in per_b]))
+        strata = [np.array([pair_second_moment(v[:, b]) for b in range(v.shape[1])]) for v in per_b]
+        stratified = float(np.mean([m.mean() for m in strata])) / bg.shape[0]
+        neyman = float(np.mean([m.mean() / np.sqrt(m).mean() ** 2 for m in strata]))
+        print(
+            f"| {name} | {'; '.join(proxy_cells)} | {shared:.3g} vs {stratified:.3g}: "
+            f"{shared / stratified:.1f}x lower | {neyman:.2f}x |",
+            flush=True,
+        )
+
+
 if __name__ == "__main__":
     with threadpool_limits(1):
         main()
+        alternatives()
