@@ -69,6 +69,19 @@ def test_batching_and_row_subsets_do_not_change_the_values() -> None:
     np.testing.assert_allclose(small.values, whole.values, rtol=0, atol=1e-12)
 
 
+def test_fitting_the_strata_in_blocks_gives_the_same_values(monkeypatch) -> None:
+    """The per-background fits run in memory-bounded blocks of background rows; a block size of
+    a few strata must not change anything."""
+    import assay.attribution.shapley._kernel_stratified as strat
+
+    bg, X = XW[:9], XW[40:43]
+    whole = KernelShap(g, background=bg, **per_background(budget=48)).explain(X, seed=6)
+    monkeypatch.setattr(strat, "SOLVE_BLOCK_BYTES", 48 * D * 8 * 4)  # 4 strata per block
+    blocks = KernelShap(g, background=bg, **per_background(budget=48)).explain(X, seed=6)
+    np.testing.assert_allclose(blocks.values, whole.values, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(blocks.stderr, whole.stderr, rtol=1e-12, atol=1e-15)
+
+
 def test_lower_error_than_shared_coalitions_at_equal_model_evaluations() -> None:
     """The point of the scheme: the per-background games' sampling errors are positively
     correlated under shared coalitions, so independent ones average out. A boosted model on

@@ -35,6 +35,11 @@ pairs on the benchmark's models), so the delete-one-pair jackknife variance is c
 the larger of the two reported (coverage 0.93-0.95 at every budget measured). The benchmark and
 tests check that 95% intervals ``phi ± 1.96 stderr`` cover the exact values at the nominal rate.
 
+Coalitions per background row (``coalitions="per_background"``, the default where it applies):
+the game is the weighted mean of one game per background row, and each of those gets its own
+sampled coalitions and its own fit of the form above (:mod:`._kernel_stratified`); same model
+evaluations, independent errors across background rows, HC2 standard errors.
+
 Convergence modes: with ``tolerance`` (a target standard error, in the units of the output),
 sample in rounds until, for every row, the largest standard error is at most ``tolerance``, or
 until ``budget`` coalitions (the cap). Each round predicts the pairs still needed from the

@@ -35,6 +35,7 @@ __all__ = ["kernel_batch_per_background", "single_background_values", "solve_str
 # up to this many sampled pairs per stratum each pair's variance term is divided by
 # 1 - its leverage (HC2); beyond, leverages are ~(d - 1) / pairs and HC1 is the same to <1%
 HC2_MAX_PAIRS = 128
+SOLVE_BLOCK_BYTES = 16 * 2**20  # one (strata, coalitions, d) float array of the fit, at most
 
 
 @numba.njit(cache=True, nogil=True)
@@ -148,6 +149,24 @@ def solve_strata(
     return phi, np.sqrt(np.maximum(var, 0.0))
 
 
+def _solve_in_blocks(
+    plan: Any, bE: np.ndarray, Z: np.ndarray, y: np.ndarray, c: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`solve_strata` over blocks of strata, so that its (units, coalitions, d) float
+    arrays stay near ``SOLVE_BLOCK_BYTES`` whatever the background size."""
+    u_n, S, d = Z.shape
+    step = max(1, SOLVE_BLOCK_BYTES // max(1, S * d * 8))
+    if step >= u_n:
+        return solve_strata(plan, bE, Z, y, c)
+    parts = [
+        solve_strata(
+            plan, bE[lo : lo + step], Z[lo : lo + step], y[lo : lo + step], c[lo : lo + step]
+        )
+        for lo in range(0, u_n, step)
+    ]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
 def _combine(
     phi_units: np.ndarray, se_units: np.ndarray, weights: np.ndarray, n_bg: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -191,7 +210,7 @@ def kernel_batch_per_background(shared: tuple, batch: tuple[np.ndarray, np.ndarr
     n_pairs = np.zeros(r, dtype=np.int64)
     converged = np.ones(r, dtype=bool)
     if plan.pairs_per_round == 0:
-        pu, su = solve_strata(
+        pu, su = _solve_in_blocks(
             plan, bE, np.zeros((r * B, 0, d), dtype=bool), np.zeros((r * B, 0, k)), c
         )
         phi, se = _combine(pu, su, w, B)
@@ -218,7 +237,7 @@ def kernel_batch_per_background(shared: tuple, batch: tuple[np.ndarray, np.ndarr
         Z = new if Z.shape[1] == 0 else np.concatenate([Z, new], axis=1)
         Y = y_new if Y.shape[1] == 0 else np.concatenate([Y, y_new], axis=1)
         n_pairs[active] += step
-        pu, su = solve_strata(plan, bE[units], Z, Y, c[units])
+        pu, su = _solve_in_blocks(plan, bE[units], Z, Y, c[units])
         p, s = _combine(pu, su, w, B)
         phi[active], se[active] = p, s
         if plan.tol is None and plan.tolerance is None:
