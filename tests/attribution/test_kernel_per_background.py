@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assay.attribution import ExactShapley, KernelShap, PermutationShap
 from assay.errors import InvalidInputError
@@ -218,3 +220,38 @@ def test_permutation_per_background_stops_at_the_tolerance() -> None:
 def test_permutation_bad_coalitions_is_a_clean_error() -> None:
     with pytest.raises(InvalidInputError, match="coalitions must be one of"):
         PermutationShap(f, background=XW[:5], coalitions="per_row")
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(
+    a=st.floats(-3, 3, allow_nan=False),
+    seed=st.integers(0, 2**31),
+    budget=st.integers(32, 2**D - 3),
+    permutation=st.booleans(),
+)
+def test_linearity_in_the_model_for_a_fixed_seed(
+    a: float, seed: int, budget: int, permutation: bool
+) -> None:
+    """Shapley linearity: with the same draws, phi(a f + g) = a phi(f) + phi(g) (both estimators
+    are linear in the games for fixed coalitions; the background games included)."""
+    bg, X = XW[:6], XW[40:43]
+
+    def h(Z: np.ndarray) -> np.ndarray:
+        return a * f(Z) + g(Z)[:, 1]
+
+    def values(fn) -> np.ndarray:
+        if permutation:
+            opts = {"n_permutations": 2 * (budget // 40 + 2)}
+            return (
+                PermutationShap(fn, background=bg, **per_background(**opts))
+                .explain(X, seed=seed)
+                .values
+            )
+        return (
+            KernelShap(fn, background=bg, **per_background(budget=budget))
+            .explain(X, seed=seed)
+            .values
+        )
+
+    combined = a * values(f) + values(lambda Z: g(Z)[:, 1])
+    np.testing.assert_allclose(values(h), combined, rtol=1e-9, atol=1e-9)
