@@ -22,6 +22,10 @@ N_EXPLAIN, N_BACKGROUND, MAX_EXACT_FEATURES = 200, 100, 12
 TRUST_ROWS, TRUST_REEXPLAIN = 500_000, 1.2
 # assembling perturbed rows (coalitions, jitter) costs about this much per row and feature
 ASSEMBLY_PER_CELL = 4e-9
+# sampled KernelSHAP (d > MAX_EXACT_FEATURES) fits one regression per explained row and
+# background row: about this much per model row and squared feature count (measured at d = 30,
+# benchmarks/RESULTS.md "Independent coalitions per background row")
+FIT_PER_CELL_SQUARED = 1e-9
 # own computation, seconds per (row x feature) and fixed, per section (one core)
 FIXED = {"performance": 0.1, "attributions": 0.3, "trust": 0.3, "glassbox": 0.2,
          "fairness": 0.8, "slices": 0.3, "monotonicity": 0.5, "acquisition": 0.1}  # fmt: skip
@@ -90,5 +94,7 @@ def estimate_seconds(
         cells = min(n, MAX_CELLS.get(key, n)) * d * PER_CELL.get(key, 0.0)
         model_rows = rows.get(key, 0.0)
         assembly = model_rows * d * ASSEMBLY_PER_CELL if key in ("attributions", "trust") else 0
+        if key in ("attributions", "trust") and d > MAX_EXACT_FEATURES:
+            assembly += model_rows * d * d * FIT_PER_CELL_SQUARED
         total += fixed + cells + assembly + model_rows * per_row + (model_rows > 0) * 20 * per_call
     return float(total)
