@@ -100,7 +100,8 @@ def game_table(predict, x: np.ndarray, bg: np.ndarray) -> np.ndarray:
     return predict(Z.reshape(-1, D)).reshape(2**D, bg.shape[0]).mean(axis=1)
 
 
-def main() -> None:
+def setup() -> tuple[np.ndarray, np.ndarray, dict]:
+    """50 background rows, 20 explained rows and the two models of bench_kernel.py."""
     X, y = load_diabetes(return_X_y=True)
     X = (X - X.mean(0)) / X.std(0)
     idx = np.random.default_rng(0).permutation(X.shape[0])
@@ -109,6 +110,11 @@ def main() -> None:
         "HGB": HistGradientBoostingRegressor(max_iter=100, random_state=0).fit(X, y),
         "MLP": MLPRegressor(hidden_layer_sizes=(64, 32), max_iter=800, random_state=0).fit(X, y),
     }
+    return bg, rows, models
+
+
+def main() -> None:
+    bg, rows, models = setup()
     print(
         "| model | Moebius mass, orders 1 / 2 / 3 / >=4 | paired draw 2nd moment: no proxy "
         "| best quadratic | best cubic | HGB surrogate (fit s) |"
@@ -163,14 +169,7 @@ TREE_PROXIES = {
 
 def alternatives() -> None:
     """Tree proxies on the coalition indicators, and per-background-row coalitions."""
-    X, y = load_diabetes(return_X_y=True)
-    X = (X - X.mean(0)) / X.std(0)
-    idx = np.random.default_rng(0).permutation(X.shape[0])
-    bg, rows = X[idx[:50]], X[idx[50:70]]
-    models = {
-        "HGB": HistGradientBoostingRegressor(max_iter=100, random_state=0).fit(X, y),
-        "MLP": MLPRegressor(hidden_layer_sizes=(64, 32), max_iter=800, random_state=0).fit(X, y),
-    }
+    bg, rows, models = setup()
     print(
         "\n| model | tree proxy, 60 / 120 coalitions: 2nd moment none / with proxy "
         "| per-background vs shared coalitions, equal evaluations | Neyman allocation, further |"

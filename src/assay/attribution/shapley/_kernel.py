@@ -310,6 +310,25 @@ def _pairs_to_add(have: int, worst: np.ndarray, target: np.ndarray, plan: _Plan)
     return int(max(MIN_PAIRS, np.ceil(need)))
 
 
+def after_round(
+    plan: _Plan, phi: np.ndarray, se: np.ndarray, pairs_done: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Stopping by accuracy after a round: which rows met the target, which keep sampling
+    (below the cap) and how many pairs the next round draws (0 when none keep sampling)."""
+    worst = se.max(axis=(1, 2))
+    if plan.tolerance is not None:
+        target = np.full(worst.size, plan.tolerance)
+    else:
+        target = plan.tol * (phi.max(axis=1) - phi.min(axis=1)).max(axis=1)
+    done = worst <= target
+    keep = ~done & (pairs_done < plan.max_pairs)
+    if not keep.any():
+        return done, keep, 0
+    have = int(pairs_done[keep][0])  # rows still sampling have all drawn the same pairs
+    step = min(plan.max_pairs - have, _pairs_to_add(have, worst[keep], target[keep], plan))
+    return done, keep, step
+
+
 def _kernel_batch(shared: tuple[Game, _Plan, int], batch: tuple[np.ndarray, np.ndarray]) -> dict:
     """Explain one batch of rows (runs on a worker)."""
     game, plan, entropy = shared
@@ -351,19 +370,8 @@ def _kernel_batch(shared: tuple[Game, _Plan, int], batch: tuple[np.ndarray, np.n
         phi[active], se[active] = p, s
         if plan.tol is None and plan.tolerance is None:
             break
-        worst = s.max(axis=(1, 2))
-        if plan.tolerance is not None:
-            target = np.full(active.size, plan.tolerance)
-        else:
-            target = plan.tol * (p.max(axis=1) - p.min(axis=1)).max(axis=1)
-        done = worst <= target
-        converged[active] = done
-        keep = ~done & (n_pairs[active] < plan.max_pairs)
+        converged[active], keep, step = after_round(plan, p, s, n_pairs[active])
         active, Z, Y = active[keep], Z[keep], Y[keep]
-        if not active.size:
-            break
-        have = int(n_pairs[active[0]])  # rows still sampling have all drawn the same pairs
-        step = min(plan.max_pairs - have, _pairs_to_add(have, worst[keep], target[keep], plan))
     return {"idx": idx, "phi": phi, "se": se, "n_pairs": n_pairs, "converged": converged}
 
 

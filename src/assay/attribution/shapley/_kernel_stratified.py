@@ -181,7 +181,7 @@ def _combine(
 
 def kernel_batch_per_background(shared: tuple, batch: tuple[np.ndarray, np.ndarray]) -> dict:
     """Explain one batch of rows with independent coalitions per background row (a worker)."""
-    from assay.attribution.shapley._kernel import _draw_pairs, _pairs_to_add
+    from assay.attribution.shapley._kernel import _draw_pairs, after_round
 
     game, plan, entropy, fb = shared  # fb (B, k): f(b), the empty coalition of each stratum
     idx, X = batch
@@ -242,18 +242,7 @@ def kernel_batch_per_background(shared: tuple, batch: tuple[np.ndarray, np.ndarr
         phi[active], se[active] = p, s
         if plan.tol is None and plan.tolerance is None:
             break
-        worst = s.max(axis=(1, 2))
-        if plan.tolerance is not None:
-            target = np.full(active.size, plan.tolerance)
-        else:
-            target = plan.tol * (p.max(axis=1) - p.min(axis=1)).max(axis=1)
-        done = worst <= target
-        converged[active] = done
-        keep = ~done & (n_pairs[active] < plan.max_pairs)
+        converged[active], keep, step = after_round(plan, p, s, n_pairs[active])
         keep_units = np.repeat(keep, B)
         active, Z, Y = active[keep], Z[keep_units], Y[keep_units]
-        if not active.size:
-            break
-        have = int(n_pairs[active[0]])
-        step = min(plan.max_pairs - have, _pairs_to_add(have, worst[keep], target[keep], plan))
     return {"idx": idx, "phi": phi, "se": se, "n_pairs": n_pairs, "converged": converged}
