@@ -255,3 +255,23 @@ def test_linearity_in_the_model_for_a_fixed_seed(
 
     combined = a * values(f) + values(lambda Z: g(Z)[:, 1])
     np.testing.assert_allclose(values(h), combined, rtol=1e-9, atol=1e-9)
+
+
+def test_auto_budget_is_smaller_when_drawn_per_background_row() -> None:
+    """budget="auto": all coalitions where shap's 2d + 2048 covers them; otherwise 2d + 512
+    per background row, 2d + 2048 with shared coalitions and as the cap with a tolerance."""
+    d = 13  # 2^13 - 2 = 8190 coalitions: more than 2d + 2048
+    Xr = np.random.default_rng(0).normal(size=(5, d))
+
+    def lin(Z: np.ndarray) -> np.ndarray:
+        return Z.sum(axis=1) + Z[:, 0] * Z[:, 1] * Z[:, 2]
+
+    budgets = {}
+    for opts in ({}, {"coalitions": "shared"}, {"tolerance": 1.0}):
+        exp = KernelShap(lin, background=Xr[:3], **opts).explain(Xr[3:4], seed=0)
+        budgets[str(opts)] = (exp.params["budget"], exp.params["coalitions"])
+    assert budgets["{}"] == (2 * d + 512, "per_background")
+    assert budgets[str({"coalitions": "shared"})] == (2 * d + 2048, "shared")
+    assert budgets[str({"tolerance": 1.0})] == (2 * d + 2048, "per_background")
+    small = KernelShap(lin, background=XW[:3, :D]).explain(XW[3:4], seed=0)  # d = 8: exact
+    assert small.params["budget"] == 2**D - 2 and small.params["exact"]

@@ -50,7 +50,8 @@ def _time_model(adapter: Any, X: np.ndarray) -> tuple[float, float]:
 def _attribution_rows(adapter: Any, n: int, d: int) -> float:
     if adapter.has_trees:
         return 0.0
-    coalitions = 2.0**d if d <= MAX_EXACT_FEATURES else 2 * d + 2048.0
+    # exact up to MAX_EXACT_FEATURES, else KernelSHAP's budget="auto" per background row
+    coalitions = 2.0**d if d <= MAX_EXACT_FEATURES else 2 * d + 512.0
     return min(n, N_EXPLAIN) * N_BACKGROUND * coalitions
 
 
