@@ -195,7 +195,7 @@ class TreeStructure:
         per_tree = self.n_leaves / max(1, len(roots))
         self.algorithm = "leaf games"
         self._pruned = None
-        self._passes: tuple[np.ndarray, np.ndarray] | None = None  # (background, its words)
+        self._passes: tuple | None = None  # (background, its pass words, its leaf masks)
         self.last_algorithm = "leaf games"
         if per_tree >= DEEP_TREE_LEAVES:
             from assay.attribution.shapley._tree_pruned import PrunedLayout
@@ -255,14 +255,20 @@ class TreeStructure:
     def _pruned_values(self, X: np.ndarray, bg: np.ndarray, w: np.ndarray) -> np.ndarray:
         """:func:`~._tree_pruned.pruned_shap`; the background's pass words are kept for reuse
         while the same background comes back (one explainer explaining in chunks)."""
-        from assay.attribution.shapley._tree_pruned import build_pruned, pruned_shap
+        from assay.attribution.shapley._tree_pruned import (
+            build_pruned,
+            build_pruned_table,
+            pruned_shap,
+        )
 
         if self._passes is None or not np.array_equal(self._passes[0], bg):
             passes = build_pruned(self._pruned, self.ensemble, self.arrays, bg)
-            self._passes = (bg.copy(), passes)
+            table = build_pruned_table(self._pruned, self.ensemble, passes, bg.shape[0])
+            self._passes = (bg.copy(), passes, table)
         out = np.zeros((X.shape[0], X.shape[1], self.value.shape[1]))
         pruned_shap(self._pruned, self._passes[1], self.ensemble, self.arrays,
-                    np.ascontiguousarray(X, dtype=np.float64), w, out)  # fmt: skip
+                    np.ascontiguousarray(X, dtype=np.float64), w, out,
+                    table=self._passes[2])  # fmt: skip
         return out
 
 
