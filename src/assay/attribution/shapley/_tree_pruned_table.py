@@ -230,9 +230,12 @@ def _rows_one_word(X, start, stop, node, thr_k, leaf_fail, bg_w, lp_node, tree_s
             k_out = tree_output[t]
             k_lo = 0 if k_out < 0 else k_out
             k_hi = n_out if k_out < 0 else k_out + 1
+            single = k_hi - k_lo == 1
             for i in range(i0, i1):
                 ta = tab_a[i - i0]
                 tb = tab_b[i - i0]
+                ta0 = ta[k_lo]
+                tb0 = tb[k_lo]
                 x = X[i]
                 k = tree_start[t]
                 u_set = np.int64(0)
@@ -240,7 +243,8 @@ def _rows_one_word(X, start, stop, node, thr_k, leaf_fail, bg_w, lp_node, tree_s
                 top = 0
                 while True:
                     packed = node[k, 0]
-                    if packed >= 0:
+                    at_leaf = packed < 0
+                    if not at_leaf:
                         j = packed & 255
                         v = x[j]
                         if packed & 256:
@@ -265,7 +269,26 @@ def _rows_one_word(X, start, stop, node, thr_k, leaf_fail, bg_w, lp_node, tree_s
                             u_set |= bj & ~mx
                             cur = c_l
                             k += 1
-                            continue
+                            if (packed & 1024) == 0:
+                                continue
+                            at_leaf = True  # the left child is a leaf: no need to read it
+                    if not at_leaf:
+                        pass
+                    elif single:  # a leaf, one output
+                        q = node[k, 1]
+                        u = pc[u_set]
+                        val = value_k[k, k_lo]
+                        hr = 0.0
+                        rows = cur
+                        while rows != 0:
+                            r = trailing_zeros(rows)
+                            rows &= rows - 1
+                            sx = np.int64(leaf_fail[q, r])
+                            a = pc[sx]
+                            wr = bg_w[r] * val
+                            ta0[sx] += wr * w_x[a, u]
+                            hr += wr * w_r[a, u]
+                        tb0[u_set] += hr
                     else:  # a leaf
                         q = node[k, 1]
                         u = pc[u_set]
@@ -339,7 +362,10 @@ def build_table(layout, passes: np.ndarray, n_background: int) -> TableBackgroun
     if nw == 1:
         rec = layout.rec
         records = np.empty((rec.shape[0], 4), dtype=np.int64)
-        records[:, 0] = np.where(rec[:, 0] >= 0, rec[:, 0] | (rec[:, 2] & ~np.int64(255)), -1)
+        inner = rec[:, 0] >= 0
+        left_leaf = np.zeros(rec.shape[0], dtype=np.int64)
+        left_leaf[:-1] = (~inner[1:]).astype(np.int64) << 10  # position k + 1 is a leaf
+        records[:, 0] = np.where(inner, rec[:, 0] | (rec[:, 2] & ~np.int64(255)) | left_leaf, -1)
         records[:, 1] = rec[:, 1]
         records[:, 2] = passes[:, 0, 0]
         records[:, 3] = passes[:, 1, 0]
