@@ -160,7 +160,8 @@ def _rows(X, start, stop, rec, thr_k, passes, leaf_fail, bg_w, lp_node, tree_sta
                                 r = (w << 6) + trailing_zeros(rows)
                                 rows &= rows - 1
                                 sx = np.int64(leaf_fail[q, r])
-                                a = pc[sx]
+                                a = sx >> 12
+                                sx &= 4095
                                 wr = bg_w[r]
                                 hx = wr * w_x[a, u]
                                 hr += wr * w_r[a, u]
@@ -284,7 +285,8 @@ def _rows_one_word(X, start, stop, node, thr_k, leaf_fail, bg_w, lp_node, tree_s
                             r = trailing_zeros(rows)
                             rows &= rows - 1
                             sx = np.int64(leaf_fail[q, r])
-                            a = pc[sx]
+                            a = sx >> 12
+                            sx &= 4095
                             wr = bg_w[r] * val
                             ta0[sx] += wr * w_x[a, u]
                             hr += wr * w_r[a, u]
@@ -298,7 +300,8 @@ def _rows_one_word(X, start, stop, node, thr_k, leaf_fail, bg_w, lp_node, tree_s
                             r = trailing_zeros(rows)
                             rows &= rows - 1
                             sx = np.int64(leaf_fail[q, r])
-                            a = pc[sx]
+                            a = sx >> 12
+                            sx &= 4095
                             wr = bg_w[r]
                             hx = wr * w_x[a, u]
                             hr += wr * w_r[a, u]
@@ -356,8 +359,10 @@ def build_table(layout, passes: np.ndarray, n_background: int) -> TableBackgroun
     valid = np.zeros(nw, dtype=np.int64)
     for r in range(n_bg):
         valid[r >> 6] |= np.int64(1) << np.int64(r & 63)
-    leaf_fail = np.zeros((layout.n_leaves, n_bg), dtype=np.int16)
+    leaf_fail = np.zeros((layout.n_leaves, n_bg), dtype=np.uint16)
     _leaf_fail(layout.rec, layout.parent, layout.tree_start, passes, valid, n_bg, leaf_fail)
+    # the mask's size in the top four bits (d <= 12: the mask takes the low twelve)
+    leaf_fail |= np.bitwise_count(leaf_fail).astype(np.uint16) << np.uint16(12)
     records = None
     if nw == 1:
         rec = layout.rec
