@@ -83,7 +83,7 @@ def test_leaf_masks_are_what_each_background_row_fails_on_the_path():
     explainer.explain(X[500:501])
     st = explainer._structure
     passes = _tree_pruned.build_pruned(st._pruned, st.ensemble, st.arrays, bg)
-    masks = _tree_pruned_table.build_table(st._pruned, passes, bg.shape[0]).leaf_fail
+    masks = _tree_pruned_table.build_table(st._pruned, st.ensemble, passes, bg.shape[0]).leaf_fail
     for est_i, est in enumerate(model.estimators_):
         tree = est.tree_
         leaves = np.flatnonzero(tree.children_left < 0)

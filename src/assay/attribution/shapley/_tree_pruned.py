@@ -338,7 +338,7 @@ def build_pruned_table(layout: PrunedLayout, ensemble, passes: np.ndarray,
 
     if not fits_table(layout, int(ensemble.n_features), n_background, MAX_PASS_BYTES):
         return None
-    return build_table(layout, passes, n_background)
+    return build_table(layout, ensemble, passes, n_background)
 
 
 def pruned_shap(layout: PrunedLayout, passes: np.ndarray, ensemble, arrays,

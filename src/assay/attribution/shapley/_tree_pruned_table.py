@@ -202,8 +202,8 @@ def _spread(tab_a, tab_b, n, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def _rows_one_word(X, start, stop, node, thr_k, leaf_fail, bg_w, lp_node, tree_start, arrays,
-                   split_le, tree_output, value_k, pc, w_x, w_r, max_depth, block,
+def _rows_one_word(X, start, stop, node, nodef, thr_k, leaf_fail, bg_w, lp_node, tree_start,
+                   arrays, split_le, tree_output, value_k, pc, w_x, w_r, max_depth, block,
                    out):  # fmt: skip
     """:func:`_rows` for at most 64 background rows (one word, ~20% faster), reading one
     record per position: ``node[k] = (feature | special << 8 | default_left << 9, or -1 at a
@@ -262,23 +262,28 @@ def _rows_one_word(X, start, stop, node, thr_k, leaf_fail, bg_w, lp_node, tree_s
                         keep = ((u_set >> j) & 1) - 1  # all ones unless j is in U
                         c_l = cur & (node[k, 2] | (keep & mx))
                         c_r = cur & (node[k, 3] | (keep & ~mx))
-                        st_a[top] = c_r
-                        st_pos[top] = node[k, 1]
-                        st_u[top] = u_set | (bj & mx)
-                        top += np.int64(c_r != 0)
                         if c_l != 0:
+                            st_a[top] = c_r
+                            st_pos[top] = node[k, 1]
+                            st_u[top] = u_set | (bj & mx)
+                            top += np.int64(c_r != 0)
                             u_set |= bj & ~mx
                             cur = c_l
                             k += 1
                             if (packed & 1024) == 0:
                                 continue
                             at_leaf = True  # the left child is a leaf: no need to read it
+                        elif c_r != 0:  # only the right child: go there without the stack
+                            u_set |= bj & mx
+                            cur = c_r
+                            k = node[k, 1]
+                            continue
                     if not at_leaf:
                         pass
                     elif single:  # a leaf, one output
                         q = node[k, 1]
                         u = pc[u_set]
-                        val = value_k[k, k_lo]
+                        val = nodef[k, 2]
                         hr = 0.0
                         rows = cur
                         while rows != 0:
@@ -327,9 +332,9 @@ def _chunks_parallel(kernel_id, X, rec, thr_k, passes, node, leaf_fail, bg_w, lp
         start = c * chunk
         stop = min(start + chunk, X.shape[0])
         if kernel_id == 1:
-            _rows_one_word(X, start, stop, node, thr_k, leaf_fail, bg_w, lp_node, tree_start,
-                           arrays, split_le, tree_output, value_k, pc, w_x, w_r, max_depth,
-                           block, out[start:stop])  # fmt: skip
+            _rows_one_word(X, start, stop, node, node.view(np.float64), thr_k, leaf_fail,
+                           bg_w, lp_node, tree_start, arrays, split_le, tree_output, value_k,
+                           pc, w_x, w_r, max_depth, block, out[start:stop])  # fmt: skip
         else:
             _rows(X, start, stop, rec, thr_k, passes, leaf_fail, bg_w, lp_node, tree_start,
                   arrays, split_le, tree_output, value_k, pc, w_x, w_r, max_depth, block,
@@ -351,7 +356,7 @@ def fits_table(layout, n_features: int, n_background: int, max_bytes: int) -> bo
     return n_features <= MAX_TABLE_FEATURES and layout.n_leaves * n_background * 2 <= max_bytes
 
 
-def build_table(layout, passes: np.ndarray, n_background: int) -> TableBackground:
+def build_table(layout, ensemble, passes: np.ndarray, n_background: int) -> TableBackground:
     """The background's fail masks per (leaf, background row), and the one-word records
     (row weights play no part: rows without weight are never alive in the descent)."""
     n_bg = n_background
@@ -374,6 +379,11 @@ def build_table(layout, passes: np.ndarray, n_background: int) -> TableBackgroun
         records[:, 1] = rec[:, 1]
         records[:, 2] = passes[:, 0, 0]
         records[:, 3] = passes[:, 1, 0]
+        # at a leaf (no children, no pass words): its value for its tree's output
+        leaves = np.flatnonzero(~inner)
+        tree = np.searchsorted(layout.tree_start, leaves, side="right") - 1
+        column = np.maximum(np.asarray(ensemble.tree_output, dtype=np.int64)[tree], 0)
+        records.view(np.float64)[leaves, 2] = layout.value_k(ensemble)[leaves, column]
     return TableBackground(leaf_fail, records)
 
 
@@ -401,6 +411,6 @@ def table_shap(layout, passes: np.ndarray, table: TableBackground, ensemble, arr
         _chunks_parallel(1 if one_word else 0, X, layout.rec, layout.thr_k, passes, records,
                          *args, out, chunk)  # fmt: skip
     elif one_word:
-        _rows_one_word(X, 0, n, records, layout.thr_k, *args, out)
+        _rows_one_word(X, 0, n, records, records.view(np.float64), layout.thr_k, *args, out)
     else:
         _rows(X, 0, n, layout.rec, layout.thr_k, passes, *args, out)
