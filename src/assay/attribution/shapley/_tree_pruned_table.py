@@ -32,7 +32,8 @@ from assay.attribution.shapley._tree_path import goes_left
 
 __all__ = ["MAX_TABLE_FEATURES", "TableBackground", "build_table", "table_shap"]
 
-#: Most features for the per-set tables (a mask per (leaf, background row) is 16 bits).
+#: Most features for the per-set tables (a mask and its size per (leaf, background row) fit
+#: 16 bits).
 MAX_TABLE_FEATURES = 12
 #: Rows explained together tree by tree.
 ROW_BLOCK = 32
@@ -76,7 +77,8 @@ def _rows(X, start, stop, rec, thr_k, passes, leaf_fail, bg_w, lp_node, tree_sta
     ``rec[k] = (feature or -1 at a leaf, right child's position or the leaf number at a leaf,
     bit | special << 8 | default_left << 9)`` and ``thr_k[k]`` per preorder position (see
     :class:`~._tree_pruned.PrunedLayout`); ``passes[k, 0 / 1, w]`` the pass words of the left /
-    right child; ``leaf_fail[q, b]`` the mask ``Sx(b)`` at leaf ``q``; ``pc`` popcounts;
+    right child; ``leaf_fail[q, b]`` the mask ``Sx(b)`` at leaf ``q`` in the low 12 bits and
+    its size above (:func:`build_table`); ``pc`` popcounts;
     ``w_x[a, u] = (a-1)! u! / (a+u)!``, ``w_r[a, u] = a! (u-1)! / (a+u)!``.
 
     Both children are handled alike, without branching on the row's side: the child ``x``
@@ -206,9 +208,12 @@ def _rows_one_word(X, start, stop, node, nodef, thr_k, leaf_fail, bg_w, lp_node,
                    arrays, split_le, tree_output, value_k, pc, w_x, w_r, max_depth, block,
                    out):  # fmt: skip
     """:func:`_rows` for at most 64 background rows (one word, ~20% faster), reading one
-    record per position: ``node[k] = (feature | special << 8 | default_left << 9, or -1 at a
-    leaf; right child's position, or the leaf number at a leaf; pass word of the left child;
-    of the right child)`` (:func:`build_table`)."""
+    record per position (:func:`build_table`): at an internal node ``node[k] = (feature |
+    special << 8 | default_left << 9 | left child is a leaf << 10, right child's position,
+    pass word of the left child, of the right child)``, at a leaf ``(-1, leaf number, value
+    of its tree's output as float64 bits, -)`` (``nodef`` is the float64 view). Where only
+    one child lives the descent goes there without the stack; a left leaf is summed without
+    reading its record's first word."""
     _, _, _, thr, dleft, is_cat, cat_left, cat_off, cat_val, zmiss = arrays
     n_out = value_k.shape[1]
     n_trees = tree_start.shape[0] - 1
@@ -343,7 +348,8 @@ def _chunks_parallel(kernel_id, X, rec, thr_k, passes, node, leaf_fail, bg_w, lp
 
 class TableBackground:
     """What :func:`table_shap` needs per background: ``leaf_fail`` (n_leaves, n_background)
-    int16 masks, and for at most 64 background rows the per-position ``records`` of
+    uint16, the mask ``Sx(b)`` over the global features in the low 12 bits and its size
+    above, and for at most 64 background rows the per-position ``records`` of
     :func:`_rows_one_word` (else None)."""
 
     def __init__(self, leaf_fail: np.ndarray, records: np.ndarray | None) -> None:
