@@ -386,6 +386,10 @@ def _probability_parallel(X, bg_bits, bg_leaf, bg_w, arrays, split_le, roots, va
                           too_many[c : c + 1])  # fmt: skip
 
 
+#: Rows from which a call builds the per-set tables of :mod:`._tree_pruned_table`.
+TABLE_MIN_ROWS = 8
+
+
 class BackgroundRoutes:
     """What the kernels need of the background, computed once per explanation.
 
@@ -427,7 +431,13 @@ class BackgroundRoutes:
 
             passes = build_pruned(pruned_layout, ensemble, self.arrays, background,
                                   n_threads=n_threads)  # fmt: skip
-            table = build_pruned_table(pruned_layout, ensemble, passes, background.shape[0])
+            # the per-set tables cost about what they save on ~8 rows (a mask per leaf and
+            # background row, built for this call only)
+            table = (
+                build_pruned_table(pruned_layout, ensemble, passes, background.shape[0])
+                if n_rows >= TABLE_MIN_ROWS
+                else None
+            )
             self.pruned = (pruned_layout, passes, table)
             return
         if not walk:
