@@ -71,8 +71,9 @@ def _leaf_fail(rec, parent, tree_start, passes, valid, n_bg, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def _rows(X, start, stop, rec, thr_k, passes, leaf_fail, bg_w, lp_node, tree_start, arrays,
-          split_le, tree_output, value_k, pc, w_x, w_r, max_depth, block, out):  # fmt: skip
+def _rows(X, start, stop, rec, thr_k, passes, leaf_start, leaf_fail, bg_w, lp_node, tree_start,
+          arrays, split_le, tree_output, value_k, pc, w_x, w_r, max_depth, block,
+          out):  # fmt: skip
     """Values of the margin for rows ``start:stop``, added into ``out`` (any background size).
 
     ``rec[k] = (feature or -1 at a leaf, right child's position or the leaf number at a leaf,
@@ -94,6 +95,9 @@ def _rows(X, start, stop, rec, thr_k, passes, leaf_fail, bg_w, lp_node, tree_sta
     n_bg = bg_w.shape[0]
     d = X.shape[1]
     nw = passes.shape[2]
+    rec1 = rec.reshape(-1)
+    passes1 = passes.reshape(-1)
+    lf1 = leaf_fail.reshape(-1)
     valid = np.zeros(nw, dtype=np.int64)
     for r in range(n_bg):
         if bg_w[r] != 0.0:
@@ -112,6 +116,18 @@ def _rows(X, start, stop, rec, thr_k, passes, leaf_fail, bg_w, lp_node, tree_sta
             k_out = tree_output[t]
             k_lo = 0 if k_out < 0 else k_out
             k_hi = n_out if k_out < 0 else k_out + 1
+            # the next tree's data come into cache while this one is summed (see
+            # :func:`_rows_one_word`)
+            t2 = min(t + 1, n_trees - 1)
+            nxt = t + 1 < n_trees
+            pf_a = tree_start[t2] * 3
+            pf_a_end = tree_start[t2 + 1] * 3 if nxt else pf_a
+            pf_p = tree_start[t2] * 2 * nw
+            pf_p_end = tree_start[t2 + 1] * 2 * nw if nxt else pf_p
+            pf_b = leaf_start[t2] * n_bg
+            pf_b_end = leaf_start[t2 + 1] * n_bg if nxt else pf_b
+            pf_c = tree_start[t2]
+            pf_c_end = tree_start[t2 + 1] if nxt else pf_c
             for i in range(i0, i1):
                 ta = tab_a[i - i0]
                 tb = tab_b[i - i0]
@@ -122,6 +138,18 @@ def _rows(X, start, stop, rec, thr_k, passes, leaf_fail, bg_w, lp_node, tree_sta
                     cur[w] = valid[w]
                 top = 0
                 while True:
+                    if pf_a < pf_a_end:
+                        prefetch(rec1, pf_a)
+                        pf_a += 8
+                    elif pf_p < pf_p_end:
+                        prefetch(passes1, pf_p)
+                        pf_p += 8
+                    elif pf_b < pf_b_end:
+                        prefetch(lf1, pf_b)
+                        pf_b += 32
+                    elif pf_c < pf_c_end:
+                        prefetch(thr_k, pf_c)
+                        pf_c += 8
                     j = rec[k, 0]
                     if j >= 0:
                         packed = rec[k, 2]
@@ -361,9 +389,9 @@ def _chunks_parallel(kernel_id, X, rec, thr_k, passes, node, leaf_start, leaf_fa
                            tree_start, arrays, split_le, tree_output, value_k, pc, w_x, w_r,
                            max_depth, block, out[start:stop])  # fmt: skip
         else:
-            _rows(X, start, stop, rec, thr_k, passes, leaf_fail, bg_w, lp_node, tree_start,
-                  arrays, split_le, tree_output, value_k, pc, w_x, w_r, max_depth, block,
-                  out[start:stop])  # fmt: skip
+            _rows(X, start, stop, rec, thr_k, passes, leaf_start, leaf_fail, bg_w, lp_node,
+                  tree_start, arrays, split_le, tree_output, value_k, pc, w_x, w_r, max_depth,
+                  block, out[start:stop])  # fmt: skip
 
 
 class TableBackground:
@@ -445,4 +473,4 @@ def table_shap(layout, passes: np.ndarray, table: TableBackground, ensemble, arr
                        table.leaf_fail.reshape(-1), table.leaf_start, layout.thr_k, *args,
                        out)  # fmt: skip
     else:
-        _rows(X, 0, n, layout.rec, layout.thr_k, passes, *args, out)
+        _rows(X, 0, n, layout.rec, layout.thr_k, passes, table.leaf_start, *args, out)
