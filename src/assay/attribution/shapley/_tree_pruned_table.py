@@ -19,7 +19,12 @@ fails, and ``-w_b v a! (u-1)! / (a+u)!`` to each feature of ``U`` (``a = |Sx(b)|
 These are the same terms as :func:`~._tree_pruned.pruned_shap` grouped differently, hence
 equal to brute-force enumeration of the game up to float64 rounding. Used for at most
 :data:`MAX_TABLE_FEATURES` features; rows are explained in blocks of :data:`ROW_BLOCK`, tree
-by tree, so a tree's nodes and masks are read from memory once per block.
+by tree, so a tree's nodes and masks are read from memory once per block, and the next
+tree's are prefetched while one is summed (:mod:`._prefetch`).
+
+Measured on a RandomForestRegressor(100) grown to purity, d = 10, 40 background rows, one
+thread: 1.37 ms per row against 4.8 for the per-pair descent and ~155 for
+``shap.explainers.Exact`` (``benchmarks/RESULTS.md``, issue 25).
 """
 
 from __future__ import annotations
