@@ -562,7 +562,16 @@ def test_tree_structure_with_missing_values_and_weights():
     assert fast.params["structure"] == "tree"
 
 
-def test_deep_leaves_without_memo_equal_enumeration():
+@pytest.fixture
+def leaf_games(monkeypatch):
+    # the leaf-by-leaf sum, which trees over <= 12 features or with many leaves no longer take
+    from assay.attribution.shapley import _exact_structured, _tree_pruned_table
+
+    monkeypatch.setattr(_exact_structured, "DEEP_TREE_LEAVES", 10**9)
+    monkeypatch.setattr(_tree_pruned_table, "MAX_TABLE_FEATURES", 0)
+
+
+def test_deep_leaves_without_memo_equal_enumeration(leaf_games):
     """Leaves over more features than the memo table sum over patterns for every row."""
     from sklearn.tree import DecisionTreeRegressor
 
@@ -570,6 +579,7 @@ def test_deep_leaves_without_memo_equal_enumeration():
     model = DecisionTreeRegressor(random_state=0).fit(X[:500], y[:500])  # unlimited depth
     explainer = ExactShapley(model, background=X[500:515])
     memo = explainer.explain(X[550:570])
+    assert memo.params["tree_algorithm"] == "leaf games"
     explainer._structure.memo_features = 0
     direct = explainer.explain(X[550:570])
     assert explainer._structure.max_p == 7  # some leaf splits on every feature
@@ -578,7 +588,7 @@ def test_deep_leaves_without_memo_equal_enumeration():
     _assert_same(direct, brute)
 
 
-def test_tree_values_do_not_depend_on_row_chunks_or_leaf_blocks(monkeypatch):
+def test_tree_values_do_not_depend_on_row_chunks_or_leaf_blocks(monkeypatch, leaf_games):
     from sklearn.ensemble import RandomForestRegressor
 
     from assay.attribution.shapley import _exact_structured
@@ -586,6 +596,7 @@ def test_tree_values_do_not_depend_on_row_chunks_or_leaf_blocks(monkeypatch):
     X, y = _structured_data(seed=4)
     model = RandomForestRegressor(n_estimators=5, max_depth=5, random_state=0).fit(X, y)
     whole = ExactShapley(model, background=X[:10]).explain(X[100:150])
+    assert whole.params["tree_algorithm"] == "leaf games"
     monkeypatch.setattr(_exact_structured, "ROUTE_BYTES", 1)  # 16 rows per chunk
     monkeypatch.setattr(_exact_structured, "PATTERN_BYTES", 1)  # one leaf per block
     chunked = ExactShapley(model, background=X[:10]).explain(X[100:150])

@@ -98,14 +98,21 @@ def test_deep_classifier_probabilities_with_weighted_background(always_descend, 
 
 
 @pytest.mark.parametrize("depth_model", ["hgb", "rf_depth6"])
-def test_shallow_trees_keep_the_leaf_games(depth_model):
-    X, y = _data(d=5, n=400, seed=4)
+@pytest.mark.parametrize("d", [5, 13])
+def test_shallow_trees_take_the_descent_up_to_twelve_features(depth_model, d):
+    # a speed choice: with <= 12 features the descent sums leaves per feature set and is
+    # faster on shallow trees too; beyond, shallow trees keep the leaf games
+    X, y = _data(d=d, n=400, seed=4)
     if depth_model == "hgb":
         model = HistGradientBoostingRegressor(max_iter=10, random_state=0).fit(X, y)
     else:
         model = RandomForestRegressor(n_estimators=5, max_depth=6, random_state=0).fit(X, y)
-    exp = ExactShapley(model, background=X[:20]).explain(X[300:302])
-    assert exp.params["tree_algorithm"] == "leaf games"
+    explainer = ExactShapley(model, background=X[:20])
+    exp = explainer.explain(X[300:302])
+    assert exp.params["tree_algorithm"] == ("pruned descent" if d <= 12 else "leaf games")
+    if d <= 12:
+        leaf = _leaf_games(explainer, X[300:302])
+        np.testing.assert_allclose(exp.values, leaf.values, rtol=0, atol=1e-12)
 
 
 def test_pruned_descent_equals_interventional_treeshap_on_many_rows(monkeypatch):

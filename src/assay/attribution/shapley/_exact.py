@@ -155,6 +155,7 @@ class ExactShapley(BaseExplainer):
         self._structure_for: int | None = None
         self._structure_checked = False
         self._structure_note = "structure='none' (enumeration requested)"
+        self._base_cache: tuple | None = None  # (structure, background, its outputs)
         super().__init__(
             model,
             background=background,
@@ -232,7 +233,12 @@ class ExactShapley(BaseExplainer):
                 return None
             self._structure_checked = True
         # v({}) = E_w f(b) from the same structure as the values, so that they add up exactly
-        f_bg = np.ascontiguousarray(found.outputs(bg))
+        cached = self._base_cache
+        if cached is not None and cached[0] is found and np.array_equal(cached[1], bg):
+            f_bg = cached[2]  # the same background again (one explainer, several calls)
+        else:
+            f_bg = np.ascontiguousarray(found.outputs(bg))
+            self._base_cache = (found, bg.copy(), f_bg)
         base_row = weighted_background_mean(f_bg, weights, bg.shape[0])
         values = found.values(X, bg, weights)
         params["structure"] = found.kind

@@ -386,6 +386,10 @@ def _probability_parallel(X, bg_bits, bg_leaf, bg_w, arrays, split_le, roots, va
                           too_many[c : c + 1])  # fmt: skip
 
 
+#: Rows from which a call builds the per-set tables of :mod:`._tree_pruned_table`.
+TABLE_MIN_ROWS = 8
+
+
 class BackgroundRoutes:
     """What the kernels need of the background, computed once per explanation.
 
@@ -423,11 +427,18 @@ class BackgroundRoutes:
             and pruned_layout.fits_background(background.shape[0])
         ):
             # deep trees: a pruned descent per (row, tree), see :mod:`._tree_pruned`
-            from assay.attribution.shapley._tree_pruned import build_pruned
+            from assay.attribution.shapley._tree_pruned import build_pruned, build_pruned_table
 
             passes = build_pruned(pruned_layout, ensemble, self.arrays, background,
                                   n_threads=n_threads)  # fmt: skip
-            self.pruned = (pruned_layout, passes)
+            # the per-set tables cost about what they save on ~8 rows (a mask per leaf and
+            # background row, built for this call only)
+            table = (
+                build_pruned_table(pruned_layout, ensemble, passes, background.shape[0])
+                if n_rows >= TABLE_MIN_ROWS
+                else None
+            )
+            self.pruned = (pruned_layout, passes, table)
             return
         if not walk:
             self.patterns = build_leaf_patterns(
@@ -465,7 +476,7 @@ def interventional_shap(
         from assay.attribution.shapley._tree_pruned import pruned_shap
 
         pruned_shap(routes.pruned[0], routes.pruned[1], ensemble, routes.arrays, X,
-                    routes.weights, out, n_threads=n_threads)  # fmt: skip
+                    routes.weights, out, n_threads=n_threads, table=routes.pruned[2])  # fmt: skip
         return 0
     if not probability and routes.patterns is not None:
         leaf_pattern_shap(routes.patterns, ensemble, routes.arrays, X, out, routes.w_x,

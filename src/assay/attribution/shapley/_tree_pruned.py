@@ -45,7 +45,7 @@ from assay.attribution.shapley._tree_leaf_patterns import (
 )
 from assay.attribution.shapley._tree_path import goes_left
 
-__all__ = ["MAX_PASS_BYTES", "PrunedLayout", "build_pruned", "pruned_shap"]
+__all__ = ["MAX_PASS_BYTES", "PrunedLayout", "build_pruned", "build_pruned_table", "pruned_shap"]
 
 #: Largest pass-word table (two words per node per 64 background rows) built for one
 #: background; larger backgrounds use the other algorithms, which block their memory.
@@ -91,6 +91,20 @@ class PrunedLayout:
         from assay.attribution.shapley._tree_interventional import _leaf_weights
 
         self.w_x, self.w_r = _leaf_weights(max(self.widest, 1))
+        # for :mod:`._tree_pruned_table`: parent positions, leaf numbers in rec[:, 1] at leaves
+        self.parent = parent
+        lpos = np.flatnonzero(leaf_of >= 0)
+        self.rec[lpos, 1] = leaf_of[lpos]
+        self.n_leaves = int(lpos.shape[0])
+        self._value_k = None
+
+    def value_k(self, ensemble) -> np.ndarray:
+        """Leaf values per preorder position (n_positions, n_outputs), built once."""
+        if self._value_k is None:
+            self._value_k = np.ascontiguousarray(
+                np.asarray(ensemble.value, dtype=np.float64)[self.node]
+            )
+        return self._value_k
 
     @property
     def fits(self) -> bool:
@@ -314,21 +328,42 @@ def _rows_parallel(X, rec, thr_k, passes, bg_w, lp_node, tree_start, arrays, spl
               tree_output, value_k, w_x, w_r, max_depth, out[start:stop])  # fmt: skip
 
 
+def build_pruned_table(layout: PrunedLayout, ensemble, passes: np.ndarray,
+                       n_background: int):  # fmt: skip
+    """The per-background data of :mod:`._tree_pruned_table` (the leaf work summed per
+    feature set), or None where it does not apply (more than
+    :data:`~._tree_pruned_table.MAX_TABLE_FEATURES` features, or masks over
+    :data:`MAX_PASS_BYTES`)."""
+    from assay.attribution.shapley._tree_pruned_table import build_table, fits_table
+
+    if not fits_table(layout, int(ensemble.n_features), n_background, MAX_PASS_BYTES):
+        return None
+    return build_table(layout, ensemble, passes, n_background)
+
+
 def pruned_shap(layout: PrunedLayout, passes: np.ndarray, ensemble, arrays,
                 X: np.ndarray, weights: np.ndarray, out: np.ndarray, *,
-                n_threads: int = 1) -> None:  # fmt: skip
+                n_threads: int = 1, table=None) -> None:  # fmt: skip
     """Add the interventional SHAP values of the margin of rows ``X`` into ``out`` (n, d, k).
 
     ``passes`` comes from :func:`build_pruned` for the background whose row weights are
-    ``weights``; the layout must fit (:attr:`PrunedLayout.fits`).
+    ``weights``; the layout must fit (:attr:`PrunedLayout.fits`). With ``table`` (from
+    :func:`build_pruned_table` for the same background) the leaf work is summed per feature
+    set (:mod:`._tree_pruned_table`, ~3x faster on deep forests); the values agree to rounding.
     """
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    if table is not None:
+        from assay.attribution.shapley._tree_pruned_table import MAX_TABLE_FEATURES, table_shap
+
+        if X.shape[1] <= MAX_TABLE_FEATURES:
+            table_shap(layout, passes, table, ensemble, arrays, X, weights, out,
+                       n_threads=n_threads)  # fmt: skip
+            return
     args = (layout.rec, layout.thr_k, passes, np.ascontiguousarray(weights, dtype=np.float64),
             layout.node, layout.tree_start, arrays, bool(ensemble.split_le),
             np.ascontiguousarray(ensemble.tree_output, dtype=np.int64),
-            np.ascontiguousarray(np.asarray(ensemble.value, dtype=np.float64)[layout.node]),
-            layout.w_x, layout.w_r,
+            layout.value_k(ensemble), layout.w_x, layout.w_r,
             layout.max_depth)  # fmt: skip
-    X = np.ascontiguousarray(X, dtype=np.float64)
     n = X.shape[0]
     if n_threads <= 1 or n < 2:
         _rows(X, 0, n, *args, out)
