@@ -169,3 +169,22 @@ def test_permutation_intervals_cover_after_stopping_by_accuracy() -> None:
 def test_permutation_bad_tolerance_is_a_clean_error() -> None:
     with pytest.raises(InvalidInputError, match="tolerance must be a positive number"):
         PermutationShap(f, background=XW[:5], tolerance=-0.5)
+
+
+@pytest.mark.parametrize("coalitions", ["shared", "per_background"])
+def test_stopping_does_not_depend_on_batching(coalitions: str) -> None:
+    """Each row's rounds depend only on its own standard errors (pairs double each round), so a
+    different batching (a small memory cap: one row per batch instead of two) changes nothing."""
+    bg, X = XW[:12], XW[40:64]
+    for cls, opts in (
+        (KernelShap, {"budget": 250, "tolerance": 0.03}),
+        (PermutationShap, {"n_permutations": 200, "tolerance": 0.04}),
+    ):
+        a = cls(f, background=bg, coalitions=coalitions, **opts).explain(X, seed=3)
+        b = cls(f, background=bg, coalitions=coalitions, max_memory=2**16, **opts).explain(
+            X, seed=3
+        )
+        key = "n_coalitions" if cls is KernelShap else "n_permutations_used"
+        assert a.params[key] == b.params[key]
+        assert len(set(a.params[key])) > 1  # rows really stopped at different rounds
+        np.testing.assert_allclose(b.values, a.values, rtol=0, atol=1e-12)

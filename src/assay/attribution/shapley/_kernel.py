@@ -42,12 +42,14 @@ evaluations, independent errors across background rows, HC2 standard errors.
 
 Convergence modes: with ``tolerance`` (a target standard error, in the units of the output),
 sample in rounds until, for every row, the largest standard error is at most ``tolerance``, or
-until ``budget`` coalitions (the cap). Each round predicts the pairs still needed from the
-``1 / sqrt(n)`` rate (``n_needed = n (se / tolerance)^2``), so a row usually stops after two
-or three rounds. ``tol`` is the relative variant: the largest standard error at most ``tol``
-times the spread of that row's values (``max_j phi_j - min_j phi_j``, the largest over
-outputs). ``params["converged"]`` says which rows made it, ``params["n_coalitions"]`` how many
-coalitions each row used and ``params["model_rows_evaluated"]`` the model evaluations in all.
+until ``budget`` coalitions (the cap). After a pilot round each round doubles the pairs
+drawn so far, so a row overshoots its need by at most 2x in pairs (1.41x in standard error);
+the schedule depends only on the row's own standard errors, so batching, ``n_jobs`` and
+``client`` do not change where a row stops. ``tol`` is the relative variant: the largest
+standard error at most ``tol`` times the spread of that row's values
+(``max_j phi_j - min_j phi_j``, the largest over outputs). ``params["converged"]`` says which
+rows made it, ``params["n_coalitions"]`` how many coalitions each row used and
+``params["model_rows_evaluated"]`` the model evaluations in all.
 """
 
 from __future__ import annotations
@@ -171,7 +173,8 @@ def make_plan(
 ) -> _Plan:
     """Decide enumerated sizes, the sampling distribution and the rounds for ``d`` features."""
     m = _size_masses(d)
-    q_all = m.copy() if sampling == "kernel" else np.r_[0.0, np.full(d - 1, 1.0 / (d - 1)), 0.0]
+    leverage = np.r_[0.0, np.full(d - 1, 1.0 / max(1, d - 1)), 0.0]
+    q_all = m.copy() if sampling == "kernel" else leverage[: d + 1]
     if tolerance is not None:  # a pilot round; later rounds are sized from its standard errors
         first = min(budget, 8 * d + 16)
     elif tol is not None:
@@ -305,15 +308,13 @@ def _jackknife_var(
     return (n - 1) / n * ((phis - phis.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
 
 
-def _pairs_to_add(have: int, worst: np.ndarray, target: np.ndarray, plan: _Plan) -> int:
-    """Pairs for the next round: the median row's predicted need under the ``1/sqrt(n)`` rate
-    (with 10% to spare), at least ``MIN_PAIRS``; with ``tol`` the fixed round size."""
+def _pairs_to_add(have: int, plan: _Plan) -> int:
+    """Pairs for the next round: with ``tolerance`` as many as drawn so far (the pairs double
+    each round, a schedule that depends only on the row, so batching cannot change where a row
+    stops); with ``tol`` the fixed round size."""
     if plan.tolerance is None:
         return plan.pairs_per_round
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(target > 0, (worst / target) ** 2, np.inf)
-    need = have * float(np.median(np.minimum(ratio, 1e6))) * 1.1 - have
-    return int(max(MIN_PAIRS, np.ceil(need)))
+    return int(max(MIN_PAIRS, have))
 
 
 def after_round(
@@ -331,7 +332,7 @@ def after_round(
     if not keep.any():
         return done, keep, 0
     have = int(pairs_done[keep][0])  # rows still sampling have all drawn the same pairs
-    step = min(plan.max_pairs - have, _pairs_to_add(have, worst[keep], target[keep], plan))
+    step = min(plan.max_pairs - have, _pairs_to_add(have, plan))
     return done, keep, step
 
 
@@ -419,14 +420,19 @@ class KernelShap(SamplingExplainer):
         coalitions (``budget`` of them, so the same model evaluations) and its own fit; the
         values are the weighted mean over background rows (:mod:`._kernel_stratified`).
         Standard errors use each fit's leverage-corrected (HC2) sandwich; it needs
-        ``budget >= 2 d + 16`` below the exact budget. ``"auto"`` picks the scheme with the
-        lower error for the budget: ``"per_background"`` whenever it applies (more than one
-        background row, sampling, budget at least ``2 d + 16``), else ``"shared"``. At equal
+        ``budget >= 2 d + 16`` below the exact budget. ``"auto"``: ``"per_background"``
+        whenever it applies (more than one background row, sampling with
+        ``sampling="leverage"``, budget at least ``2 d + 16``), else ``"shared"``. At equal
         model evaluations the per-background variance is ``sum_b w_b^2 Var(e_b)`` against
-        ``Var(sum_b w_b e_b)`` for the shared draws, whose errors ``e_b`` are repeated across
-        background rows (positively correlated); measured 1.5-11x lower on five models, up
-        to 25x at d = 30 (``benchmarks/RESULTS.md``). Its fits cost more arithmetic (up to
-        ~3x the wall time at the default budget and d = 30, for 3-5x smaller errors).
+        ``Var(sum_b w_b e_b)`` for the shared draws, whose errors ``e_b`` repeat across
+        background rows; it was 1.5-11x lower on every real model measured and 9-34x at
+        d = 30 (``benchmarks/RESULTS.md``). It is not lower when the background rows' errors
+        cancel (e.g. a background of rows ``b`` and ``-b`` under a symmetric interaction).
+        With ``sampling="kernel"`` each background row's fit keeps a small bias that
+        averaging does not shrink, so its intervals under-cover with many background rows;
+        ``"auto"`` then stays ``"shared"``. The fits cost more arithmetic per model row: at
+        equal budgets 1-3x the wall time for a tree ensemble or MLP and up to ~10x for a model
+        as cheap as a logistic regression, hence the smaller ``budget="auto"``.
         ``params["coalitions"]`` records the scheme used.
     n_jobs : int, optional
         Local worker processes (``-1``: all cores).
@@ -563,7 +569,7 @@ class KernelShap(SamplingExplainer):
         smallest = 2 * d + 2 * MIN_PAIRS  # the fewest coalitions its intervals were checked at
         coalitions = self.coalitions
         if coalitions == "auto":  # lower variance at equal evaluations where it is calibrated
-            many = game.n_background > 1 and not exact
+            many = game.n_background > 1 and not exact and self.sampling == "leverage"
             coalitions = "per_background" if many and budget >= smallest else "shared"
         per_background = coalitions == "per_background" and game.n_background > 1
         fixed_auto = self.budget == "auto" and self.tol is None and self.tolerance is None

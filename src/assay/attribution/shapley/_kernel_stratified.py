@@ -14,10 +14,9 @@ Why it helps: the errors of the per-row games are positively correlated in the s
 (the same coalitions miss the same interactions in every game), and independent draws average
 them out. On the benchmark's models (diabetes, d = 10, 50 background rows) the variance at
 equal model evaluations fell 9-11x (HistGradientBoosting) and 6-10x (MLP); see
-``benchmarks/RESULTS.md``. Variance of the average: ``sum_b w_b^2 Var(phi^b)``, each term from
-that game's own regression (sandwich, and the delete-one-pair jackknife with few pairs, as in
-:mod:`._kernel`), so the standard errors stay per-game quantities summed over independent
-strata.
+``benchmarks/RESULTS.md``. Variance of the average: ``sum_b w_b^2 Var(phi^b)``,
+each term from that game's own regression: the sandwich with each pair's term divided by
+``1 - h_p`` (HC2, ``h_p`` its leverage in the fit) up to ``HC2_MAX_PAIRS`` pairs, HC1 beyond.
 """
 
 from __future__ import annotations
