@@ -35,6 +35,9 @@ __all__ = ["kernel_batch_per_background", "single_background_values", "solve_str
 # 1 - its leverage (HC2); beyond, leverages are ~(d - 1) / pairs and HC1 is the same to <1%
 HC2_MAX_PAIRS = 128
 SOLVE_BLOCK_BYTES = 16 * 2**20  # one (strata, coalitions, d) float array of the fit, at most
+# background rows drawn, evaluated and (without a tolerance) fitted together: a fixed number,
+# so the draws do not depend on memory settings, and memory stays bounded for any background
+STRATA_PER_BLOCK = 64
 
 
 @numba.njit(cache=True, nogil=True)
@@ -215,33 +218,47 @@ def kernel_batch_per_background(shared: tuple, batch: tuple[np.ndarray, np.ndarr
         phi, se = _combine(pu, su, w, B)
         return {"idx": idx, "phi": phi, "se": se, "n_pairs": n_pairs, "converged": converged}
     rngs = [row_rng(entropy, int(i)) for i in idx]
+    blocks = [np.arange(lo, min(B, lo + STRATA_PER_BLOCK)) for lo in range(0, B, STRATA_PER_BLOCK)]
+    one_round = plan.tol is None and plan.tolerance is None
     active = np.arange(r)
-    Z = np.zeros((0, 0, d), dtype=bool)
-    Y = np.zeros((0, 0, k))
+    Zs: list = [None] * len(blocks)  # per block of strata: (active rows x strata, S, d)
+    Ys: list = [None] * len(blocks)
     step = min(plan.pairs_per_round, plan.max_pairs)
     while active.size:
-        # each row draws its strata's pairs from its own generator: batching-independent
-        new = np.concatenate(
-            [_draw_pairs(rngs[i], plan, step * B).reshape(B, 2 * step, d) for i in active]
-        )  # (a * B, 2 step, d)
-        units = (active[:, None] * B + np.arange(B)[None, :]).ravel()
-        v = single_background_values(
-            game,
-            X,
-            new.reshape(-1, d),
-            np.repeat(active, B * 2 * step),
-            np.repeat(unit_bg[units], 2 * step),
-        ).reshape(units.size, 2 * step, k)
-        y_new = v - fb[unit_bg[units]][:, None, :]
-        Z = new if Z.shape[1] == 0 else np.concatenate([Z, new], axis=1)
-        Y = y_new if Y.shape[1] == 0 else np.concatenate([Y, y_new], axis=1)
         n_pairs[active] += step
-        pu, su = _solve_in_blocks(plan, bE[units], Z, Y, c[units])
-        p, s = _combine(pu, su, w, B)
+        p = np.zeros((active.size, d, k))
+        var = np.zeros((active.size, d, k))
+        for t, strata in enumerate(blocks):
+            nb = strata.size
+            # each row draws its strata's pairs from its own generator, block after block of a
+            # fixed size: the draws depend on neither batching nor memory settings
+            new = np.concatenate(
+                [_draw_pairs(rngs[i], plan, step * nb).reshape(nb, 2 * step, d) for i in active]
+            )  # (a * nb, 2 step, d)
+            units = (active[:, None] * B + strata[None, :]).ravel()
+            v = single_background_values(
+                game,
+                X,
+                new.reshape(-1, d),
+                np.repeat(active, nb * 2 * step),
+                np.repeat(unit_bg[units], 2 * step),
+            ).reshape(units.size, 2 * step, k)
+            y_new = v - fb[unit_bg[units]][:, None, :]
+            Zs[t] = new if Zs[t] is None else np.concatenate([Zs[t], new], axis=1)
+            Ys[t] = y_new if Ys[t] is None else np.concatenate([Ys[t], y_new], axis=1)
+            pu, su = _solve_in_blocks(plan, bE[units], Zs[t], Ys[t], c[units])
+            wb = w[strata]
+            p += np.einsum("b,rbdk->rdk", wb, pu.reshape(active.size, nb, d, k))
+            var += np.einsum("b,rbdk->rdk", wb**2, su.reshape(active.size, nb, d, k) ** 2)
+            if one_round:  # nothing more to fit: keep memory to one block of strata
+                Zs[t] = Ys[t] = None
+        s = np.sqrt(var)
         phi[active], se[active] = p, s
-        if plan.tol is None and plan.tolerance is None:
+        if one_round:
             break
         converged[active], keep, step = after_round(plan, p, s, n_pairs[active])
-        keep_units = np.repeat(keep, B)
-        active, Z, Y = active[keep], Z[keep_units], Y[keep_units]
+        for t, strata in enumerate(blocks):
+            keep_units = np.repeat(keep, strata.size)
+            Zs[t], Ys[t] = Zs[t][keep_units], Ys[t][keep_units]
+        active = active[keep]
     return {"idx": idx, "phi": phi, "se": se, "n_pairs": n_pairs, "converged": converged}
