@@ -9,7 +9,9 @@ correlated. This script measures the gain on the exact per-background games of
 bench_kernel.py's d=10 models (diabetes, 50 background rows): for each of 10 rows the table of
 all 1024 coalitions x 50 background rows, then the per-background estimator of
 ``PermutationShap(coalitions="per_background")`` with 2, 3 and 4 pairs per background row
-drawn either independently (assay) or as orthogonal codes; error = mean squared error against
+drawn independently (assay), as orthogonal codes within each background row, with the
+directions of one rotation dealt across background rows, or as cyclic shifts of one order
+across groups of d background rows (stratified by position); error = mean squared error against
 the exact values over ``--reps`` draws per row.
 
 Run: OMP_NUM_THREADS=1 .venv/bin/python benchmarks/study_permutation_codes.py [--reps 40]
@@ -22,7 +24,8 @@ from math import comb
 
 import numpy as np
 from scipy.stats import special_ortho_group
-from study_proxy import D, MASKS, setup
+
+from study_proxy import MASKS, D, setup
 
 CODE = (MASKS * (1 << np.arange(D))).sum(axis=1)  # coalition -> bit code
 ROW_OF_CODE = np.empty(2**D, dtype=np.int64)
@@ -56,23 +59,61 @@ def walk(v: np.ndarray, order: np.ndarray) -> np.ndarray:
     return est
 
 
-def independent_pairs(rng: np.random.Generator, pairs: int) -> list:
-    orders = [rng.permutation(D) for _ in range(pairs)]
-    return [o for p in orders for o in (p, p[::-1])]
+def independent(rng: np.random.Generator, B: int, pairs: int) -> list:
+    """assay's scheme: each background row draws its own forward orders (reversed too)."""
+    return [[rng.permutation(D) for _ in range(pairs)] for _ in range(B)]
 
 
-def orthogonal_pairs(rng: np.random.Generator, pairs: int) -> list:
+def _rotation_directions(rng: np.random.Generator, n: int) -> list:
     out: list = []
-    while len(out) < 2 * pairs:
-        directions = BASIS @ special_ortho_group.rvs(D - 1, random_state=rng)
-        for j in range(min(D - 1, pairs - len(out) // 2)):
-            p = np.argsort(directions[:, j])
-            out += [p, p[::-1]]
+    while len(out) < n:
+        Q = BASIS @ special_ortho_group.rvs(D - 1, random_state=rng)
+        out += [Q[:, j] for j in range(D - 1)]
+    return out[:n]
+
+
+def orthogonal_within(rng: np.random.Generator, B: int, pairs: int) -> list:
+    """Each background row ranks orthonormal directions of its own random rotation."""
+    return [[np.argsort(u) for u in _rotation_directions(rng, pairs)] for _ in range(B)]
+
+
+def orthogonal_across(rng: np.random.Generator, B: int, pairs: int) -> list:
+    """The directions of one rotation are dealt to different background rows."""
+    dirs = _rotation_directions(rng, B * pairs)
+    order = rng.permutation(B * pairs)
+    return [[np.argsort(dirs[order[b + B * k]]) for k in range(pairs)] for b in range(B)]
+
+
+def latin_across(rng: np.random.Generator, B: int, pairs: int) -> list:
+    """Groups of d background rows get the d cyclic shifts of one random order: every feature
+    takes every position once per group (stratified by position across background rows)."""
+    out: list = [[] for _ in range(B)]
+    for _ in range(pairs):
+        rows = rng.permutation(B)
+        for g in range(0, B, D):
+            sigma, shifts = rng.permutation(D), rng.permutation(D)
+            for t, b in enumerate(rows[g : g + D]):
+                out[b].append(np.roll(sigma, shifts[t]))
     return out
 
 
-def estimate(V: np.ndarray, rng: np.random.Generator, pairs: int, draw) -> np.ndarray:
-    return np.mean([np.mean([walk(vb, o) for o in draw(rng, pairs)], axis=0) for vb in V], axis=0)
+SCHEMES = {
+    "independent": independent,
+    "orthogonal within": orthogonal_within,
+    "orthogonal across": orthogonal_across,
+    "Latin across": latin_across,
+}
+
+
+def estimate(V: np.ndarray, orders: list) -> np.ndarray:
+    """Per-background antithetic estimate: mean over background rows of each row's pairs."""
+    return np.mean(
+        [
+            np.mean([(walk(vb, o) + walk(vb, o[::-1])) / 2 for o in ob], axis=0)
+            for vb, ob in zip(V, orders, strict=True)
+        ],
+        axis=0,
+    )
 
 
 def main() -> None:
@@ -80,23 +121,23 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=40)
     args = parser.parse_args()
     bg, rows, models = setup()
-    print("| model | pairs per background row | MSE independent | MSE orthogonal | ratio |")
-    print("|---|---:|---:|---:|---:|")
+    names = list(SCHEMES)
+    print("| model | pairs per background row | " + " | ".join(f"MSE {n}" for n in names) + " |")
+    print("|---|---:|" + "---:|" * len(names))
     for name, model in models.items():
         tables = [per_background_tables(model.predict, x, bg) for x in rows[:10]]
         exact = [exact_values(V) for V in tables]
         for pairs in (2, 3, 4):
-            mse = {}
-            for label, draw in (("independent", independent_pairs), ("orthogonal", orthogonal_pairs)):
+            cells = []
+            for label in names:
                 rng = np.random.default_rng(1)
                 errs = [
-                    np.mean((estimate(V, rng, pairs, draw) - e) ** 2)
-                    for V, e in zip(tables, exact)
+                    np.mean((estimate(V, SCHEMES[label](rng, len(bg), pairs)) - e) ** 2)
+                    for V, e in zip(tables, exact, strict=True)
                     for _ in range(args.reps)
                 ]
-                mse[label] = (np.mean(errs), np.std(errs) / np.sqrt(len(errs)))
-            (a, sa), (b, sb) = mse["independent"], mse["orthogonal"]
-            print(f"| {name} | {pairs} | {a:.4f} +- {sa:.4f} | {b:.4f} +- {sb:.4f} | {a / b:.2f}x |")
+                cells.append(f"{np.mean(errs):.4f} +- {np.std(errs) / np.sqrt(len(errs)):.4f}")
+            print(f"| {name} | {pairs} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":
