@@ -151,6 +151,58 @@ def allocation_gains(models: dict, bg: np.ndarray, rows: np.ndarray, rng) -> Non
         print(f"| {name} | {cells} |", flush=True)
 
 
+def exact_end_positions(models: dict, bg: np.ndarray, rows: np.ndarray, reps: int) -> None:
+    """A feature's contributions at the first and last position of a walk, ``v({i}) - v(0)``
+    and ``f(x) - v(N \\ i)``, have known means after 2d evaluations per background row; taking
+    them exact and sampling only the middle positions (walks then need d - 3 evaluations each)
+    against plain pairs, as MSE x model evaluations per background row (lower is better)."""
+    full = 2**D - 1
+    print(
+        "\n| model | pairs | plain: evaluations, MSE x evaluations "
+        "| exact ends: evaluations, MSE x evaluations |"
+    )
+    print("|---|---:|---|---|")
+
+    def ends(v: np.ndarray) -> np.ndarray:
+        single = v[ROW_OF_CODE[1 << np.arange(D)]] - v[ROW_OF_CODE[0]]
+        last = v[ROW_OF_CODE[full]] - v[ROW_OF_CODE[full ^ (1 << np.arange(D))]]
+        return (single + last) / D
+
+    def middle(v: np.ndarray, order: np.ndarray) -> np.ndarray:
+        est = walk(v, order)
+        est[[order[0], order[-1]]] = 0.0
+        return est
+
+    def with_ends(V: np.ndarray, orders: list) -> np.ndarray:
+        return np.mean(
+            [
+                ends(vb) + np.mean([(middle(vb, o) + middle(vb, o[::-1])) / 2 for o in ob], axis=0)
+                for vb, ob in zip(V, orders, strict=True)
+            ],
+            axis=0,
+        )
+
+    for name, model in models.items():
+        tables = [per_background_tables(model.predict, x, bg) for x in rows[:10]]
+        exact = [exact_values(V) for V in tables]
+        for pairs in (2, 3, 4):
+            cells = []
+            for fn, cost in (
+                (estimate, pairs * 2 * (D - 1)),
+                (with_ends, 2 * D + pairs * 2 * (D - 3)),
+            ):
+                rng = np.random.default_rng(1)
+                mse = np.mean(
+                    [
+                        np.mean((fn(V, independent(rng, len(bg), pairs)) - e) ** 2)
+                        for V, e in zip(tables, exact, strict=True)
+                        for _ in range(reps)
+                    ]
+                )
+                cells.append(f"{cost}, {mse * cost:.2f}")
+            print(f"| {name} | {pairs} | " + " | ".join(cells) + " |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=40)
@@ -174,6 +226,7 @@ def main() -> None:
                 cells.append(f"{np.mean(errs):.4f} +- {np.std(errs) / np.sqrt(len(errs)):.4f}")
             print(f"| {name} | {pairs} | " + " | ".join(cells) + " |", flush=True)
     allocation_gains(models, bg, rows, np.random.default_rng(0))
+    exact_end_positions(models, bg, rows, max(10, args.reps // 4))
 
 
 if __name__ == "__main__":
