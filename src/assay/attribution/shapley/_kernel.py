@@ -69,6 +69,7 @@ from assay.attribution.shapley._sampling import (
     Game,
     SamplingExplainer,
     coalition_values,
+    distinct_items,
     random_subsets,
     rows_per_chunk,
     weighted_background_mean,
@@ -357,9 +358,11 @@ def _kernel_batch(shared: tuple[Game, _Plan, int], batch: tuple[np.ndarray, np.n
     se = np.zeros((r, d, k))
     n_pairs = np.zeros(r, dtype=np.int64)
     converged = np.ones(r, dtype=bool)
+    model_rows = np.full(r, E * game.n_background, dtype=np.int64)
+    out = {"idx": idx, "n_pairs": n_pairs, "converged": converged, "model_rows": model_rows}
     if plan.pairs_per_round == 0:
         phi, se = _solve(plan, bE, np.zeros((r, 0, d), dtype=bool), np.zeros((r, 0, k)), c)
-        return {"idx": idx, "phi": phi, "se": se, "n_pairs": n_pairs, "converged": converged}
+        return {"phi": phi, "se": se, **out}
     rngs = [row_rng(entropy, int(i)) for i in idx]
     active = np.arange(r)
     Z = np.zeros((r, 0, d), dtype=bool)
@@ -367,9 +370,11 @@ def _kernel_batch(shared: tuple[Game, _Plan, int], batch: tuple[np.ndarray, np.n
     step = min(plan.pairs_per_round, plan.max_pairs)
     while active.size:
         new = np.stack([_draw_pairs(rngs[i], plan, step) for i in active])  # (a, 2 step, d)
-        v = coalition_values(game, X, new.reshape(-1, d), np.repeat(active, 2 * step)).reshape(
-            active.size, 2 * step, k
-        )
+        flat, row_of = new.reshape(-1, d), np.repeat(active, 2 * step)
+        first, inverse = distinct_items(row_of, flat, r)  # a redrawn coalition: evaluated once
+        v = coalition_values(game, X, flat[first], row_of[first])[inverse]
+        v = v.reshape(active.size, 2 * step, k)
+        model_rows += np.bincount(row_of[first], minlength=r) * game.n_background
         Z = np.concatenate([Z, new], axis=1)
         Y = np.concatenate([Y, v - plan.v0], axis=1)
         n_pairs[active] += step
@@ -379,7 +384,7 @@ def _kernel_batch(shared: tuple[Game, _Plan, int], batch: tuple[np.ndarray, np.n
             break
         converged[active], keep, step = after_round(plan, p, s, n_pairs[active])
         active, Z, Y = active[keep], Z[keep], Y[keep]
-    return {"idx": idx, "phi": phi, "se": se, "n_pairs": n_pairs, "converged": converged}
+    return {"phi": phi, "se": se, **out}
 
 
 class KernelShap(SamplingExplainer):
@@ -596,13 +601,13 @@ class KernelShap(SamplingExplainer):
         entropy = seed_entropy(seed)
         per_row = plan.n_enum + 2 * plan.pairs_per_round
         chunk = rows_per_chunk(n, per_row, game.n_background, d, self.max_memory)
-        keys = ("phi", "se", "n_pairs", "converged")
+        keys = ("phi", "se", "n_pairs", "converged", "model_rows")
         if per_background:
             batch_fn, shared = kernel_batch_per_background, (game, plan, entropy, fb)
         else:
             batch_fn, shared = _kernel_batch, (game, plan, entropy)
         res = self._map_rows(batch_fn, Xv, chunk, shared, "KernelSHAP", keys)
-        phi, se, n_pairs, converged = (res[key] for key in keys)
+        phi, se, n_pairs, converged, model_rows = (res[key] for key in keys)
         n_coal = plan.n_enum + 2 * n_pairs
         k = phi.shape[2]
         params = {
@@ -620,7 +625,7 @@ class KernelShap(SamplingExplainer):
             "converged": (
                 converged.tolist() if self.tol is not None or self.tolerance is not None else None
             ),
-            "model_rows_evaluated": int(n_coal.sum() * game.n_background + n + game.n_background),
+            "model_rows_evaluated": int(model_rows.sum() + n + game.n_background),
         }
         base = np.broadcast_to(v0, (n, k)).copy()
         return self._result(Xv, names, phi, base, stderr=se, params=params)

@@ -26,7 +26,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from assay.attribution.shapley._sampling import COMPILED_CALL_BYTES, Game
+from assay.attribution.shapley._sampling import COMPILED_CALL_BYTES, Game, distinct_items
 from assay.parallel import row_rng
 
 __all__ = ["kernel_batch_per_background", "single_background_values", "solve_strata"]
@@ -211,12 +211,14 @@ def kernel_batch_per_background(shared: tuple, batch: tuple[np.ndarray, np.ndarr
     se = np.zeros((r, d, k))
     n_pairs = np.zeros(r, dtype=np.int64)
     converged = np.ones(r, dtype=bool)
+    model_rows = np.full(r, E * B, dtype=np.int64)
+    out = {"idx": idx, "n_pairs": n_pairs, "converged": converged, "model_rows": model_rows}
     if plan.pairs_per_round == 0:
         pu, su = _solve_in_blocks(
             plan, bE, np.zeros((r * B, 0, d), dtype=bool), np.zeros((r * B, 0, k)), c
         )
         phi, se = _combine(pu, su, w, B)
-        return {"idx": idx, "phi": phi, "se": se, "n_pairs": n_pairs, "converged": converged}
+        return {"phi": phi, "se": se, **out}
     rngs = [row_rng(entropy, int(i)) for i in idx]
     blocks = [np.arange(lo, min(B, lo + STRATA_PER_BLOCK)) for lo in range(0, B, STRATA_PER_BLOCK)]
     one_round = plan.tol is None and plan.tolerance is None
@@ -236,13 +238,14 @@ def kernel_batch_per_background(shared: tuple, batch: tuple[np.ndarray, np.ndarr
                 [_draw_pairs(rngs[i], plan, step * nb).reshape(nb, 2 * step, d) for i in active]
             )  # (a * nb, 2 step, d)
             units = (active[:, None] * B + strata[None, :]).ravel()
-            v = single_background_values(
-                game,
-                X,
-                new.reshape(-1, d),
-                np.repeat(active, nb * 2 * step),
-                np.repeat(unit_bg[units], 2 * step),
-            ).reshape(units.size, 2 * step, k)
+            flat = new.reshape(-1, d)
+            row_of = np.repeat(active, nb * 2 * step)
+            bg_of = np.repeat(unit_bg[units], 2 * step)
+            # a coalition redrawn for the same row and background row is evaluated once
+            first, inverse = distinct_items(row_of * B + bg_of, flat, r * B)
+            v = single_background_values(game, X, flat[first], row_of[first], bg_of[first])
+            v = v[inverse].reshape(units.size, 2 * step, k)
+            model_rows += np.bincount(row_of[first], minlength=r)
             y_new = v - fb[unit_bg[units]][:, None, :]
             Zs[t] = new if Zs[t] is None else np.concatenate([Zs[t], new], axis=1)
             Ys[t] = y_new if Ys[t] is None else np.concatenate([Ys[t], y_new], axis=1)
@@ -261,4 +264,4 @@ def kernel_batch_per_background(shared: tuple, batch: tuple[np.ndarray, np.ndarr
             keep_units = np.repeat(keep, strata.size)
             Zs[t], Ys[t] = Zs[t][keep_units], Ys[t][keep_units]
         active = active[keep]
-    return {"idx": idx, "phi": phi, "se": se, "n_pairs": n_pairs, "converged": converged}
+    return {"phi": phi, "se": se, **out}

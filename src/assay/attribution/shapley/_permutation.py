@@ -7,7 +7,8 @@ reversed walk visits the complements of the forward coalitions, which makes the 
 negatively correlated (antithetic sampling; Mitchell et al. 2022). Per pair the contributions
 telescope to ``f(x) - v(∅)``, so efficiency holds exactly for any number of permutations.
 
-A pair costs ``2 (d - 1)`` coalition evaluations (the empty and the full coalition are shared).
+A pair costs at most ``2 (d - 1)`` coalition evaluations (the empty and the full coalition are
+shared, and a coalition that several walks of a game visit is evaluated once).
 Standard errors: the standard deviation of the ``n_pairs`` independent pair estimates divided by
 ``sqrt(n_pairs)``.
 """
@@ -26,6 +27,7 @@ from assay.attribution.shapley._sampling import (
     Game,
     SamplingExplainer,
     coalition_values,
+    distinct_items,
     rows_per_chunk,
     weighted_background_mean,
 )
@@ -59,8 +61,9 @@ def _pair_masks(rng: np.random.Generator, d: int, n_pairs: int) -> tuple[np.ndar
 
 def _pair_estimates(
     game: Game, X: np.ndarray, fx: np.ndarray, v0: np.ndarray, rngs: list, n_pairs: int
-) -> np.ndarray:
-    """``n_pairs`` antithetic pair estimates per row, (r, n_pairs, d, k); draws from ``rngs``."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n_pairs`` antithetic pair estimates per row, (r, n_pairs, d, k), drawn from ``rngs``,
+    and the model rows each row evaluated (r,): a coalition the walks revisit is evaluated once."""
     r, d = X.shape
     k = fx.shape[1]
     orders = np.empty((r, n_pairs, d), dtype=np.int64)
@@ -71,8 +74,11 @@ def _pair_estimates(
         masks[t, :, 0] = fwd
         masks[t, :, 1] = ~fwd  # reverse walk: prefix of length L = complement of d - L forward
     per_row = n_pairs * 2 * (d - 1)
-    v = coalition_values(game, X, masks.reshape(-1, d), np.repeat(np.arange(r), per_row))
+    flat, row_of = masks.reshape(-1, d), np.repeat(np.arange(r), per_row)
+    first, inverse = distinct_items(row_of, flat, r)
+    v = coalition_values(game, X, flat[first], row_of[first])[inverse]
     v = v.reshape(r, n_pairs, 2, d - 1, k)
+    evaluated = np.bincount(row_of[first], minlength=r) * game.n_background
     # forward chain: v(∅), v(prefix 1), ..., v(prefix d-1), f(x)
     start = np.broadcast_to(v0, (r, n_pairs, k))[:, :, None]
     end = np.broadcast_to(fx[:, None, None, :], (r, n_pairs, 1, k))
@@ -86,14 +92,15 @@ def _pair_estimates(
     np.put_along_axis(est, orders[..., None], fwd_delta, axis=2)
     rev = np.zeros((r, n_pairs, d, k))
     np.put_along_axis(rev, orders[:, :, ::-1, None], rev_delta, axis=2)
-    return 0.5 * (est + rev)
+    return 0.5 * (est + rev), evaluated
 
 
 def _pair_estimates_per_background(
     game: Game, X: np.ndarray, fx: np.ndarray, fb: np.ndarray, rngs: list, n_pairs: int
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """``n_pairs`` antithetic pairs per row *and background row*, each walk on the game of one
-    background row (``v_b(S) = f(x_S, b_{-S})``), (r, B, n_pairs, d, k); draws from ``rngs``."""
+    background row (``v_b(S) = f(x_S, b_{-S})``), (r, B, n_pairs, d, k), drawn from ``rngs``,
+    and the model rows each row evaluated (r,), revisited coalitions once."""
     r, d = X.shape
     B = game.n_background
     k = fx.shape[1]
@@ -105,13 +112,13 @@ def _pair_estimates_per_background(
         masks[t, :, 0] = fwd
         masks[t, :, 1] = ~fwd
     per_b = n_pairs * 2 * (d - 1)
-    v = single_background_values(
-        game,
-        X,
-        masks.reshape(-1, d),
-        np.repeat(np.arange(r), B * per_b),
-        np.tile(np.repeat(np.arange(B), per_b), r),
-    ).reshape(r, B * n_pairs, 2, d - 1, k)
+    flat = masks.reshape(-1, d)
+    row_of = np.repeat(np.arange(r), B * per_b)
+    bg_of = np.tile(np.repeat(np.arange(B), per_b), r)
+    first, inverse = distinct_items(row_of * B + bg_of, flat, r * B)
+    v = single_background_values(game, X, flat[first], row_of[first], bg_of[first])[inverse]
+    v = v.reshape(r, B * n_pairs, 2, d - 1, k)
+    evaluated = np.bincount(row_of[first], minlength=r)
     start = np.repeat(fb, n_pairs, axis=0)  # (B * P, k): v_b(∅) of each walk's stratum
     start = np.broadcast_to(start[None, :, None, :], (r, B * n_pairs, 1, k))
     end = np.broadcast_to(fx[:, None, None, :], (r, B * n_pairs, 1, k))
@@ -121,7 +128,7 @@ def _pair_estimates_per_background(
     np.put_along_axis(est, orders[..., None], fwd_delta, axis=2)
     rev = np.zeros((r, B * n_pairs, d, k))
     np.put_along_axis(rev, orders[:, :, ::-1, None], rev_delta, axis=2)
-    return (0.5 * (est + rev)).reshape(r, B, n_pairs, d, k)
+    return (0.5 * (est + rev)).reshape(r, B, n_pairs, d, k), evaluated
 
 
 def _strata_mean_and_se(est: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -159,7 +166,7 @@ def _permutation_batch(
     fx = game.predict(X)
     if fb is not None:  # coalitions="per_background": strata of the background rows
 
-        def estimates(rows: np.ndarray, draws: list, m: int) -> np.ndarray:
+        def estimates(rows: np.ndarray, draws: list, m: int) -> tuple[np.ndarray, np.ndarray]:
             return _pair_estimates_per_background(game, X[rows], fx[rows], fb, draws, m)
 
         def summarize(est: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -168,19 +175,22 @@ def _permutation_batch(
         axis = 2
     else:
 
-        def estimates(rows: np.ndarray, draws: list, m: int) -> np.ndarray:
+        def estimates(rows: np.ndarray, draws: list, m: int) -> tuple[np.ndarray, np.ndarray]:
             return _pair_estimates(game, X[rows], fx[rows], v0, draws, m)
 
         summarize, axis = _mean_and_se, 1
     used = np.full(r, n_pairs, dtype=np.int64)
     converged = np.ones(r, dtype=bool)
+    model_rows = np.zeros(r, dtype=np.int64)  # coalition rows, revisits evaluated once
+    out = {"n_pairs": used, "converged": converged, "model_rows": model_rows}
     if d == 1:
         phi = (fx - v0)[:, None, :]
-        return {"phi": phi, "se": np.zeros_like(phi), "n_pairs": used, "converged": converged}
+        return {"phi": phi, "se": np.zeros_like(phi), **out}
     rngs = [row_rng(entropy, int(i)) for i in idx]
     if tolerance is None:
-        phi, se = summarize(estimates(np.arange(r), rngs, n_pairs))
-        return {"phi": phi, "se": se, "n_pairs": used, "converged": converged}
+        est, model_rows[:] = estimates(np.arange(r), rngs, n_pairs)
+        phi, se = summarize(est)
+        return {"phi": phi, "se": se, **out}
     k = fx.shape[1]
     phi, se = np.zeros((r, d, k)), np.zeros((r, d, k))
     active = np.arange(r)
@@ -189,7 +199,8 @@ def _permutation_batch(
     step = min(pilot, n_pairs)
     have = 0
     while active.size:
-        new = estimates(active, [rngs[i] for i in active], step)
+        new, evaluated = estimates(active, [rngs[i] for i in active], step)
+        model_rows[active] += evaluated
         est = new if est is None else np.concatenate([est, new], axis=axis)
         have += step
         p, s = summarize(est)
@@ -202,7 +213,7 @@ def _permutation_batch(
         # double the pairs each round: a schedule that depends only on the row, so batching
         # does not change where a row stops (overshoot at most 2x in pairs)
         step = int(min(n_pairs - have, have))
-    return {"phi": phi, "se": se, "n_pairs": used, "converged": converged}
+    return {"phi": phi, "se": se, **out}
 
 
 class PermutationShap(SamplingExplainer):
@@ -360,12 +371,11 @@ class PermutationShap(SamplingExplainer):
         coalitions = "per_background" if per_background else "shared"
         fb = fb_all if per_background else None
         shared = (game, v0, n_pairs, entropy, self.tolerance, fb)
-        keys = ("phi", "se", "n_pairs", "converged")
+        keys = ("phi", "se", "n_pairs", "converged", "model_rows")
         res = self._map_rows(_permutation_batch, Xv, chunk, shared, "permutation SHAP", keys)
         phi, se = res["phi"], res["se"]
         k = phi.shape[2]
         n_coal = n_pairs * 2 * (d - 1)
-        coal_rows = res["n_pairs"] * 2 * (d - 1) if d > 1 else np.zeros(n, dtype=np.int64)
         params = {
             **self._background_params(game, note),
             "seed": seed,
@@ -376,9 +386,7 @@ class PermutationShap(SamplingExplainer):
             "tolerance": self.tolerance,
             "n_permutations_used": (2 * res["n_pairs"]).tolist(),
             "converged": res["converged"].tolist() if self.tolerance is not None else None,
-            "model_rows_evaluated": int(
-                coal_rows.sum() * game.n_background + n + game.n_background
-            ),
+            "model_rows_evaluated": int(res["model_rows"].sum() + n + game.n_background),
         }
         base = np.broadcast_to(v0, (n, k)).copy()
         return self._result(Xv, names, phi, base, stderr=se, params=params)

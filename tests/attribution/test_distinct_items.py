@@ -1,0 +1,81 @@
+"""Revisited coalitions are evaluated once (``distinct_items``): same values, fewer model rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assay.attribution import KernelShap, PermutationShap
+from assay.attribution.shapley import _sampling
+from assay.attribution.shapley._sampling import distinct_items
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(0, 300),
+    d=st.integers(1, 9),
+    n_groups=st.integers(1, 6),
+    density=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_distinct_items_agrees_with_a_dictionary(n, d, n_groups, density, seed) -> None:
+    rng = np.random.default_rng(seed)
+    masks = rng.random((n, d)) < density
+    group = rng.integers(0, n_groups, n)
+    first, inverse = distinct_items(group, masks, n_groups)
+    # oracle: the first index of each (group, coalition), in order of appearance
+    seen: dict = {}
+    for t in range(n):
+        seen.setdefault((int(group[t]), masks[t].tobytes()), t)
+    assert first.tolist() == sorted(seen.values())
+    np.testing.assert_array_equal(masks[first][inverse], masks)
+    np.testing.assert_array_equal(group[first][inverse], group)
+
+
+def test_distinct_items_keeps_every_item_when_the_table_would_be_too_large(monkeypatch) -> None:
+    monkeypatch.setattr(_sampling, "DENSE_KEYS_MAX", 4)
+    masks = np.array([[1, 0, 1], [1, 0, 1]], dtype=bool)
+    first, inverse = distinct_items(np.zeros(2, dtype=np.int64), masks, 1)
+    assert first.tolist() == [0, 1] and inverse.tolist() == [0, 1]
+
+
+class Counted:
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        self.rows += len(X)
+        return X[:, 0] * X[:, 1] * X[:, 2] + np.tanh(X[:, 3] * X[:, 4]) + X.sum(axis=1)
+
+
+@pytest.mark.parametrize("coalitions", ["shared", "per_background"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m, bg, c: PermutationShap(m, background=bg, coalitions=c),  # default 32
+        lambda m, bg, c: PermutationShap(m, background=bg, coalitions=c, tolerance=0.05),
+        lambda m, bg, c: KernelShap(m, background=bg, coalitions=c, budget=120),
+        lambda m, bg, c: KernelShap(m, background=bg, coalitions=c, budget=240, tolerance=0.03),
+    ],
+    ids=["permutation", "permutation-tolerance", "kernel", "kernel-tolerance"],
+)
+def test_same_values_with_fewer_model_rows(monkeypatch, make, coalitions) -> None:
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(40, 8))
+    bg, rows = X[:10], X[20:26]
+    model = Counted()
+    deduplicated = make(model, bg, coalitions).explain(rows, seed=3)
+    assert deduplicated.params["model_rows_evaluated"] == model.rows
+    monkeypatch.setattr(_sampling, "DENSE_KEYS_MAX", 0)  # every item evaluated
+    every = Counted()
+    plain = make(every, bg, coalitions).explain(rows, seed=3)
+    assert plain.params["model_rows_evaluated"] == every.rows
+    # the same draws and the same values: only repeated model rows were left out
+    np.testing.assert_allclose(deduplicated.values, plain.values, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(deduplicated.stderr, plain.stderr, rtol=0, atol=1e-12)
+    assert model.rows < every.rows
+    if "n_permutations_used" in plain.params and plain.params["tolerance"] is None:
+        # d = 8, 16 pairs at once: the walks revisit over a third of their coalitions
+        assert model.rows < 0.7 * every.rows
