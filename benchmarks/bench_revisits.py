@@ -4,7 +4,7 @@ Sampled walks and draws revisit a game's coalitions when a size has few of them 
 10 one-feature coalitions; 16 permutation pairs visit 32). assay evaluates each distinct
 (row, background row, coalition) once (``_sampling.distinct_items``). This script counts the
 model rows (as the model saw them) and times PermutationShap and KernelShap at their defaults
-on MLP regressors, with the de-duplication and without it (``DENSE_KEYS_MAX = 0``), in one
+on MLP regressors, with the de-duplication and without it (``DISTINCT_MAX_FEATURES = 0``), in one
 process; the values are checked equal.
 
 Run: OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_revisits.py [--rows 20]
@@ -51,8 +51,8 @@ def tables() -> list:
 
 
 def run(make, fn, bg, rows, dedup: bool, repeats: int = 3) -> tuple[int, float, np.ndarray]:
-    saved = _sampling.DENSE_KEYS_MAX
-    _sampling.DENSE_KEYS_MAX = saved if dedup else 0
+    saved = _sampling.DISTINCT_MAX_FEATURES
+    _sampling.DISTINCT_MAX_FEATURES = saved if dedup else 0
     try:
         walls = []
         for _ in range(repeats):
@@ -61,7 +61,7 @@ def run(make, fn, bg, rows, dedup: bool, repeats: int = 3) -> tuple[int, float, 
             exp = make(model, bg).explain(rows, seed=0)
             walls.append(time.perf_counter() - t)
     finally:
-        _sampling.DENSE_KEYS_MAX = saved
+        _sampling.DISTINCT_MAX_FEATURES = saved
     return model.rows, float(np.median(walls)), exp.values
 
 

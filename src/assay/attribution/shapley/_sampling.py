@@ -121,7 +121,40 @@ def coalition_values(
     return out
 
 
-DENSE_KEYS_MAX = 1 << 22  # distinct_items: a lookup table of at most this many entries
+# distinct_items: revisits are searched up to this many features (beyond, they are rare: the
+# smallest sizes have C(d, 1) = d coalitions and more), in lookup tables of about this many
+# entries (512 KiB, in cache: a larger table made the search cost more than it saved)
+DISTINCT_MAX_FEATURES = 16
+DISTINCT_TABLE_ENTRIES = 1 << 16
+
+
+@numba.njit(cache=True, nogil=True)
+def _distinct_pass(
+    group: np.ndarray, masks: np.ndarray, window: int, first: np.ndarray, inverse: np.ndarray
+) -> int:
+    """One pass of :func:`distinct_items`; returns the number of distinct items. The table's
+    slots are stamped with the window of games that wrote them, so it is never cleared."""
+    n, d = masks.shape
+    size = window << d
+    slot_item = np.empty(size, dtype=np.int64)
+    slot_window = np.full(size, -1, dtype=np.int64)
+    found = 0
+    for t in range(n):
+        code = 0
+        for j in range(d):
+            if masks[t, j]:
+                code |= 1 << j
+        w = group[t] // window
+        slot = ((group[t] - w * window) << d) | code
+        if slot_window[slot] == w:
+            inverse[t] = slot_item[slot]
+        else:
+            slot_window[slot] = w
+            slot_item[slot] = found
+            first[found] = t
+            inverse[t] = found
+            found += 1
+    return found
 
 
 def distinct_items(
@@ -134,9 +167,13 @@ def distinct_items(
     quarter of their coalitions). ``group`` (n,) numbers the game of each item (a row, or a row
     and background row) in ``[0, n_groups)``, ``masks`` (n, d) its coalition. Returns
     ``first`` (indices of each distinct item's first occurrence, in order) and ``inverse``
-    (n,), with ``values[first][inverse]`` the values of every item. The search is one pass
-    over a table of ``n_groups * 2^d`` entries; where that exceeds ``DENSE_KEYS_MAX`` (larger
-    d, where revisits are rare) every item is kept.
+    (n,), with ``values[first][inverse]`` the values of every item.
+
+    One compiled pass through a table of ``2^d`` slots per game for a window of consecutive
+    games (about ``DISTINCT_TABLE_ENTRIES`` slots, in cache). Games given in order (as the
+    explainers give them) are fully de-duplicated; in another order some repeats may be kept
+    (never a wrong value). Beyond ``DISTINCT_MAX_FEATURES`` features, where revisits are rare,
+    every item is kept.
 
     >>> masks = np.array([[1, 0], [0, 1], [1, 0]], dtype=bool)
     >>> first, inverse = distinct_items(np.zeros(3, dtype=np.int64), masks, 1)
@@ -144,18 +181,20 @@ def distinct_items(
     ([0, 1], [0, 1, 0])
     """
     n, d = masks.shape
-    if n == 0 or d > 40 or n_groups * 2.0**d > DENSE_KEYS_MAX:
+    if n == 0 or d > DISTINCT_MAX_FEATURES:
         every = np.arange(n, dtype=np.int64)
         return every, every
-    code = masks.astype(np.int64) @ (np.int64(1) << np.arange(d, dtype=np.int64))
-    key = group.astype(np.int64) * (np.int64(1) << d) + code
-    table = np.empty(n_groups << d, dtype=np.int64)
-    order = np.arange(n, dtype=np.int64)
-    table[key[::-1]] = order[::-1]  # the first occurrence is written last
-    first_of = table[key]
-    is_first = first_of == order
-    position = np.cumsum(is_first) - 1
-    return np.flatnonzero(is_first), position[first_of]
+    window = max(1, min(n_groups, DISTINCT_TABLE_ENTRIES >> d))  # games per table
+    first = np.empty(n, dtype=np.int64)
+    inverse = np.empty(n, dtype=np.int64)
+    found = _distinct_pass(
+        np.ascontiguousarray(group, dtype=np.int64),
+        np.ascontiguousarray(masks, dtype=np.bool_),
+        window,
+        first,
+        inverse,
+    )
+    return first[:found], inverse
 
 
 def probe_rows(X: np.ndarray, bg: np.ndarray, n: int = 128) -> np.ndarray:
