@@ -79,3 +79,32 @@ def test_same_seed_bit_identical_and_batching_invariant(data: np.ndarray) -> Non
 def test_odd_number_of_permutations_is_refused(data: np.ndarray) -> None:
     with pytest.raises(InvalidInputError, match="must be even"):
         PermutationShap(nonlinear, background=data[:5], n_permutations=9)
+
+
+def test_few_degrees_of_freedom_warn_with_the_permutations_that_suffice() -> None:
+    import warnings
+
+    from assay.errors import AssayWarning
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(40, 5))
+
+    def f(Z: np.ndarray) -> np.ndarray:
+        return Z[:, 0] * Z[:, 1] * Z[:, 2] + Z.sum(axis=1)
+
+    # 2 pairs per background row x 2 rows: 2 degrees of freedom; 8 pairs give (8 - 1) x 2 = 14
+    with pytest.warns(AssayWarning, match=r"2 degrees of freedom.*n_permutations >= 16"):
+        few = PermutationShap(f, background=X[:2], n_permutations=4).explain(X[30:32], seed=0)
+    assert few.params["stderr_dof"] == 2
+    # weights count as fewer rows: w = (0.9, 0.1) is 1.22 effective rows
+    with pytest.warns(AssayWarning, match=r"1\.2 effective rows"):
+        PermutationShap(
+            f, background=X[:2], background_weights=[9.0, 1.0], n_permutations=16
+        ).explain(X[30:32], seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AssayWarning)
+        enough = PermutationShap(f, background=X[:2], n_permutations=16).explain(X[30:32], seed=0)
+        assert enough.params["stderr_dof"] == 14
+        # the default (32 permutations) on one background row: 15; the stopping rule has its own
+        assert PermutationShap(f, background=X[:1]).explain(X[30:31]).params["stderr_dof"] == 15
+        PermutationShap(f, background=X[:1], n_permutations=64, tolerance=0.5).explain(X[30:31])

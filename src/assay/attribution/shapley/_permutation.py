@@ -15,6 +15,7 @@ Standard errors: the standard deviation of the ``n_pairs`` independent pair esti
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ from assay.attribution.shapley._sampling import (
     rows_per_chunk,
     weighted_background_mean,
 )
-from assay.errors import InvalidInputError
+from assay.errors import AssayWarning, InvalidInputError
 from assay.parallel import row_rng, seed_entropy
 
 __all__ = ["PermutationShap"]
@@ -41,6 +42,21 @@ PILOT_PAIRS = 8  # first round of forward + reverse pairs per row with ``toleran
 # per background row (coalitions="per_background"): the variance sums the strata's sample
 # variances, so the pilot needs this many degrees of freedom in all (and 2 pairs per stratum)
 PILOT_DEGREES_OF_FREEDOM = 32
+
+
+# fewer degrees of freedom behind the standard errors than this and +-1.96 stderr under-covers:
+# on a diabetes HGB, 95% intervals covered 0.68-0.88 at 1-10 and 0.90-0.95 from 14 up
+# (benchmarks/study_stderr_dof.py: 1-10 background rows, 4-32 permutations, 60 seeds x 10 rows)
+MIN_STDERR_DOF = 14
+
+
+def stderr_degrees_of_freedom(n_pairs: int, weights: np.ndarray, per_background: bool) -> float:
+    """Degrees of freedom of the design behind the standard errors: ``pairs - 1`` for shared
+    walks; per background row ``(pairs - 1)`` times the background's effective size
+    ``1 / sum w_b^2`` (an upper bound when the rows' games differ much in variance)."""
+    w = np.asarray(weights, dtype=float)
+    rows = 1.0 / float(np.sum((w / w.sum()) ** 2)) if per_background else 1.0
+    return round(float((n_pairs - 1) * rows), 9)
 
 
 def pilot_pairs_per_background(n_background: int) -> int:
@@ -247,9 +263,11 @@ class PermutationShap(SamplingExplainer):
         of them (see :class:`KernelShap` and ``benchmarks/RESULTS.md``). ``"auto"``:
         ``"per_background"`` with more than one background row (lower error at equal model
         evaluations on every real model measured), else ``"shared"``. Either way the
-        intervals need several pairs in all: per background row the variance has
-        ``n_background x (pairs - 1)`` degrees of freedom (95% coverage measured 0.93 with
-        50 x 3, but 0.5-0.8 with 2-5 background rows at 4-8 permutations).
+        intervals need several pairs in all: the variance has ``pairs - 1`` degrees of
+        freedom, times the background's effective size per background row
+        (``params["stderr_dof"]``). 95% intervals covered 0.93 with 50 x 3 but 0.72-0.90
+        with 2-5 background rows at 4-8 permutations; below ``MIN_STDERR_DOF`` (14) explain
+        warns and says how many permutations suffice.
     n_jobs : int, optional
         Local worker processes (``-1``: all cores).
     client : dask.distributed.Client, optional
@@ -372,6 +390,19 @@ class PermutationShap(SamplingExplainer):
         fb = fb_all if per_background else None
         shared = (game, v0, n_pairs, entropy, self.tolerance, fb)
         keys = ("phi", "se", "n_pairs", "converged", "model_rows")
+        dof = stderr_degrees_of_freedom(n_pairs, game.weights, per_background)
+        if self.tolerance is None and d > 1 and dof < MIN_STDERR_DOF:
+            rows_eff = dof / max(1, n_pairs - 1)
+            need = 2 * (1 + int(np.ceil(MIN_STDERR_DOF / max(rows_eff, 1e-12))))
+            warnings.warn(
+                f"PermutationShap: the standard errors rest on {dof:.0f} degrees of freedom "
+                f"({n_pairs} forward/reverse pairs"
+                + (f" per background row x {rows_eff:.1f} effective rows" if per_background else "")
+                + f"), so +-1.96 stderr covers less than 95% (0.68-0.88 measured below 10). "
+                f"Use n_permutations >= {need} for {MIN_STDERR_DOF} or more.",
+                AssayWarning,
+                stacklevel=2,
+            )
         res = self._map_rows(_permutation_batch, Xv, chunk, shared, "permutation SHAP", keys)
         phi, se = res["phi"], res["se"]
         k = phi.shape[2]
@@ -383,6 +414,7 @@ class PermutationShap(SamplingExplainer):
             "n_permutations": self.n_permutations,
             "coalitions": coalitions,
             "n_coalitions": n_coal,
+            "stderr_dof": dof,
             "tolerance": self.tolerance,
             "n_permutations_used": (2 * res["n_pairs"]).tolist(),
             "converged": res["converged"].tolist() if self.tolerance is not None else None,
