@@ -4,6 +4,8 @@ Sampled walks and draws revisit a game's coalitions when a size has few of them 
 10 one-feature coalitions; 16 permutation pairs visit 32). assay evaluates each distinct
 (row, background row, coalition) once (``_sampling.distinct_items``). This script counts the
 model rows (as the model saw them) and times PermutationShap and KernelShap at their defaults
+(and PermutationShap stopping by accuracy, whose later rounds look up what earlier rounds
+evaluated)
 on MLP regressors and on a boosted model (through assay's compiled trees), with the
 de-duplication and without it (``DISTINCT_MAX_FEATURES = 0``), in one process; the values are
 checked equal.
@@ -82,6 +84,9 @@ def main() -> None:
             m, background=bg, n_permutations=6
         ),
         'KernelShap() (budget="auto")': lambda m, bg: KernelShap(m, background=bg),
+        "PermutationShap(n_permutations=256, tolerance=0.5)": lambda m, bg: PermutationShap(
+            m, background=bg, n_permutations=256, tolerance=0.5
+        ),
     }
     print(
         "| model | explainer | model rows per row, all | distinct | saved | "

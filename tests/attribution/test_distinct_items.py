@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from assay.attribution import KernelShap, PermutationShap
 from assay.attribution.shapley import _sampling
-from assay.attribution.shapley._sampling import distinct_items
+from assay.attribution.shapley._sampling import CoalitionStore, distinct_items, evaluate_once
 
 
 @settings(max_examples=300, deadline=None)
@@ -94,3 +94,65 @@ def test_same_values_with_fewer_model_rows(monkeypatch, make, coalitions) -> Non
     if "n_permutations_used" in plain.params and plain.params["tolerance"] is None:
         # d = 8, 16 pairs at once: the walks revisit over a third of their coalitions
         assert model.rows < 0.7 * every.rows
+
+
+def test_a_store_evaluates_each_coalition_once_across_calls() -> None:
+    rng = np.random.default_rng(8)
+    d, n_games = 5, 4
+    store = CoalitionStore(n_games, d)
+    calls = []
+
+    def value(group: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        code = masks.astype(np.int64) @ (1 << np.arange(d))
+        return np.stack([group * 100.0 + code, -code], axis=1)  # k = 2 outputs
+
+    seen: set = set()
+    for _ in range(6):
+        group = rng.integers(0, n_games, 50)
+        masks = rng.random((50, d)) < 0.5
+
+        def evaluate(idx: np.ndarray, group=group, masks=masks) -> np.ndarray:
+            calls.append(
+                [(int(g), m.tobytes()) for g, m in zip(group[idx], masks[idx], strict=True)]
+            )
+            return value(group[idx], masks[idx])
+
+        got, new = evaluate_once(group, masks, n_games, evaluate, store)
+        np.testing.assert_array_equal(got, value(group, masks))
+        keys = [(int(g), m.tobytes()) for g, m in zip(group[new], masks[new], strict=True)]
+        assert not (set(keys) & seen) and len(set(keys)) == len(keys)  # new, and once each
+        seen |= set(keys)
+    assert sum(len(c) for c in calls) == len(seen) == store.size
+
+
+@pytest.mark.parametrize("coalitions", ["shared", "per_background"])
+@pytest.mark.parametrize("estimator", ["permutation", "kernel"])
+def test_tolerance_rounds_look_up_what_earlier_rounds_evaluated(
+    monkeypatch, coalitions, estimator
+) -> None:
+    rng = np.random.default_rng(6)
+    d = 6 if estimator == "permutation" else 8  # d = 6 has only 62 coalitions: exact for kernel
+    X = rng.normal(size=(60, d))
+    bg, rows = X[:8], X[20:44]
+    used = "n_permutations_used" if estimator == "permutation" else "n_coalitions"
+
+    def run() -> tuple:
+        model = Counted()
+        if estimator == "permutation":
+            explainer = PermutationShap(
+                model, background=bg, coalitions=coalitions, n_permutations=128, tolerance=0.05
+            )
+        else:
+            explainer = KernelShap(
+                model, background=bg, coalitions=coalitions, budget=250, tolerance=0.02
+            )
+        return explainer.explain(rows, seed=1), model.rows
+
+    stored, n_stored = run()
+    assert max(stored.params[used]) > 2 * min(stored.params[used])  # several rounds
+    monkeypatch.setattr(CoalitionStore, "fits", staticmethod(lambda d, c: False))
+    each_round, n_each = run()
+    np.testing.assert_allclose(stored.values, each_round.values, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(stored.stderr, each_round.stderr, rtol=0, atol=1e-12)
+    assert stored.params[used] == each_round.params[used]
+    assert stored.params["model_rows_evaluated"] == n_stored < 0.9 * n_each

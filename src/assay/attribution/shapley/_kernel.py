@@ -66,10 +66,11 @@ from assay.attribution._base import DEFAULT_MAX_MEMORY
 from assay.attribution._explanation import Explanation
 from assay.attribution.shapley._kernel_stratified import kernel_batch_per_background
 from assay.attribution.shapley._sampling import (
+    CoalitionStore,
     Game,
     SamplingExplainer,
     coalition_values,
-    distinct_items,
+    evaluate_once,
     random_subsets,
     rows_per_chunk,
     weighted_background_mean,
@@ -364,6 +365,9 @@ def _kernel_batch(shared: tuple[Game, _Plan, int], batch: tuple[np.ndarray, np.n
         phi, se = _solve(plan, bE, np.zeros((r, 0, d), dtype=bool), np.zeros((r, 0, k)), c)
         return {"phi": phi, "se": se, **out}
     rngs = [row_rng(entropy, int(i)) for i in idx]
+    rounds = plan.tol is not None or plan.tolerance is not None
+    # over rounds, a coalition drawn again is looked up (where the table is small)
+    store = CoalitionStore(r, d) if rounds and CoalitionStore.fits(d, 2 * plan.max_pairs) else None
     active = np.arange(r)
     Z = np.zeros((r, 0, d), dtype=bool)
     Y = np.zeros((r, 0, k))
@@ -371,10 +375,15 @@ def _kernel_batch(shared: tuple[Game, _Plan, int], batch: tuple[np.ndarray, np.n
     while active.size:
         new = np.stack([_draw_pairs(rngs[i], plan, step) for i in active])  # (a, 2 step, d)
         flat, row_of = new.reshape(-1, d), np.repeat(active, 2 * step)
-        first, inverse = distinct_items(row_of, flat, r)  # a redrawn coalition: evaluated once
-        v = coalition_values(game, X, flat[first], row_of[first])[inverse]
+        v, done = evaluate_once(  # a redrawn coalition is evaluated once
+            row_of,
+            flat,
+            r,
+            lambda i, z=flat, at=row_of: coalition_values(game, X, z[i], at[i]),
+            store,
+        )
         v = v.reshape(active.size, 2 * step, k)
-        model_rows += np.bincount(row_of[first], minlength=r) * game.n_background
+        model_rows += np.bincount(row_of[done], minlength=r) * game.n_background
         Z = np.concatenate([Z, new], axis=1)
         Y = np.concatenate([Y, v - plan.v0], axis=1)
         n_pairs[active] += step

@@ -26,7 +26,12 @@ from typing import Any
 import numba
 import numpy as np
 
-from assay.attribution.shapley._sampling import COMPILED_CALL_BYTES, Game, distinct_items
+from assay.attribution.shapley._sampling import (
+    COMPILED_CALL_BYTES,
+    CoalitionStore,
+    Game,
+    evaluate_once,
+)
 from assay.parallel import row_rng
 
 __all__ = ["kernel_batch_per_background", "single_background_values", "solve_strata"]
@@ -222,6 +227,9 @@ def kernel_batch_per_background(shared: tuple, batch: tuple[np.ndarray, np.ndarr
     rngs = [row_rng(entropy, int(i)) for i in idx]
     blocks = [np.arange(lo, min(B, lo + STRATA_PER_BLOCK)) for lo in range(0, B, STRATA_PER_BLOCK)]
     one_round = plan.tol is None and plan.tolerance is None
+    # over rounds, a coalition drawn again is looked up (where the table is small)
+    fits = CoalitionStore.fits(d, 2 * plan.max_pairs)
+    store = None if one_round or not fits else CoalitionStore(r * B, d)
     active = np.arange(r)
     Zs: list = [None] * len(blocks)  # per block of strata: (active rows x strata, S, d)
     Ys: list = [None] * len(blocks)
@@ -242,10 +250,17 @@ def kernel_batch_per_background(shared: tuple, batch: tuple[np.ndarray, np.ndarr
             row_of = np.repeat(active, nb * 2 * step)
             bg_of = np.repeat(unit_bg[units], 2 * step)
             # a coalition redrawn for the same row and background row is evaluated once
-            first, inverse = distinct_items(row_of * B + bg_of, flat, r * B)
-            v = single_background_values(game, X, flat[first], row_of[first], bg_of[first])
-            v = v[inverse].reshape(units.size, 2 * step, k)
-            model_rows += np.bincount(row_of[first], minlength=r)
+            v, done = evaluate_once(
+                row_of * B + bg_of,
+                flat,
+                r * B,
+                lambda i, z=flat, at=row_of, on=bg_of: single_background_values(
+                    game, X, z[i], at[i], on[i]
+                ),
+                store,
+            )
+            v = v.reshape(units.size, 2 * step, k)
+            model_rows += np.bincount(row_of[done], minlength=r)
             y_new = v - fb[unit_bg[units]][:, None, :]
             Zs[t] = new if Zs[t] is None else np.concatenate([Zs[t], new], axis=1)
             Ys[t] = y_new if Ys[t] is None else np.concatenate([Ys[t], y_new], axis=1)

@@ -25,10 +25,11 @@ from assay.attribution._base import DEFAULT_MAX_MEMORY
 from assay.attribution._explanation import Explanation
 from assay.attribution.shapley._kernel_stratified import single_background_values
 from assay.attribution.shapley._sampling import (
+    CoalitionStore,
     Game,
     SamplingExplainer,
     coalition_values,
-    distinct_items,
+    evaluate_once,
     rows_per_chunk,
     weighted_background_mean,
 )
@@ -76,10 +77,19 @@ def _pair_masks(rng: np.random.Generator, d: int, n_pairs: int) -> tuple[np.ndar
 
 
 def _pair_estimates(
-    game: Game, X: np.ndarray, fx: np.ndarray, v0: np.ndarray, rngs: list, n_pairs: int
+    game: Game,
+    X: np.ndarray,
+    fx: np.ndarray,
+    v0: np.ndarray,
+    rngs: list,
+    n_pairs: int,
+    games: np.ndarray,
+    store: CoalitionStore | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n_pairs`` antithetic pair estimates per row, (r, n_pairs, d, k), drawn from ``rngs``,
-    and the model rows each row evaluated (r,): a coalition the walks revisit is evaluated once."""
+    and the model rows each row evaluated (r,): a coalition the walks revisit is evaluated once
+    (with a ``store``, also across rounds). ``games`` (r,) numbers the rows' games in the
+    batch."""
     r, d = X.shape
     k = fx.shape[1]
     orders = np.empty((r, n_pairs, d), dtype=np.int64)
@@ -91,10 +101,15 @@ def _pair_estimates(
         masks[t, :, 1] = ~fwd  # reverse walk: prefix of length L = complement of d - L forward
     per_row = n_pairs * 2 * (d - 1)
     flat, row_of = masks.reshape(-1, d), np.repeat(np.arange(r), per_row)
-    first, inverse = distinct_items(row_of, flat, r)
-    v = coalition_values(game, X, flat[first], row_of[first])[inverse]
+    v, done = evaluate_once(
+        games[row_of],
+        flat,
+        int(games.max()) + 1,
+        lambda idx: coalition_values(game, X, flat[idx], row_of[idx]),
+        store,
+    )
     v = v.reshape(r, n_pairs, 2, d - 1, k)
-    evaluated = np.bincount(row_of[first], minlength=r) * game.n_background
+    evaluated = np.bincount(row_of[done], minlength=r) * game.n_background
     # forward chain: v(∅), v(prefix 1), ..., v(prefix d-1), f(x)
     start = np.broadcast_to(v0, (r, n_pairs, k))[:, :, None]
     end = np.broadcast_to(fx[:, None, None, :], (r, n_pairs, 1, k))
@@ -112,11 +127,19 @@ def _pair_estimates(
 
 
 def _pair_estimates_per_background(
-    game: Game, X: np.ndarray, fx: np.ndarray, fb: np.ndarray, rngs: list, n_pairs: int
+    game: Game,
+    X: np.ndarray,
+    fx: np.ndarray,
+    fb: np.ndarray,
+    rngs: list,
+    n_pairs: int,
+    rows: np.ndarray,
+    store: CoalitionStore | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n_pairs`` antithetic pairs per row *and background row*, each walk on the game of one
     background row (``v_b(S) = f(x_S, b_{-S})``), (r, B, n_pairs, d, k), drawn from ``rngs``,
-    and the model rows each row evaluated (r,), revisited coalitions once."""
+    and the model rows each row evaluated (r,), revisited coalitions once (with a ``store``,
+    also across rounds). ``rows`` (r,) numbers the rows in the batch."""
     r, d = X.shape
     B = game.n_background
     k = fx.shape[1]
@@ -131,10 +154,15 @@ def _pair_estimates_per_background(
     flat = masks.reshape(-1, d)
     row_of = np.repeat(np.arange(r), B * per_b)
     bg_of = np.tile(np.repeat(np.arange(B), per_b), r)
-    first, inverse = distinct_items(row_of * B + bg_of, flat, r * B)
-    v = single_background_values(game, X, flat[first], row_of[first], bg_of[first])[inverse]
+    v, done = evaluate_once(
+        rows[row_of] * B + bg_of,
+        flat,
+        (int(rows.max()) + 1) * B,
+        lambda idx: single_background_values(game, X, flat[idx], row_of[idx], bg_of[idx]),
+        store,
+    )
     v = v.reshape(r, B * n_pairs, 2, d - 1, k)
-    evaluated = np.bincount(row_of[first], minlength=r)
+    evaluated = np.bincount(row_of[done], minlength=r)
     start = np.repeat(fb, n_pairs, axis=0)  # (B * P, k): v_b(∅) of each walk's stratum
     start = np.broadcast_to(start[None, :, None, :], (r, B * n_pairs, 1, k))
     end = np.broadcast_to(fx[:, None, None, :], (r, B * n_pairs, 1, k))
@@ -180,10 +208,19 @@ def _permutation_batch(
     idx, X = batch
     r, d = X.shape
     fx = game.predict(X)
+    # over rounds, a coalition drawn again is looked up (where the table is small)
+    n_games = r * (game.n_background if fb is not None else 1)
+    store = (
+        CoalitionStore(n_games, d)
+        if tolerance is not None and d > 1 and CoalitionStore.fits(d, n_pairs * 2 * (d - 1))
+        else None
+    )
     if fb is not None:  # coalitions="per_background": strata of the background rows
 
         def estimates(rows: np.ndarray, draws: list, m: int) -> tuple[np.ndarray, np.ndarray]:
-            return _pair_estimates_per_background(game, X[rows], fx[rows], fb, draws, m)
+            return _pair_estimates_per_background(
+                game, X[rows], fx[rows], fb, draws, m, rows, store
+            )
 
         def summarize(est: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return _strata_mean_and_se(est, game.weights)
@@ -192,7 +229,7 @@ def _permutation_batch(
     else:
 
         def estimates(rows: np.ndarray, draws: list, m: int) -> tuple[np.ndarray, np.ndarray]:
-            return _pair_estimates(game, X[rows], fx[rows], v0, draws, m)
+            return _pair_estimates(game, X[rows], fx[rows], v0, draws, m, rows, store)
 
         summarize, axis = _mean_and_se, 1
     used = np.full(r, n_pairs, dtype=np.int64)

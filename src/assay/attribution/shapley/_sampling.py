@@ -31,11 +31,13 @@ from assay.errors import InvalidInputError
 from assay.parallel import check_executor, row_chunks, run_batches
 
 __all__ = [
+    "CoalitionStore",
     "Game",
     "SamplingExplainer",
     "base_value",
     "coalition_values",
     "distinct_items",
+    "evaluate_once",
     "probe_rows",
     "random_subsets",
     "rows_per_chunk",
@@ -195,6 +197,98 @@ def distinct_items(
         inverse,
     )
     return first[:found], inverse
+
+
+@numba.njit(cache=True, nogil=True)
+def _store_pass(
+    group: np.ndarray,
+    masks: np.ndarray,
+    slots: np.ndarray,
+    size: int,
+    new: np.ndarray,
+    slot_of: np.ndarray,
+) -> int:
+    """One pass of :meth:`CoalitionStore.lookup`; returns the number of items not yet stored."""
+    n, d = masks.shape
+    found = 0
+    for t in range(n):
+        code = 0
+        for j in range(d):
+            if masks[t, j]:
+                code |= 1 << j
+        s = (group[t] << d) | code
+        if slots[s] < 0:
+            slots[s] = size + found
+            new[found] = t
+            found += 1
+        slot_of[t] = slots[s]
+    return found
+
+
+class CoalitionStore:
+    """Model values of one batch's (game, coalition) items over several rounds (``tolerance``):
+    a coalition a later round draws again is not evaluated again.
+
+    A table of ``2^d`` slots per game (``n_games`` games: rows, or rows x background rows);
+    :meth:`fits` keeps it no larger than the model input the rounds themselves may build.
+    """
+
+    def __init__(self, n_games: int, d: int) -> None:
+        self.slots = np.full(n_games << d, -1, dtype=np.int64)
+        self.values: np.ndarray | None = None
+
+    @staticmethod
+    def fits(d: int, coalitions_per_game: int) -> bool:
+        """Whether a game's ``2^d`` slots (8 bytes) cost at most its capped model input
+        (``coalitions_per_game`` rows of ``d`` values, 8 bytes each): small d only."""
+        return d <= DISTINCT_MAX_FEATURES and 2**d <= coalitions_per_game * d
+
+    @property
+    def size(self) -> int:
+        return 0 if self.values is None else int(self.values.shape[0])
+
+    def lookup(self, group: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``new``: the items whose coalition is not stored yet (first occurrences, to be
+        evaluated in this order and passed to :meth:`add`); ``slot_of``: every item's row of
+        ``values`` once they are added."""
+        n = masks.shape[0]
+        new = np.empty(n, dtype=np.int64)
+        slot_of = np.empty(n, dtype=np.int64)
+        found = _store_pass(
+            np.ascontiguousarray(group, dtype=np.int64),
+            np.ascontiguousarray(masks, dtype=np.bool_),
+            self.slots,
+            self.size,
+            new,
+            slot_of,
+        )
+        return new[:found], slot_of
+
+    def add(self, values: np.ndarray) -> None:
+        self.values = (
+            values.copy() if self.values is None else np.concatenate([self.values, values])
+        )
+
+
+def evaluate_once(
+    group: np.ndarray,
+    masks: np.ndarray,
+    n_groups: int,
+    evaluate: Callable[[np.ndarray], np.ndarray],
+    store: CoalitionStore | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Values (n, k) of (game ``group``, coalition ``masks``) items, each distinct one evaluated
+    once: within this call (:func:`distinct_items`) or, with a ``store``, across calls.
+    ``evaluate(indices)`` returns the values of those items. Also returns the indices of the
+    items evaluated now."""
+    if store is None:
+        first, inverse = distinct_items(group, masks, n_groups)
+        return evaluate(first)[inverse], first
+    new, slot_of = store.lookup(group, masks)
+    if new.size:
+        store.add(evaluate(new))
+    assert store.values is not None  # every item is stored by now
+    return store.values[slot_of], new
 
 
 def probe_rows(X: np.ndarray, bg: np.ndarray, n: int = 128) -> np.ndarray:
