@@ -367,7 +367,9 @@ def _kernel_batch(shared: tuple[Game, _Plan, int], batch: tuple[np.ndarray, np.n
     rngs = [row_rng(entropy, int(i)) for i in idx]
     rounds = plan.tol is not None or plan.tolerance is not None
     # over rounds, a coalition drawn again is looked up (where the table is small)
-    store = CoalitionStore(r, d) if rounds and CoalitionStore.fits(d, 2 * plan.max_pairs) else None
+    # (the batch was sized for the first round's coalitions: the table's bound)
+    first_round = plan.n_enum + 2 * plan.pairs_per_round
+    store = CoalitionStore(r, d) if rounds and CoalitionStore.fits(d, first_round) else None
     active = np.arange(r)
     Z = np.zeros((r, 0, d), dtype=bool)
     Y = np.zeros((r, 0, k))

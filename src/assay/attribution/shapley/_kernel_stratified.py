@@ -228,7 +228,7 @@ def kernel_batch_per_background(shared: tuple, batch: tuple[np.ndarray, np.ndarr
     blocks = [np.arange(lo, min(B, lo + STRATA_PER_BLOCK)) for lo in range(0, B, STRATA_PER_BLOCK)]
     one_round = plan.tol is None and plan.tolerance is None
     # over rounds, a coalition drawn again is looked up (where the table is small)
-    fits = CoalitionStore.fits(d, 2 * plan.max_pairs)
+    fits = CoalitionStore.fits(d, plan.n_enum + 2 * plan.pairs_per_round)  # the batch's sizing
     store = None if one_round or not fits else CoalitionStore(r * B, d)
     active = np.arange(r)
     Zs: list = [None] * len(blocks)  # per block of strata: (active rows x strata, S, d)

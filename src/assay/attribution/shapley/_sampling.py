@@ -230,22 +230,25 @@ class CoalitionStore:
     a coalition a later round draws again is not evaluated again.
 
     A table of ``2^d`` slots per game (``n_games`` games: rows, or rows x background rows);
-    :meth:`fits` keeps it no larger than the model input the rounds themselves may build.
+    :meth:`fits` keeps it no larger than the model input of the coalitions the batch was
+    sized for (``rows_per_chunk``), so it stays within about ``max_memory``.
     """
 
     def __init__(self, n_games: int, d: int) -> None:
         self.slots = np.full(n_games << d, -1, dtype=np.int64)
-        self.values: np.ndarray | None = None
+        self._values: np.ndarray | None = None  # grown by doubling
+        self.size = 0
 
     @staticmethod
     def fits(d: int, coalitions_per_game: int) -> bool:
-        """Whether a game's ``2^d`` slots (8 bytes) cost at most its capped model input
-        (``coalitions_per_game`` rows of ``d`` values, 8 bytes each): small d only."""
+        """Whether a game's ``2^d`` slots (8 bytes each) cost at most the model input of the
+        ``coalitions_per_game`` coalitions its batch was sized for (``d`` values of 8 bytes
+        each): small d only."""
         return d <= DISTINCT_MAX_FEATURES and 2**d <= coalitions_per_game * d
 
     @property
-    def size(self) -> int:
-        return 0 if self.values is None else int(self.values.shape[0])
+    def values(self) -> np.ndarray | None:
+        return None if self._values is None else self._values[: self.size]
 
     def lookup(self, group: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``new``: the items whose coalition is not stored yet (first occurrences, to be
@@ -265,9 +268,14 @@ class CoalitionStore:
         return new[:found], slot_of
 
     def add(self, values: np.ndarray) -> None:
-        self.values = (
-            values.copy() if self.values is None else np.concatenate([self.values, values])
-        )
+        need = self.size + values.shape[0]
+        if self._values is None or need > self._values.shape[0]:
+            grown = np.empty((max(need, 2 * self.size), *values.shape[1:]), dtype=values.dtype)
+            if self._values is not None:
+                grown[: self.size] = self._values[: self.size]
+            self._values = grown
+        self._values[self.size : need] = values
+        self.size = need
 
 
 def evaluate_once(
@@ -287,7 +295,8 @@ def evaluate_once(
     new, slot_of = store.lookup(group, masks)
     if new.size:
         store.add(evaluate(new))
-    assert store.values is not None  # every item is stored by now
+    if store.values is None:  # no items yet
+        return np.empty((masks.shape[0], 0)), new
     return store.values[slot_of], new
 
 
