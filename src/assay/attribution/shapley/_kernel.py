@@ -365,16 +365,20 @@ def _kernel_batch(shared: tuple[Game, _Plan, int], batch: tuple[np.ndarray, np.n
         phi, se = _solve(plan, bE, np.zeros((r, 0, d), dtype=bool), np.zeros((r, 0, k)), c)
         return {"phi": phi, "se": se, **out}
     rngs = [row_rng(entropy, int(i)) for i in idx]
-    rounds = plan.tol is not None or plan.tolerance is not None
-    # over rounds, a coalition drawn again is looked up (where the table is small)
-    # (the batch was sized for the first round's coalitions: the table's bound)
-    first_round = plan.n_enum + 2 * plan.pairs_per_round
-    store = CoalitionStore(r, d) if rounds and CoalitionStore.fits(d, first_round) else None
+    # from the second round, a coalition drawn again is looked up (where the table is small:
+    # the batch was sized for the first round's coalitions), the first round's included
+    store_fits = CoalitionStore.fits(d, plan.n_enum + 2 * plan.pairs_per_round)
+    store = None
     active = np.arange(r)
     Z = np.zeros((r, 0, d), dtype=bool)
     Y = np.zeros((r, 0, k))
     step = min(plan.pairs_per_round, plan.max_pairs)
     while active.size:
+        if Z.shape[1] and store is None and store_fits:
+            store = CoalitionStore(r, d)
+            store.insert(
+                np.repeat(active, Z.shape[1]), Z.reshape(-1, d), (Y + plan.v0).reshape(-1, k)
+            )
         new = np.stack([_draw_pairs(rngs[i], plan, step) for i in active])  # (a, 2 step, d)
         flat, row_of = new.reshape(-1, d), np.repeat(active, 2 * step)
         v, done = evaluate_once(  # a redrawn coalition is evaluated once

@@ -227,14 +227,22 @@ def kernel_batch_per_background(shared: tuple, batch: tuple[np.ndarray, np.ndarr
     rngs = [row_rng(entropy, int(i)) for i in idx]
     blocks = [np.arange(lo, min(B, lo + STRATA_PER_BLOCK)) for lo in range(0, B, STRATA_PER_BLOCK)]
     one_round = plan.tol is None and plan.tolerance is None
-    # over rounds, a coalition drawn again is looked up (where the table is small)
-    fits = CoalitionStore.fits(d, plan.n_enum + 2 * plan.pairs_per_round)  # the batch's sizing
-    store = None if one_round or not fits else CoalitionStore(r * B, d)
+    # from the second round, a coalition drawn again is looked up (where the table is small:
+    # the batch was sized for the first round's coalitions), the first round's included
+    store_fits = not one_round and CoalitionStore.fits(d, plan.n_enum + 2 * plan.pairs_per_round)
+    store = None
     active = np.arange(r)
     Zs: list = [None] * len(blocks)  # per block of strata: (active rows x strata, S, d)
     Ys: list = [None] * len(blocks)
     step = min(plan.pairs_per_round, plan.max_pairs)
     while active.size:
+        if store is None and store_fits and Zs[0] is not None:
+            store = CoalitionStore(r * B, d)
+            for t, strata in enumerate(blocks):
+                units = (active[:, None] * B + strata[None, :]).ravel()
+                S = Zs[t].shape[1]
+                values = Ys[t] + fb[unit_bg[units]][:, None, :]
+                store.insert(np.repeat(units, S), Zs[t].reshape(-1, d), values.reshape(-1, k))
         n_pairs[active] += step
         p = np.zeros((active.size, d, k))
         var = np.zeros((active.size, d, k))

@@ -85,6 +85,7 @@ def _pair_estimates(
     n_pairs: int,
     games: np.ndarray,
     store: CoalitionStore | None = None,
+    memo: list | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n_pairs`` antithetic pair estimates per row, (r, n_pairs, d, k), drawn from ``rngs``,
     and the model rows each row evaluated (r,): a coalition the walks revisit is evaluated once
@@ -107,6 +108,7 @@ def _pair_estimates(
         int(games.max()) + 1,
         lambda idx: coalition_values(game, X, flat[idx], row_of[idx]),
         store,
+        memo,
     )
     v = v.reshape(r, n_pairs, 2, d - 1, k)
     evaluated = np.bincount(row_of[done], minlength=r) * game.n_background
@@ -135,6 +137,7 @@ def _pair_estimates_per_background(
     n_pairs: int,
     rows: np.ndarray,
     store: CoalitionStore | None = None,
+    memo: list | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n_pairs`` antithetic pairs per row *and background row*, each walk on the game of one
     background row (``v_b(S) = f(x_S, b_{-S})``), (r, B, n_pairs, d, k), drawn from ``rngs``,
@@ -160,6 +163,7 @@ def _pair_estimates_per_background(
         (int(rows.max()) + 1) * B,
         lambda idx: single_background_values(game, X, flat[idx], row_of[idx], bg_of[idx]),
         store,
+        memo,
     )
     v = v.reshape(r, B * n_pairs, 2, d - 1, k)
     evaluated = np.bincount(row_of[done], minlength=r)
@@ -208,18 +212,13 @@ def _permutation_batch(
     idx, X = batch
     r, d = X.shape
     fx = game.predict(X)
-    # over rounds, a coalition drawn again is looked up (where the table is small)
-    n_games = r * (game.n_background if fb is not None else 1)
-    store = (
-        CoalitionStore(n_games, d)
-        if tolerance is not None and d > 1 and CoalitionStore.fits(d, n_pairs * 2 * (d - 1))
-        else None
-    )
     if fb is not None:  # coalitions="per_background": strata of the background rows
 
-        def estimates(rows: np.ndarray, draws: list, m: int) -> tuple[np.ndarray, np.ndarray]:
+        def estimates(
+            rows: np.ndarray, draws: list, m: int, store: Any = None, memo: Any = None
+        ) -> tuple[np.ndarray, np.ndarray]:
             return _pair_estimates_per_background(
-                game, X[rows], fx[rows], fb, draws, m, rows, store
+                game, X[rows], fx[rows], fb, draws, m, rows, store, memo
             )
 
         def summarize(est: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -228,8 +227,10 @@ def _permutation_batch(
         axis = 2
     else:
 
-        def estimates(rows: np.ndarray, draws: list, m: int) -> tuple[np.ndarray, np.ndarray]:
-            return _pair_estimates(game, X[rows], fx[rows], v0, draws, m, rows, store)
+        def estimates(
+            rows: np.ndarray, draws: list, m: int, store: Any = None, memo: Any = None
+        ) -> tuple[np.ndarray, np.ndarray]:
+            return _pair_estimates(game, X[rows], fx[rows], v0, draws, m, rows, store, memo)
 
         summarize, axis = _mean_and_se, 1
     used = np.full(r, n_pairs, dtype=np.int64)
@@ -251,8 +252,19 @@ def _permutation_batch(
     pilot = PILOT_PAIRS if fb is None else pilot_pairs_per_background(game.n_background)
     step = min(pilot, n_pairs)
     have = 0
+    # from the second round, a coalition drawn again is looked up (where the table is small;
+    # made only once a row needs more than the pilot, then given the pilot's coalitions)
+    n_games = r * (game.n_background if fb is not None else 1)
+    store_fits = CoalitionStore.fits(d, n_pairs * 2 * (d - 1))
+    store = None
+    memo: list | None = [] if store_fits else None
     while active.size:
-        new, evaluated = estimates(active, [rngs[i] for i in active], step)
+        if have and store is None and memo is not None:
+            store = CoalitionStore(n_games, d)
+            for group, masks, values in memo:
+                store.insert(group, masks, values)
+            memo = None
+        new, evaluated = estimates(active, [rngs[i] for i in active], step, store, memo)
         model_rows[active] += evaluated
         est = new if est is None else np.concatenate([est, new], axis=axis)
         have += step

@@ -128,6 +128,9 @@ def coalition_values(
 # entries (512 KiB, in cache: a larger table made the search cost more than it saved)
 DISTINCT_MAX_FEATURES = 16
 DISTINCT_TABLE_ENTRIES = 1 << 16
+# CoalitionStore (across rounds): 2^d slots per game; at d = 14 filling the table cost more than
+# the 1-13% of revisits it found (benchmarks/bench_revisits.py)
+STORE_MAX_FEATURES = 12
 
 
 @numba.njit(cache=True, nogil=True)
@@ -243,8 +246,9 @@ class CoalitionStore:
     def fits(d: int, coalitions_per_game: int) -> bool:
         """Whether a game's ``2^d`` slots (8 bytes each) cost at most the model input of the
         ``coalitions_per_game`` coalitions its batch was sized for (``d`` values of 8 bytes
-        each): small d only."""
-        return d <= DISTINCT_MAX_FEATURES and 2**d <= coalitions_per_game * d
+        each), up to ``STORE_MAX_FEATURES``: filling a larger table cost more than the few
+        revisits it finds."""
+        return d <= STORE_MAX_FEATURES and 2**d <= coalitions_per_game * d
 
     @property
     def values(self) -> np.ndarray | None:
@@ -267,6 +271,12 @@ class CoalitionStore:
         )
         return new[:found], slot_of
 
+    def insert(self, group: np.ndarray, masks: np.ndarray, values: np.ndarray) -> None:
+        """Store items already evaluated (``values`` (n, k)), e.g. an earlier round's."""
+        new, _ = self.lookup(group, masks)
+        if new.size:
+            self.add(values[new])
+
     def add(self, values: np.ndarray) -> None:
         need = self.size + values.shape[0]
         if self._values is None or need > self._values.shape[0]:
@@ -284,14 +294,19 @@ def evaluate_once(
     n_groups: int,
     evaluate: Callable[[np.ndarray], np.ndarray],
     store: CoalitionStore | None = None,
+    memo: list | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Values (n, k) of (game ``group``, coalition ``masks``) items, each distinct one evaluated
     once: within this call (:func:`distinct_items`) or, with a ``store``, across calls.
     ``evaluate(indices)`` returns the values of those items. Also returns the indices of the
-    items evaluated now."""
+    items evaluated now. Without a store, ``memo`` (a list) receives the distinct items
+    ``(group, masks, values)``, to :meth:`CoalitionStore.insert` should a store be made later."""
     if store is None:
         first, inverse = distinct_items(group, masks, n_groups)
-        return evaluate(first)[inverse], first
+        values = evaluate(first)
+        if memo is not None:
+            memo.append((group[first], masks[first], values))
+        return values[inverse], first
     new, slot_of = store.lookup(group, masks)
     if new.size:
         store.add(evaluate(new))
