@@ -7,8 +7,8 @@ model rows (as the model saw them) and times PermutationShap and KernelShap at t
 (and PermutationShap stopping by accuracy, whose later rounds look up what earlier rounds
 evaluated)
 on MLP regressors and on a boosted model (through assay's compiled trees), with the
-de-duplication and without it (``DISTINCT_MAX_FEATURES = 0``), in one process; the values are
-checked equal.
+de-duplication and without it (``DISTINCT_MAX_FEATURES = STORE_MAX_FEATURES = 0``), in one
+process; the values are checked equal.
 
 Run: OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_revisits.py [--rows 20]
 """
@@ -58,8 +58,9 @@ def tables() -> list:
 
 
 def run(make, fn, bg, rows, dedup: bool, repeats: int = 3) -> tuple[int, float, np.ndarray]:
-    saved = _sampling.DISTINCT_MAX_FEATURES
-    _sampling.DISTINCT_MAX_FEATURES = saved if dedup else 0
+    saved = _sampling.DISTINCT_MAX_FEATURES, _sampling.STORE_MAX_FEATURES
+    if not dedup:  # neither within a round nor across rounds
+        _sampling.DISTINCT_MAX_FEATURES = _sampling.STORE_MAX_FEATURES = 0
     try:
         walls = []
         for _ in range(repeats):
@@ -69,7 +70,7 @@ def run(make, fn, bg, rows, dedup: bool, repeats: int = 3) -> tuple[int, float, 
             exp = make(model, bg).explain(rows, seed=0)
             walls.append(time.perf_counter() - t)
     finally:
-        _sampling.DISTINCT_MAX_FEATURES = saved
+        _sampling.DISTINCT_MAX_FEATURES, _sampling.STORE_MAX_FEATURES = saved
     rows_seen = model.rows if isinstance(model, Counted) else exp.params["model_rows_evaluated"]
     return rows_seen, float(np.median(walls)), exp.values
 
@@ -84,8 +85,8 @@ def main() -> None:
             m, background=bg, n_permutations=6
         ),
         'KernelShap() (budget="auto")': lambda m, bg: KernelShap(m, background=bg),
-        "PermutationShap(n_permutations=256, tolerance=0.5)": lambda m, bg: PermutationShap(
-            m, background=bg, n_permutations=256, tolerance=0.5
+        "PermutationShap(n_permutations=256, tolerance=0.1)": lambda m, bg: PermutationShap(
+            m, background=bg, n_permutations=256, tolerance=0.1
         ),
     }
     print(

@@ -84,6 +84,7 @@ def test_same_values_with_fewer_model_rows(monkeypatch, make, coalitions) -> Non
     deduplicated = make(model, bg, coalitions).explain(rows, seed=3)
     assert deduplicated.params["model_rows_evaluated"] == model.rows
     monkeypatch.setattr(_sampling, "DISTINCT_MAX_FEATURES", 0)  # every item evaluated
+    monkeypatch.setattr(_sampling, "STORE_MAX_FEATURES", 0)
     every = Counted()
     plain = make(every, bg, coalitions).explain(rows, seed=3)
     assert plain.params["model_rows_evaluated"] == every.rows
