@@ -151,6 +151,9 @@ def test_tolerance_rounds_look_up_what_earlier_rounds_evaluated(
 
     stored, n_stored = run()
     assert max(stored.params[used]) > 2 * min(stored.params[used])  # several rounds
+    with monkeypatch.context() as patch:  # the first round's coalitions are stored too
+        patch.setattr(CoalitionStore, "insert", lambda self, *a: None)
+        assert run()[1] > n_stored
     monkeypatch.setattr(CoalitionStore, "fits", staticmethod(lambda d, c: False))
     each_round, n_each = run()
     np.testing.assert_allclose(stored.values, each_round.values, rtol=0, atol=1e-12)

@@ -367,7 +367,8 @@ def _kernel_batch(shared: tuple[Game, _Plan, int], batch: tuple[np.ndarray, np.n
     rngs = [row_rng(entropy, int(i)) for i in idx]
     # from the second round, a coalition drawn again is looked up (where the table is small:
     # the batch was sized for the first round's coalitions), the first round's included
-    store_fits = CoalitionStore.fits(d, plan.n_enum + 2 * plan.pairs_per_round)
+    first_round = (plan.n_enum + 2 * plan.pairs_per_round) * game.n_background  # model rows
+    store_fits = CoalitionStore.fits(d, first_round)
     store = None
     active = np.arange(r)
     Z = np.zeros((r, 0, d), dtype=bool)

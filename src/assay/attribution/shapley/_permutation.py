@@ -255,7 +255,10 @@ def _permutation_batch(
     # from the second round, a coalition drawn again is looked up (where the table is small;
     # made only once a row needs more than the pilot, then given the pilot's coalitions)
     n_games = r * (game.n_background if fb is not None else 1)
-    store_fits = CoalitionStore.fits(d, n_pairs * 2 * (d - 1))
+    # per game, the model rows the batch was sized for (shared: each coalition on every
+    # background row)
+    per_game = n_pairs * 2 * (d - 1) * (game.n_background if fb is None else 1)
+    store_fits = CoalitionStore.fits(d, per_game)
     store = None
     memo: list | None = [] if store_fits else None
     while active.size:

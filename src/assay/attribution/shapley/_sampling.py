@@ -243,12 +243,12 @@ class CoalitionStore:
         self.size = 0
 
     @staticmethod
-    def fits(d: int, coalitions_per_game: int) -> bool:
+    def fits(d: int, model_rows_per_game: int) -> bool:
         """Whether a game's ``2^d`` slots (8 bytes each) cost at most the model input of the
-        ``coalitions_per_game`` coalitions its batch was sized for (``d`` values of 8 bytes
-        each), up to ``STORE_MAX_FEATURES``: filling a larger table cost more than the few
-        revisits it finds."""
-        return d <= STORE_MAX_FEATURES and 2**d <= coalitions_per_game * d
+        ``model_rows_per_game`` rows its batch was sized for (``d`` values of 8 bytes each),
+        up to ``STORE_MAX_FEATURES``: filling a larger table cost more than the few revisits
+        it finds."""
+        return d <= STORE_MAX_FEATURES and 2**d <= model_rows_per_game * d
 
     @property
     def values(self) -> np.ndarray | None:
