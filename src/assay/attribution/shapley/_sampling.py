@@ -133,6 +133,16 @@ DISTINCT_TABLE_ENTRIES = 1 << 16
 STORE_MAX_FEATURES = 12
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _mask_code(masks: np.ndarray, t: int) -> int:
+    """Bit code of coalition ``masks[t]`` (bit j set where feature j takes the row's value)."""
+    code = 0
+    for j in range(masks.shape[1]):
+        if masks[t, j]:
+            code |= 1 << j
+    return code
+
+
 @numba.njit(cache=True, nogil=True)
 def _distinct_pass(
     group: np.ndarray, masks: np.ndarray, window: int, first: np.ndarray, inverse: np.ndarray
@@ -145,10 +155,7 @@ def _distinct_pass(
     slot_window = np.full(size, -1, dtype=np.int64)
     found = 0
     for t in range(n):
-        code = 0
-        for j in range(d):
-            if masks[t, j]:
-                code |= 1 << j
+        code = _mask_code(masks, t)
         w = group[t] // window
         slot = ((group[t] - w * window) << d) | code
         if slot_window[slot] == w:
@@ -215,10 +222,7 @@ def _store_pass(
     n, d = masks.shape
     found = 0
     for t in range(n):
-        code = 0
-        for j in range(d):
-            if masks[t, j]:
-                code |= 1 << j
+        code = _mask_code(masks, t)
         s = (group[t] << d) | code
         if slots[s] < 0:
             slots[s] = size + found
