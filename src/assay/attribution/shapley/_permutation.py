@@ -24,6 +24,8 @@ from assay._validation import check_int
 from assay.attribution._base import DEFAULT_MAX_MEMORY
 from assay.attribution._explanation import Explanation
 from assay.attribution.shapley._kernel_stratified import single_background_values
+from assay.attribution.shapley._permutation_walks import MAX_FEATURES as MAX_WALK_FEATURES
+from assay.attribution.shapley._permutation_walks import walk_estimates_per_background
 from assay.attribution.shapley._sampling import (
     CoalitionStore,
     Game,
@@ -211,6 +213,19 @@ def _permutation_batch(
     game, v0, n_pairs, entropy, tolerance, fb = shared
     idx, X = batch
     r, d = X.shape
+    used = np.full(r, n_pairs, dtype=np.int64)
+    converged = np.ones(r, dtype=bool)
+    if fb is not None and tolerance is None and 2 <= d <= MAX_WALK_FEATURES:
+        # the fixed budget per background row: compiled walks (same draws and values)
+        keys = np.stack([row_rng(entropy, int(i)).random((len(fb) * n_pairs, d)) for i in idx])
+        phi, se, _, model_rows = walk_estimates_per_background(game, X, fb, keys, n_pairs)
+        return {
+            "phi": phi,
+            "se": se,
+            "n_pairs": used,
+            "converged": converged,
+            "model_rows": model_rows,
+        }
     fx = game.predict(X)
     if fb is not None:  # coalitions="per_background": strata of the background rows
 
@@ -233,8 +248,6 @@ def _permutation_batch(
             return _pair_estimates(game, X[rows], fx[rows], v0, draws, m, rows, store, memo)
 
         summarize, axis = _mean_and_se, 1
-    used = np.full(r, n_pairs, dtype=np.int64)
-    converged = np.ones(r, dtype=bool)
     model_rows = np.zeros(r, dtype=np.int64)  # coalition rows, revisits evaluated once
     out = {"n_pairs": used, "converged": converged, "model_rows": model_rows}
     if d == 1:
