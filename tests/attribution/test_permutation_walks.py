@@ -1,5 +1,6 @@
-"""Compiled walks per background row (``PermutationShap``'s fixed budget): the same values as
-the array implementation, and null players (``x_j == b_j``) cost no model rows."""
+"""Compiled walks per background row (``PermutationShap(coalitions="per_background")``): the
+values of a plain loop over the same walks, and null players (``x_j == b_j``) cost no model
+rows."""
 
 from __future__ import annotations
 
@@ -8,11 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assay.attribution import ExactShapley, PermutationShap
-from assay.attribution.shapley._permutation import (
-    _pair_estimates_per_background,
-    _strata_mean_and_se,
-)
-from assay.attribution.shapley._permutation_walks import walk_estimates_per_background
+from assay.attribution.shapley._permutation_walks import BackgroundWalks
 from assay.attribution.shapley._sampling import Game
 from assay.parallel import row_rng
 
@@ -35,17 +32,48 @@ class Counted:
         return self.fn(X)
 
 
-@settings(max_examples=60, deadline=None)
+def loop_oracle(f, X, bg, w, keys_per_row, rounds):
+    """The estimator written as a plain loop: per row, background row and pair, walk the order
+    forward and reversed with one model call per coalition; pool every round's pairs."""
+    r, d = X.shape
+    phi = np.zeros((r, d, 2))
+    var = np.zeros((r, d, 2))
+    for t in range(r):
+        for b in range(len(bg)):
+            pairs = []
+            for keys, n_pairs in zip(keys_per_row[t], rounds, strict=True):
+                for p in range(n_pairs):
+                    order = np.argsort(keys[b * n_pairs + p], kind="stable")
+                    est = np.zeros((d, 2))
+                    for walk in (order, order[::-1]):
+                        z = bg[b].copy()
+                        prev = f(z[None])[0]
+                        for j in walk:
+                            z[j] = X[t, j]
+                            cur = f(z[None])[0]
+                            est[j] += 0.5 * (cur - prev)
+                            prev = cur
+                    pairs.append(est)
+            pairs = np.array(pairs)
+            phi[t] += w[b] * pairs.mean(axis=0)
+            var[t] += w[b] ** 2 * pairs.var(axis=0, ddof=1) / len(pairs)
+    return phi, np.sqrt(var)
+
+
+@settings(max_examples=40, deadline=None)
 @given(
     d=st.sampled_from([2, 3, 5, 8, 17]),
-    n_bg=st.integers(1, 6),
-    n_pairs=st.integers(2, 5),
-    r=st.integers(1, 4),
+    n_bg=st.integers(1, 4),
+    rounds=st.lists(st.integers(1, 3), min_size=1, max_size=3).filter(lambda x: sum(x) >= 2),
+    r=st.integers(1, 3),
     levels=st.sampled_from([2, 3, 0]),  # 0: continuous features, no null players
+    keep_table=st.booleans(),
     max_memory=st.sampled_from([64, 1 << 20]),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_same_values_as_the_array_walks(d, n_bg, n_pairs, r, levels, max_memory, seed) -> None:
+def test_same_values_as_a_plain_loop(
+    d, n_bg, rounds, r, levels, keep_table, max_memory, seed
+) -> None:
     rng = np.random.default_rng(seed)
     if levels:  # few values per feature: many x_j == b_j (null players)
         data = rng.integers(0, levels, size=(r + n_bg, d)).astype(float)
@@ -53,23 +81,25 @@ def test_same_values_as_the_array_walks(d, n_bg, n_pairs, r, levels, max_memory,
         data = rng.normal(size=(r + n_bg, d))
     X, bg = data[:r], data[r:]
     w = rng.random(n_bg) + 0.1
-    game = Game(two_outputs, bg, w / w.sum(), max_memory)
-    fb = two_outputs(bg)
-    keys = np.stack([row_rng(seed, t).random((n_bg * n_pairs, d)) for t in range(r)])
-    phi, se, fx, model_rows = walk_estimates_per_background(game, X, fb, keys, n_pairs)
-    # oracle: the array implementation on the same draws
+    w /= w.sum()
+    model = Counted(two_outputs)
+    game = Game(model, bg, w, max_memory)
     rngs = [row_rng(seed, t) for t in range(r)]
-    est, _ = _pair_estimates_per_background(
-        game, X, two_outputs(X), fb, rngs, n_pairs, np.arange(r)
-    )
-    phi_ref, se_ref = _strata_mean_and_se(est, game.weights)
-    np.testing.assert_allclose(phi, phi_ref, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(se, se_ref, rtol=1e-9, atol=1e-12)
-    np.testing.assert_array_equal(fx, two_outputs(X))
+    walks = BackgroundWalks(game, X, two_outputs(bg), rngs, keep_table=keep_table)
+    spent = np.zeros(r, dtype=np.int64)
+    for n_pairs in rounds:  # every row in every round (the oracle pools them the same way)
+        spent += walks.draw(np.arange(r), n_pairs)
+    phi, se = walks.read(np.arange(r))
+    again = [row_rng(seed, t) for t in range(r)]
+    keys = [[g.random((n_bg * m, d)) for m in rounds] for g in again]
+    phi_ref, se_ref = loop_oracle(two_outputs, X, bg, w, keys, rounds)
+    np.testing.assert_allclose(phi, phi_ref, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(se, se_ref, rtol=1e-7, atol=1e-10)
+    np.testing.assert_array_equal(walks.fx, two_outputs(X))
     # efficiency: every pair telescopes to f(x) - f(b)
-    np.testing.assert_allclose(phi.sum(axis=1), fx - w @ fb / w.sum(), atol=1e-12)
-    assert model_rows.shape == (r,)
-    assert np.all(model_rows <= n_bg * n_pairs * 2 * (d - 1))
+    np.testing.assert_allclose(phi.sum(axis=1), walks.fx - w @ two_outputs(bg), atol=1e-10)
+    assert model.rows == r + spent.sum()  # the explained rows and each distinct coalition
+    assert np.all(spent <= n_bg * sum(rounds) * 2 * (d - 1))
 
 
 def test_null_players_cost_no_model_rows() -> None:
@@ -80,8 +110,11 @@ def test_null_players_cost_no_model_rows() -> None:
     bg[:, :2] = rng.normal(size=(n_bg, 2))  # background rows differ from row 0 in 2 features
     model = Counted(two_outputs)
     game = Game(model, bg, np.full(n_bg, 1 / n_bg), 1 << 20)
-    keys = np.stack([row_rng(1, t).random((n_bg * 8, d)) for t in range(3)])
-    phi, se, _, model_rows = walk_estimates_per_background(game, X, two_outputs(bg), keys, 8)
+    walks = BackgroundWalks(
+        game, X, two_outputs(bg), [row_rng(1, t) for t in range(3)], keep_table=False
+    )
+    model_rows = walks.draw(np.arange(3), 8)
+    phi, se = walks.read(np.arange(3))
     # row 0's games have 2 players: the only coalitions besides the empty and the full one
     # are {0} and {1}, one model row each per background row
     assert model_rows[0] == 2 * n_bg
@@ -109,3 +142,25 @@ def test_one_model_call_per_batch_and_the_rows_reported() -> None:
     assert model.rows < 0.7 * 30 * 10 * 3 * 2 * 6
     gap = exp.values.sum(axis=1)[:, 0] + exp.base_values[:, 0] - model.fn(data[10:40])
     assert np.abs(gap).max() < 1e-12
+
+
+def test_more_features_than_a_bit_code_holds() -> None:
+    """Beyond 62 features the model rows are built from the orders instead of bit codes."""
+    d, n_bg, n_pairs = 64, 2, 2
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(1, d))
+    bg = rng.normal(size=(n_bg, d))
+    bg[0, :30] = X[0, :30]  # null players in one game
+    w = np.array([0.3, 0.7])
+    model = Counted(two_outputs)
+    walks = BackgroundWalks(
+        Game(model, bg, w, 1 << 20), X, two_outputs(bg), [row_rng(2, 0)], keep_table=False
+    )
+    spent = walks.draw(np.arange(1), n_pairs)
+    phi, se = walks.read(np.arange(1))
+    keys = [[row_rng(2, 0).random((n_bg * n_pairs, d))]]
+    phi_ref, se_ref = loop_oracle(two_outputs, X, bg, w, keys, [n_pairs])
+    np.testing.assert_allclose(phi, phi_ref, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(se, se_ref, rtol=1e-7, atol=1e-10)
+    # no revisits searched at this width, but the null players' coalitions share model rows
+    assert model.rows == 1 + spent.sum() and spent[0] < n_bg * n_pairs * 2 * (d - 1)

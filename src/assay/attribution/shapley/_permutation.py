@@ -11,6 +11,11 @@ A pair costs at most ``2 (d - 1)`` coalition evaluations (the empty and the full
 shared, and a coalition that several walks of a game visit is evaluated once).
 Standard errors: the standard deviation of the ``n_pairs`` independent pair estimates divided by
 ``sqrt(n_pairs)``.
+
+Two schemes: ``"shared"`` walks the row's game averaged over the background (here, as arrays);
+``"per_background"`` walks each background row's own game (compiled, in
+:mod:`._permutation_walks`, where features equal in the row and the background row cost no
+model rows).
 """
 
 from __future__ import annotations
@@ -23,9 +28,7 @@ import numpy as np
 from assay._validation import check_int
 from assay.attribution._base import DEFAULT_MAX_MEMORY
 from assay.attribution._explanation import Explanation
-from assay.attribution.shapley._kernel_stratified import single_background_values
-from assay.attribution.shapley._permutation_walks import MAX_FEATURES as MAX_WALK_FEATURES
-from assay.attribution.shapley._permutation_walks import walk_estimates_per_background
+from assay.attribution.shapley._permutation_walks import BackgroundWalks
 from assay.attribution.shapley._sampling import (
     CoalitionStore,
     Game,
@@ -130,68 +133,6 @@ def _pair_estimates(
     return 0.5 * (est + rev), evaluated
 
 
-def _pair_estimates_per_background(
-    game: Game,
-    X: np.ndarray,
-    fx: np.ndarray,
-    fb: np.ndarray,
-    rngs: list,
-    n_pairs: int,
-    rows: np.ndarray,
-    store: CoalitionStore | None = None,
-    memo: list | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``n_pairs`` antithetic pairs per row *and background row*, each walk on the game of one
-    background row (``v_b(S) = f(x_S, b_{-S})``), (r, B, n_pairs, d, k), drawn from ``rngs``,
-    and the model rows each row evaluated (r,), revisited coalitions once (with a ``store``,
-    also across rounds). ``rows`` (r,) numbers the rows in the batch."""
-    r, d = X.shape
-    B = game.n_background
-    k = fx.shape[1]
-    orders = np.empty((r, B * n_pairs, d), dtype=np.int64)
-    masks = np.empty((r, B * n_pairs, 2, d - 1, d), dtype=bool)
-    for t, rng in enumerate(rngs):
-        o, fwd = _pair_masks(rng, d, B * n_pairs)
-        orders[t] = o
-        masks[t, :, 0] = fwd
-        masks[t, :, 1] = ~fwd
-    per_b = n_pairs * 2 * (d - 1)
-    flat = masks.reshape(-1, d)
-    row_of = np.repeat(np.arange(r), B * per_b)
-    bg_of = np.tile(np.repeat(np.arange(B), per_b), r)
-    v, done = evaluate_once(
-        rows[row_of] * B + bg_of,
-        flat,
-        (int(rows.max()) + 1) * B,
-        lambda idx: single_background_values(game, X, flat[idx], row_of[idx], bg_of[idx]),
-        store,
-        memo,
-    )
-    v = v.reshape(r, B * n_pairs, 2, d - 1, k)
-    evaluated = np.bincount(row_of[done], minlength=r)
-    start = np.repeat(fb, n_pairs, axis=0)  # (B * P, k): v_b(∅) of each walk's stratum
-    start = np.broadcast_to(start[None, :, None, :], (r, B * n_pairs, 1, k))
-    end = np.broadcast_to(fx[:, None, None, :], (r, B * n_pairs, 1, k))
-    fwd_delta = np.diff(np.concatenate([start, v[:, :, 0], end], axis=2), axis=2)
-    rev_delta = np.diff(np.concatenate([start, v[:, :, 1, ::-1], end], axis=2), axis=2)
-    est = np.zeros((r, B * n_pairs, d, k))
-    np.put_along_axis(est, orders[..., None], fwd_delta, axis=2)
-    rev = np.zeros((r, B * n_pairs, d, k))
-    np.put_along_axis(rev, orders[:, :, ::-1, None], rev_delta, axis=2)
-    return (0.5 * (est + rev)).reshape(r, B, n_pairs, d, k), evaluated
-
-
-def _strata_mean_and_se(est: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted mean over background strata of each stratum's mean pair estimate, and its
-    standard error ``sqrt(sum_b w_b^2 var_b / n_pairs)``; ``est`` (r, B, P, d, k)."""
-    n_pairs = est.shape[2]
-    phi = np.einsum("b,rbdk->rdk", w, est.mean(axis=2))
-    if n_pairs < 2:
-        return phi, np.nan * phi
-    var = np.einsum("b,rbdk->rdk", w**2, est.var(axis=2, ddof=1)) / n_pairs
-    return phi, np.sqrt(var)
-
-
 def _mean_and_se(pair_est: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n_pairs = pair_est.shape[1]
     phi = pair_est.mean(axis=1)
@@ -199,8 +140,51 @@ def _mean_and_se(pair_est: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return phi, se
 
 
+class _SharedWalks:
+    """Pairs of walks on each row's averaged game (``coalitions="shared"``), over one or more
+    rounds; the same ``draw`` / ``read`` interface as :class:`BackgroundWalks`."""
+
+    def __init__(
+        self, game: Game, X: np.ndarray, v0: np.ndarray, rngs: list, n_pairs: int, store_fits: bool
+    ) -> None:
+        self.game, self.X, self.v0, self.rngs = game, X, v0, rngs
+        self.fx = game.predict(X)
+        r, d = X.shape
+        self.est = np.empty((r, n_pairs, d, self.fx.shape[1]))
+        self.have = np.zeros(r, dtype=np.int64)
+        # from the second round, a coalition drawn again is looked up (where the table is
+        # small; made only once a row needs more than the pilot, then given the pilot's)
+        self.store: CoalitionStore | None = None
+        self.memo: list | None = [] if store_fits else None
+
+    def draw(self, rows: np.ndarray, n_pairs: int) -> np.ndarray:
+        if self.have.any() and self.store is None and self.memo is not None:
+            self.store = CoalitionStore(self.X.shape[0], self.X.shape[1])
+            for group, masks, values in self.memo:
+                self.store.insert(group, masks, values)
+            self.memo = None
+        new, evaluated = _pair_estimates(
+            self.game,
+            self.X[rows],
+            self.fx[rows],
+            self.v0,
+            [self.rngs[i] for i in rows],
+            n_pairs,
+            rows,
+            self.store,
+            self.memo,
+        )
+        have = int(self.have[rows[0]])  # rounds are synchronous: every active row has as many
+        self.est[rows, have : have + n_pairs] = new
+        self.have[rows] += n_pairs
+        return evaluated
+
+    def read(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _mean_and_se(self.est[rows, : int(self.have[rows[0]])])
+
+
 def _permutation_batch(
-    shared: tuple[Game, np.ndarray, int, int, float | None],
+    shared: tuple[Game, np.ndarray, int, int, float | None, np.ndarray | None],
     batch: tuple[np.ndarray, np.ndarray],
 ) -> dict:
     """Explain one batch of rows (runs on a worker).
@@ -215,82 +199,41 @@ def _permutation_batch(
     r, d = X.shape
     used = np.full(r, n_pairs, dtype=np.int64)
     converged = np.ones(r, dtype=bool)
-    if fb is not None and tolerance is None and 2 <= d <= MAX_WALK_FEATURES:
-        # the fixed budget per background row: compiled walks (same draws and values)
-        keys = np.stack([row_rng(entropy, int(i)).random((len(fb) * n_pairs, d)) for i in idx])
-        phi, se, _, model_rows = walk_estimates_per_background(game, X, fb, keys, n_pairs)
-        return {
-            "phi": phi,
-            "se": se,
-            "n_pairs": used,
-            "converged": converged,
-            "model_rows": model_rows,
-        }
-    fx = game.predict(X)
-    if fb is not None:  # coalitions="per_background": strata of the background rows
-
-        def estimates(
-            rows: np.ndarray, draws: list, m: int, store: Any = None, memo: Any = None
-        ) -> tuple[np.ndarray, np.ndarray]:
-            return _pair_estimates_per_background(
-                game, X[rows], fx[rows], fb, draws, m, rows, store, memo
-            )
-
-        def summarize(est: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return _strata_mean_and_se(est, game.weights)
-
-        axis = 2
-    else:
-
-        def estimates(
-            rows: np.ndarray, draws: list, m: int, store: Any = None, memo: Any = None
-        ) -> tuple[np.ndarray, np.ndarray]:
-            return _pair_estimates(game, X[rows], fx[rows], v0, draws, m, rows, store, memo)
-
-        summarize, axis = _mean_and_se, 1
     model_rows = np.zeros(r, dtype=np.int64)  # coalition rows, revisits evaluated once
     out = {"n_pairs": used, "converged": converged, "model_rows": model_rows}
     if d == 1:
-        phi = (fx - v0)[:, None, :]
+        phi = (game.predict(X) - v0)[:, None, :]
         return {"phi": phi, "se": np.zeros_like(phi), **out}
     rngs = [row_rng(entropy, int(i)) for i in idx]
+    # per game, the model rows the batch was sized for (shared: each coalition on every
+    # background row); a table across rounds only where it is no larger
+    per_game = n_pairs * 2 * (d - 1) * (game.n_background if fb is None else 1)
+    store_fits = tolerance is not None and CoalitionStore.fits(d, per_game)
+    walks: BackgroundWalks | _SharedWalks
+    if fb is not None:  # coalitions="per_background": strata of the background rows
+        walks = BackgroundWalks(game, X, fb, rngs, keep_table=store_fits)
+        pilot = pilot_pairs_per_background(game.n_background)
+    else:
+        walks = _SharedWalks(game, X, v0, rngs, n_pairs, store_fits)
+        pilot = PILOT_PAIRS
     if tolerance is None:
-        est, model_rows[:] = estimates(np.arange(r), rngs, n_pairs)
-        phi, se = summarize(est)
+        model_rows[:] = walks.draw(np.arange(r), n_pairs)
+        phi, se = walks.read(np.arange(r))
         return {"phi": phi, "se": se, **out}
-    k = fx.shape[1]
-    phi, se = np.zeros((r, d, k)), np.zeros((r, d, k))
+    phi = se = None
     active = np.arange(r)
-    est: np.ndarray | None = None
-    pilot = PILOT_PAIRS if fb is None else pilot_pairs_per_background(game.n_background)
     step = min(pilot, n_pairs)
     have = 0
-    # from the second round, a coalition drawn again is looked up (where the table is small;
-    # made only once a row needs more than the pilot, then given the pilot's coalitions)
-    n_games = r * (game.n_background if fb is not None else 1)
-    # per game, the model rows the batch was sized for (shared: each coalition on every
-    # background row)
-    per_game = n_pairs * 2 * (d - 1) * (game.n_background if fb is None else 1)
-    store_fits = CoalitionStore.fits(d, per_game)
-    store = None
-    memo: list | None = [] if store_fits else None
     while active.size:
-        if have and store is None and memo is not None:
-            store = CoalitionStore(n_games, d)
-            for group, masks, values in memo:
-                store.insert(group, masks, values)
-            memo = None
-        new, evaluated = estimates(active, [rngs[i] for i in active], step, store, memo)
-        model_rows[active] += evaluated
-        est = new if est is None else np.concatenate([est, new], axis=axis)
+        model_rows[active] += walks.draw(active, step)
         have += step
-        p, s = summarize(est)
+        p, s = walks.read(active)
+        if phi is None:
+            phi, se = np.zeros((r, *p.shape[1:])), np.zeros((r, *p.shape[1:]))
         phi[active], se[active], used[active] = p, s, have
-        worst = s.max(axis=(1, 2))
-        done = worst <= tolerance
+        done = s.max(axis=(1, 2)) <= tolerance
         converged[active] = done
-        keep = ~done & (have < n_pairs)
-        active, est = active[keep], est[keep]
+        active = active[~done & (have < n_pairs)]
         # double the pairs each round: a schedule that depends only on the row, so batching
         # does not change where a row stops (overshoot at most 2x in pairs)
         step = int(min(n_pairs - have, have))
