@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assay.attribution import KernelShap, PermutationShap
-from assay.attribution.shapley import _permutation_walks, _sampling
+from assay.attribution.shapley import _sampling
+from assay.attribution.shapley._permutation_walks import BackgroundWalks
 from assay.attribution.shapley._sampling import CoalitionStore, distinct_items, evaluate_once
 
 
@@ -153,7 +154,7 @@ def test_tolerance_rounds_look_up_what_earlier_rounds_evaluated(
     assert max(stored.params[used]) > 2 * min(stored.params[used])  # several rounds
     with monkeypatch.context() as patch:  # the first round's coalitions are stored too
         patch.setattr(CoalitionStore, "insert", lambda self, *a: None)
-        patch.setattr(_permutation_walks, "insert_first_round", lambda walks: None)
+        patch.setattr(BackgroundWalks, "_insert_first_round", lambda walks: None)
         assert run()[1] > n_stored
     monkeypatch.setattr(CoalitionStore, "fits", staticmethod(lambda d, c: False))
     each_round, n_each = run()

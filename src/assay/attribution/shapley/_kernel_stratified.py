@@ -27,10 +27,10 @@ import numba
 import numpy as np
 
 from assay.attribution.shapley._sampling import (
-    COMPILED_CALL_BYTES,
     CoalitionStore,
     Game,
     evaluate_once,
+    predict_in_calls,
 )
 from assay.parallel import row_rng
 
@@ -69,26 +69,16 @@ def single_background_values(
     """``f(x_S, b_{-S})`` for items (row ``row_of``, background row ``bg_of``, coalition
     ``masks``): one model row per item, no averaging. Returns (n_items, n_outputs)."""
     n_items, d = masks.shape
-    call_bytes = min(game.max_memory, COMPILED_CALL_BYTES) if game.compiled else game.max_memory
-    per_call = int(max(1, min(n_items, call_bytes // (d * 8))))
-    buffer = np.empty((per_call, d))
     X = np.ascontiguousarray(X, dtype=np.float64)
     masks = np.ascontiguousarray(masks, dtype=np.bool_)
     row_of = np.ascontiguousarray(row_of, dtype=np.int64)
     bg_of = np.ascontiguousarray(bg_of, dtype=np.int64)
-    out: np.ndarray | None = None
-    for start in range(0, n_items, per_call):
-        stop = min(n_items, start + per_call)
-        batch = buffer[: stop - start]
-        sl = slice(start, stop)
-        _fill_single(X, game.background, masks[sl], row_of[sl], bg_of[sl], batch)
-        f = game.predict(batch)
-        if out is None:
-            out = np.empty((n_items, f.shape[1]))
-        out[start:stop] = f
-    if out is None:
-        return np.empty((0, 0))
-    return out
+
+    def fill(start: int, out: np.ndarray) -> None:
+        sl = slice(start, start + out.shape[0])
+        _fill_single(X, game.background, masks[sl], row_of[sl], bg_of[sl], out)
+
+    return predict_in_calls(game, n_items, d, fill)
 
 
 def _inverse(G: np.ndarray) -> np.ndarray:

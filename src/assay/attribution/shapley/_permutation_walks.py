@@ -8,10 +8,11 @@ passes over the batch, not as array operations over (rows, walks, positions, fea
 1. :func:`_walk_items` ranks each walk's keys into an order and decides which model row each
    coalition needs. A feature whose value is the same in the row and the background row
    (``x_j == b_j``; common for binary, categorical and one-hot columns) does not change the
-   model input: it is a null player of that game, so coalitions that differ only by null
-   players share one model row, a coalition of null players only is the background row (its
+   model input: it is a null player of that game. A prefix that adds a null player reuses the
+   previous prefix's model row, a coalition of null players only is the background row (its
    output ``f(b)`` is known) and one that lacks only null players is the explained row. Up to
-   ``DISTINCT_MAX_FEATURES`` features, a coalition that a game's walks revisit is evaluated
+   ``DISTINCT_MAX_FEATURES`` features coalitions are compared with their null players left
+   out, so one that a game's walks revisit (or reach with other null players) is evaluated
    once; with ``tolerance``, a table kept across rounds (:class:`BackgroundWalks`) looks up
    what earlier rounds evaluated.
 2. :func:`_fill_items` builds those model rows; the model is called on them (and, in the first
@@ -34,14 +35,18 @@ import numba
 import numpy as np
 
 from assay.attribution.shapley import _sampling
-from assay.attribution.shapley._sampling import COMPILED_CALL_BYTES, Game
+from assay.attribution.shapley._sampling import Game, predict_in_calls
 
-__all__ = ["BackgroundWalks", "insert_first_round"]
+__all__ = ["BackgroundWalks"]
 
 EMPTY = -1  # the walk's coalition holds null players only: the background row's output
 NO_DEDUPE, PER_CALL, ACROSS_ROUNDS = 0, 1, 2  # how revisited coalitions are found
-EXPLAINED = 2  # item side of an explained row (sides 0 / 1: forward prefix / its complement)
+# an item's side: 0 a forward prefix, 1 its complement, SIDE_EXPLAINED the explained row itself
+SIDE_EXPLAINED = 2
 CODE_MAX_FEATURES = 62  # coalitions as int64 bit codes up to here (model rows built from them)
+# the searches for revisits key on the bit codes
+assert _sampling.DISTINCT_MAX_FEATURES <= CODE_MAX_FEATURES
+assert _sampling.STORE_MAX_FEATURES <= _sampling.DISTINCT_MAX_FEATURES
 
 
 @numba.njit(cache=True, nogil=True)
@@ -118,6 +123,12 @@ def _walk_items(
                 code = 0
                 for length in range(1, d):
                     j = order[length - 1]
+                    if not differ[row, b, j] and length > 1:
+                        # a null player joins: the same model input as the previous prefix
+                        # (and the complement loses only a null player)
+                        src[t, w, 0, length - 1] = src[t, w, 0, length - 2]
+                        src[t, w, 1, length - 1] = src[t, w, 1, length - 2]
+                        continue
                     if differ[row, b, j]:
                         count += 1
                         if coded:
@@ -170,7 +181,7 @@ def _fill_items(
     d = X.shape[1]
     for i in range(out.shape[0]):
         row, b, walk, side, length = items[start + i]
-        if side == EXPLAINED:
+        if side == SIDE_EXPLAINED:
             for j in range(d):
                 out[i, j] = X[row, j]
             continue
@@ -273,12 +284,6 @@ def _insert(slots: np.ndarray, d: int, n_bg: int, items: np.ndarray, codes: np.n
             slots[s] = base + i
 
 
-def insert_first_round(walks: BackgroundWalks) -> None:
-    """Give the table made at the second round the first round's model rows."""
-    items, codes, base = walks.first_round
-    _insert(walks.slots, walks.d, walks.n_background, items, codes, base)
-
-
 class BackgroundWalks:
     """The walks of one batch of rows over one or more rounds (``tolerance``).
 
@@ -300,7 +305,7 @@ class BackgroundWalks:
         self.r, self.d = self.X.shape
         self.n_background = game.n_background
         self.differ = self.X[:, None, :] != game.background[None, :, :]
-        self.keep_table = keep_table and self.d <= _sampling.STORE_MAX_FEATURES
+        self.keep_table = keep_table  # the caller checked CoalitionStore.fits
         self.slots: np.ndarray | None = None
         self.first_round: tuple | None = None
         self._values: np.ndarray | None = None  # grown by doubling; rows 0..r-1 are f(x)
@@ -327,7 +332,7 @@ class BackgroundWalks:
         if not first and self.keep_table:
             if self.slots is None:
                 self.slots = np.full((self.r * self.n_background) << d, -1, dtype=np.int64)
-                insert_first_round(self)
+                self._insert_first_round()
             dedupe = ACROSS_ROUNDS
         ra = len(rows)
         head = self.r if first else 0  # the first round also evaluates the explained rows
@@ -335,7 +340,7 @@ class BackgroundWalks:
         items = np.empty((most, 5), dtype=np.int64)
         items[:head, 0] = np.arange(head)
         items[:head, 1:] = 0
-        items[:head, 3] = EXPLAINED
+        items[:head, 3] = SIDE_EXPLAINED
         codes = np.empty(most, dtype=np.int64)
         orders = np.empty((ra, walks, d), dtype=np.int64)
         src = np.empty((ra, walks, 2, d - 1), dtype=np.int64)
@@ -367,9 +372,16 @@ class BackgroundWalks:
         """``sum_b w_b mean_b`` and ``sqrt(sum_b w_b^2 var_b / n)``, (len(rows), d, k)."""
         return _weighted_strata(self.mean, self.m2, self.count, rows, self.game.weights)
 
+    def _insert_first_round(self) -> None:
+        """Give the table made at the second round the first round's model rows."""
+        assert self.first_round is not None and self.slots is not None
+        items, codes, base = self.first_round
+        _insert(self.slots, self.d, self.n_background, items, codes, base)
+        self.first_round = None
+
     def _merge(self, rows: np.ndarray, n_new: int, mean: np.ndarray, m2: np.ndarray) -> None:
         """Chan et al.'s pairwise update of each game's moments with a new round's."""
-        if not self.count[rows].any():  # the first round: nothing to merge with
+        if not self.count[rows].any():  # the first round (the update's n_old = 0 case, faster)
             self.mean[rows], self.m2[rows] = mean, m2
             self.count[rows] = n_new
             return
@@ -381,24 +393,16 @@ class BackgroundWalks:
         self.count[rows] += n_new
 
     def _evaluate(self, orders: np.ndarray, items: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        """Model outputs of the items' rows, built and predicted in calls of at most
-        ``max_memory`` bytes (``COMPILED_CALL_BYTES`` for compiled trees)."""
-        game, d = self.game, self.d
-        n_items = items.shape[0]
-        call_bytes = COMPILED_CALL_BYTES if game.compiled else game.max_memory
-        per_call = int(max(1, min(n_items, min(game.max_memory, call_bytes) // (d * 8))))
-        buffer = np.empty((per_call, d))
-        out = np.empty((n_items, self.fb.shape[1]))
-        for start in range(0, n_items, per_call):
-            stop = min(n_items, start + per_call)
-            batch = buffer[: stop - start]
-            _fill_items(self.X, game.background, orders, items, codes, start, batch)
-            out[start:stop] = np.asarray(game.predict(batch), dtype=np.float64).reshape(
-                stop - start, -1
-            )
-        return out
+        """Model outputs of the items' rows (in calls of at most ``max_memory`` bytes)."""
+
+        def fill(start: int, out: np.ndarray) -> None:
+            _fill_items(self.X, self.game.background, orders, items, codes, start, out)
+
+        return predict_in_calls(self.game, items.shape[0], self.d, fill)
 
     def _add(self, values: np.ndarray) -> None:
+        if values.shape[0] == 0:  # a round that found every coalition evaluated already
+            return
         need = self.size + values.shape[0]
         if self._values is None or need > self._values.shape[0]:
             grown = np.empty((max(need, 2 * self.size), values.shape[1]))

@@ -38,6 +38,7 @@ __all__ = [
     "coalition_values",
     "distinct_items",
     "evaluate_once",
+    "predict_in_calls",
     "probe_rows",
     "random_subsets",
     "rows_per_chunk",
@@ -119,6 +120,29 @@ def coalition_values(
             out = np.empty((n_items, f.shape[1]))
         out[start:stop] = weighted_background_mean(np.ascontiguousarray(f), game.weights, m)
     if out is None:  # no items: the model was never called
+        return np.empty((0, 0))
+    return out
+
+
+def predict_in_calls(
+    game: Game, n_rows: int, d: int, fill: Callable[[int, np.ndarray], None]
+) -> np.ndarray:
+    """Model outputs (n_rows, k) of ``n_rows`` model rows that ``fill(start, out)`` writes into
+    ``out`` (rows ``start .. start + len(out)``), built into one reused buffer and predicted in
+    calls of at most ``max_memory`` bytes (``COMPILED_CALL_BYTES`` for compiled trees)."""
+    call_bytes = min(game.max_memory, COMPILED_CALL_BYTES) if game.compiled else game.max_memory
+    per_call = int(max(1, min(n_rows, call_bytes // (d * 8))))
+    buffer = np.empty((per_call, d))
+    out: np.ndarray | None = None
+    for start in range(0, n_rows, per_call):
+        stop = min(n_rows, start + per_call)
+        batch = buffer[: stop - start]
+        fill(start, batch)
+        f = np.asarray(game.predict(batch), dtype=np.float64).reshape(stop - start, -1)
+        if out is None:
+            out = np.empty((n_rows, f.shape[1]))
+        out[start:stop] = f
+    if out is None:  # no rows: the model was never called
         return np.empty((0, 0))
     return out
 
