@@ -2,11 +2,12 @@
 
 Shapley values are linear in the game: ``phi(v) = phi(g) + phi(v - g)`` for any game ``g``.
 Here ``g`` is a proxy: a small tree ensemble fitted to the coalition values ``v(S)`` the
-antithetic permutation walks of :class:`PermutationShap` evaluated (features: the ``d``
-coalition indicators as 0/1; the empty and the full coalition, whose values are known, are
-added). Its Shapley values are computed exactly (from the trees' leaves, below); only the
-residual game ``v - g`` is estimated by sampling, by the same antithetic pair estimates. The
-closer the proxy is to the game, the smaller the residual and its sampling error.
+antithetic permutation walks of :class:`PermutationShap` evaluated (a random forest;
+features: the ``d`` coalition indicators as 0/1; the empty and the full coalition, whose
+values are known, are added). Its Shapley values are computed exactly (from the trees'
+leaves, below); only the residual game ``v - g`` is estimated by sampling, by the same
+antithetic pair estimates. The closer the proxy is to the game, the smaller the residual
+and its sampling error.
 
 Cross-fitting keeps the estimate unbiased: the pairs are split into two folds; fold A's
 estimate is ``phi(g_B) + mean_A(pair estimates of v - g_B)`` with ``g_B`` fitted on fold B
@@ -90,14 +91,17 @@ def _tree_indicator_shapley(tree: Any, d: int) -> np.ndarray:
 
 def forest_indicator_shapley(forest: Any, d: int) -> np.ndarray:
     """Exact Shapley values (d, k) of ``S -> forest.predict(1_S)`` for a fitted scikit-learn
-    forest regressor (the mean of its trees)."""
+    forest regressor (random forest or extra trees: the mean of its trees)."""
     return np.mean([_tree_indicator_shapley(tree, d) for tree in forest.estimators_], axis=0)
 
 
 def _fit_proxy(Z: np.ndarray, y: np.ndarray, random_state: int) -> Any:
-    from sklearn.ensemble import ExtraTreesRegressor
+    from sklearn.ensemble import RandomForestRegressor
 
-    proxy = ExtraTreesRegressor(n_estimators=N_TREES, random_state=random_state)
+    # bootstrap forests: on binary indicators extra-trees' random thresholds are all the same
+    # split, so its trees barely differ; bagging gave lower error and better coverage (95%
+    # intervals 0.92 vs 0.86 at 32 permutations on an order-3 game, 15 seeds x 4 rows)
+    proxy = RandomForestRegressor(n_estimators=N_TREES, random_state=random_state)
     return proxy.fit(Z, y if y.shape[1] > 1 else y[:, 0])
 
 
@@ -176,7 +180,10 @@ def _regression_adjusted_batch(
         fitted = _row_estimate(*args, fit=True)
         if proxy == "auto":
             plain = _row_estimate(*args, fit=False)
-            if plain[2].sum() <= fitted[2].sum():
+            # the proxy only where it lowers the variance by more than rounding (an additive
+            # game's plain variance is 0 up to rounding)
+            tiny = (1e-12 * (np.abs(v[t]).max() + np.abs(fx[t]).max())) ** 2 * d * k
+            if fitted[2].sum() >= plain[2].sum() - tiny:
                 phi[t], se[t] = plain[0], plain[1]
                 continue
         phi[t], se[t] = fitted[0], fitted[1]
@@ -213,7 +220,7 @@ class RegressionAdjustedShap(SamplingExplainer):
         per row, each on every background row. The standard errors have
         ``n_permutations / 2 - 2`` degrees of freedom: use 32 or more for intervals.
     proxy : {"auto", "trees", "none"}, default "auto"
-        ``"trees"``: the proxy is an extra-trees forest on the coalition indicators.
+        ``"trees"``: the proxy is a random forest (30 trees) on the coalition indicators.
         ``"none"``: ``g = 0``, plain antithetic sampling on the same draws (a baseline).
         ``"auto"``: per row, both are computed from the same draws and the one with the
         smaller estimated variance (the sum of its squared standard errors) is reported;
