@@ -55,6 +55,23 @@ def test_efficiency_is_exact(seed: int, pairs: int, proxy: str) -> None:
     assert np.abs(gap).max() < 1e-10
 
 
+def test_multi_output_models_get_one_proxy_for_all_outputs(data: np.ndarray) -> None:
+    """A 3-class classifier (3 probability outputs): efficient per output, and the proxy's
+    values sum to 0 over the classes as the probabilities' changes do."""
+    from sklearn.linear_model import LogisticRegression
+
+    y = (order3(data) > 0).astype(int) + (data[:, 5] > 1).astype(int)
+    model = LogisticRegression(max_iter=500).fit(data, y)
+    exp = RegressionAdjustedShap(
+        model, background=data[:4], n_permutations=16, proxy="trees"
+    ).explain(data[30:33], seed=1)
+    assert exp.values.shape == (3, D, 3)
+    gap = exp.values.sum(axis=1) + exp.base_values - model.predict_proba(data[30:33])
+    assert np.abs(gap).max() < 1e-10
+    np.testing.assert_allclose(exp.values.sum(axis=2), 0.0, atol=1e-10)
+    assert exp.params["proxy_used"] == ["trees"] * 3
+
+
 @pytest.mark.parametrize("proxy", ["none", "auto"])
 def test_additive_model_is_exact_with_zero_stderr(data: np.ndarray, proxy: str) -> None:
     """Antithetic pairs of an additive game are exact: the plain estimator has zero variance,
