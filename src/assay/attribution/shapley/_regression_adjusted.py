@@ -33,9 +33,9 @@ for each feature of ``A`` and ``-value / (|B| C(|A|+|B|, |B|))`` for each of ``B
 
 from __future__ import annotations
 
-from math import comb
 from typing import Any
 
+import numba
 import numpy as np
 
 from assay._validation import check_int
@@ -57,48 +57,89 @@ from assay.parallel import row_rng, seed_entropy
 __all__ = ["RegressionAdjustedShap", "forest_indicator_shapley"]
 
 PROXIES = ("auto", "trees", "none")
-N_TREES = 30  # trees per proxy forest (benchmarks/bench_regression_adjusted.py)
+# trees per proxy forest: at 32 permutations on the diabetes HGB / MLP (d = 10, 50 background
+# rows) MSE relative to no proxy was 0.77-0.89 with 10 trees, 0.61-0.68 with 30 and 0.57-0.60
+# with 60, at about 25, 60 and 110 ms per explained row (fitting dominates)
+N_TREES = 30
 MIN_PERMUTATIONS = 8  # 2 folds of at least 2 forward/reverse pairs
 
 
-def _tree_indicator_shapley(tree: Any, d: int) -> np.ndarray:
-    """Exact Shapley values (d, k) of the game ``S -> tree(1_S)`` (see the module docstring)."""
-    t = tree.tree_
-    left, right = t.children_left, t.children_right
-    feature, threshold = t.feature, t.threshold
-    value = t.value[:, :, 0]
-    phi = np.zeros((d, value.shape[1]))
-    stack: list[tuple[int, dict[int, bool]]] = [(0, {})]
-    while stack:
-        node, need = stack.pop()
-        if left[node] == -1:  # leaf: need[j] True = j must be in S, False = must not be
-            a_set = [j for j, inside in need.items() if inside]
-            b_set = [j for j, inside in need.items() if not inside]
-            a, b = len(a_set), len(b_set)
-            if a:
-                phi[a_set] += value[node] / (a * comb(a + b, a))
-            if b:
-                phi[b_set] -= value[node] / (b * comb(a + b, b))
+@numba.njit(cache=True, nogil=True)
+def _leaf_weight(a: int, b: int) -> float:
+    """``1 / (a C(a + b, a))``: the Shapley weight of each of ``a`` required-in features."""
+    c = 1.0
+    for i in range(1, a + 1):
+        c = c * (b + i) / i
+    return 1.0 / (a * c)
+
+
+@numba.njit(cache=True, nogil=True)
+def _tree_indicator_shapley(
+    left: np.ndarray,
+    right: np.ndarray,
+    feature: np.ndarray,
+    threshold: np.ndarray,
+    value: np.ndarray,
+    phi: np.ndarray,
+) -> None:
+    """Add the exact Shapley values (d, k) of the game ``S -> tree(1_S)`` to ``phi`` (see the
+    module docstring). Nodes are numbered parents first (scikit-learn's builders), so one
+    forward pass carries each node's requirements (+1: in S, -1: not in S) to its children."""
+    n, d = left.shape[0], phi.shape[0]
+    need = np.zeros((n, d), dtype=np.int8)
+    reach = np.zeros(n, dtype=np.bool_)
+    reach[0] = True
+    for node in range(n):
+        if not reach[node]:
             continue
-        j, th = int(feature[node]), float(threshold[node])
-        one_left, zero_left = 1.0 <= th, 0.0 <= th
-        for child, one, zero in (
-            (left[node], one_left, zero_left),
-            (right[node], not one_left, not zero_left),
-        ):
-            if one and zero:
-                stack.append((int(child), need))
-            elif one or zero:
-                if need.get(j, one) != one:  # contradicts an earlier split: unreachable
-                    continue
-                stack.append((int(child), {**need, j: one}))
-    return phi
+        if left[node] == -1:
+            a = 0
+            b = 0
+            for j in range(d):
+                a += need[node, j] == 1
+                b += need[node, j] == -1
+            wa = _leaf_weight(a, b) if a else 0.0
+            wb = _leaf_weight(b, a) if b else 0.0
+            for j in range(d):
+                if need[node, j] == 1:
+                    phi[j] += value[node] * wa
+                elif need[node, j] == -1:
+                    phi[j] -= value[node] * wb
+            continue
+        j = feature[node]
+        one_left = 1.0 <= threshold[node]
+        zero_left = 0.0 <= threshold[node]
+        for side in range(2):
+            child = left[node] if side == 0 else right[node]
+            one = one_left if side == 0 else not one_left
+            zero = zero_left if side == 0 else not zero_left
+            if not (one or zero):
+                continue
+            req = 0 if (one and zero) else (1 if one else -1)
+            if req != 0 and need[node, j] == -req:  # contradicts an earlier split
+                continue
+            need[child] = need[node]
+            if req != 0:
+                need[child, j] = req
+            reach[child] = True
 
 
 def forest_indicator_shapley(forest: Any, d: int) -> np.ndarray:
     """Exact Shapley values (d, k) of ``S -> forest.predict(1_S)`` for a fitted scikit-learn
     forest regressor (random forest or extra trees: the mean of its trees)."""
-    return np.mean([_tree_indicator_shapley(tree, d) for tree in forest.estimators_], axis=0)
+    k = int(np.prod(forest.estimators_[0].tree_.value.shape[1:-1]))
+    phi = np.zeros((d, k))
+    for tree in forest.estimators_:
+        t = tree.tree_
+        _tree_indicator_shapley(
+            t.children_left,
+            t.children_right,
+            t.feature,
+            t.threshold,
+            np.ascontiguousarray(t.value[:, :, 0], dtype=np.float64),
+            phi,
+        )
+    return phi / len(forest.estimators_)
 
 
 def _fit_proxy(Z: np.ndarray, y: np.ndarray, random_state: int) -> Any:
@@ -149,10 +190,6 @@ def _proxy_game(
     return proxy, proxy.shapley()
 
 
-def _predict(proxy: _Proxy, Z: np.ndarray, k: int) -> np.ndarray:
-    return proxy.predict(Z).reshape(-1, k)
-
-
 def _row_estimate(
     orders: np.ndarray,
     masks: np.ndarray,
@@ -176,8 +213,8 @@ def _row_estimate(
         if fit:
             m_other = masks[other].reshape(-1, d)
             proxy, phi_g = _proxy_game(m_other, v[other].reshape(-1, k), v0, fx, seeds[a])
-            g = _predict(proxy, masks[own].reshape(-1, d), k).reshape(v[own].shape)
-            g0, g1 = _predict(proxy, np.stack([np.zeros(d), np.ones(d)]), k)
+            g = proxy.predict(masks[own].reshape(-1, d)).reshape(v[own].shape)
+            g0, g1 = proxy.predict(np.stack([np.zeros(d), np.ones(d)]))
             resid, start, end = v[own] - g, v0 - g0, fx - g1
         est = walk_pair_estimates(orders[None, own], resid[None], start, end)[0]
         phi += 0.5 * (phi_g + est.mean(axis=0))
@@ -233,13 +270,16 @@ class RegressionAdjustedShap(SamplingExplainer):
     evaluated coalitions' values; its Shapley values are exact, and only the residual
     ``v - g`` is sampled. Two folds of pairs, each corrected with the proxy fitted on the
     other (cross-fitting), keep the estimate unbiased. It costs no extra model evaluations,
-    only the proxies' fitting: two small forests per row, about 30-80 ms, so it pays only
-    where model evaluations are expensive. It helps where the game has strong interactions of
-    order 3 or more that a forest captures (on such a game MSE 0.1-0.4x plain sampling at the
-    same draws); on smooth models the gain is smaller (0.4-0.85x), and
-    ``PermutationShap(coalitions="per_background")`` (independent walks per background row)
-    had a lower error than either at the same model evaluations on the diabetes models
-    (see ``benchmarks/bench_regression_adjusted.py``).
+    only the proxies' fitting: two small forests per row, about 50-70 ms at d = 10 and 32
+    permutations, so it pays only where model evaluations are expensive.
+
+    Measured at the same draws (``benchmarks/bench_regression_adjusted.py``): on games with
+    strong interactions of order 3 or more, which a forest captures and antithetic pairs do
+    not, RMSE 0.43-0.75x that of no proxy (0.2x on an order-3 game with few background rows);
+    on the diabetes HGB and MLP 0.62-0.92x, improving with the budget. At 8 permutations it
+    barely helps (0.9-0.98x). ``PermutationShap(coalitions="per_background")`` (independent
+    walks per background row) had a lower error than either at the same model evaluations on
+    the diabetes models (0.3-0.4x no proxy), and cost far less time.
 
     The standard error treats the two folds' estimates as independent; they are slightly
     positively correlated (0.1-0.2 measured: each fold's draws also shape the other fold's
@@ -259,7 +299,8 @@ class RegressionAdjustedShap(SamplingExplainer):
         per row, each on every background row. The standard errors have
         ``n_permutations / 2 - 2`` degrees of freedom: use 32 or more for intervals.
     proxy : {"auto", "trees", "none"}, default "auto"
-        ``"trees"``: the proxy is a random forest (30 trees) on the coalition indicators.
+        ``"trees"``: the proxy is an additive fit plus a random forest (30 trees) on the
+        coalition indicators.
         ``"none"``: ``g = 0``, plain antithetic sampling on the same draws (a baseline).
         ``"auto"``: per row, both are computed from the same draws and the one with the
         smaller estimated variance (the sum of its squared standard errors) is reported;
