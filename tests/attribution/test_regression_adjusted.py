@@ -12,9 +12,12 @@ from sklearn.ensemble import ExtraTreesRegressor
 from assay.attribution import ExactShapley, RegressionAdjustedShap
 from assay.attribution.shapley._exact import coalition_masks, shapley_from_coalition_values
 from assay.attribution.shapley._regression_adjusted import forest_indicator_shapley
-from assay.errors import InvalidInputError
+from assay.errors import AssayWarning, InvalidInputError
 
 D = 6
+# small budgets on purpose (exactness, efficiency, reproducibility); the warning about their
+# few degrees of freedom is tested below
+pytestmark = pytest.mark.filterwarnings("ignore:RegressionAdjustedShap. the standard errors")
 
 
 def order3(X: np.ndarray) -> np.ndarray:
@@ -161,6 +164,13 @@ def test_reproducible_and_independent_of_batching(data: np.ndarray) -> None:
 def test_bad_input_raises_assay_errors(data: np.ndarray, options: dict, match: str) -> None:
     with pytest.raises(InvalidInputError, match=match):
         RegressionAdjustedShap(order3, background=data[:4], **options)
+
+
+def test_warns_when_the_standard_errors_have_few_degrees_of_freedom(data: np.ndarray) -> None:
+    explainer = RegressionAdjustedShap(order3, background=data[:4], n_permutations=16)
+    with pytest.warns(AssayWarning, match="n_permutations >= 32"):
+        exp = explainer.explain(data[10:12], seed=0)
+    assert exp.params["stderr_dof"] == 6
 
 
 def test_options_are_keyword_only(data: np.ndarray) -> None:
