@@ -151,6 +151,19 @@ def test_reproducible_and_independent_of_batching(data: np.ndarray) -> None:
     assert not np.array_equal(runs[0].values, different.values)
 
 
+def test_no_proxy_is_permutation_shap_on_the_same_draws(data: np.ndarray) -> None:
+    """proxy="none" reuses PermutationShap's shared walks: the same values (the mean of the
+    two folds' means is the mean of all pairs) and the same model evaluations."""
+    from assay.attribution import PermutationShap
+
+    bg, X = data[:4], data[10:14]
+    ours = RegressionAdjustedShap(order3, background=bg, n_permutations=32, proxy="none")
+    theirs = PermutationShap(order3, background=bg, n_permutations=32, coalitions="shared")
+    a, b = ours.explain(X, seed=3), theirs.explain(X, seed=3)
+    np.testing.assert_allclose(a.values, b.values, rtol=0, atol=1e-12)
+    assert a.params["model_rows_evaluated"] == b.params["model_rows_evaluated"]
+
+
 @pytest.mark.parametrize(
     ("options", "match"),
     [
