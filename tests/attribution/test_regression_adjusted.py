@@ -12,7 +12,7 @@ from sklearn.ensemble import ExtraTreesRegressor
 from assay.attribution import ExactShapley, RegressionAdjustedShap
 from assay.attribution.shapley._exact import coalition_masks, shapley_from_coalition_values
 from assay.attribution.shapley._regression_adjusted import forest_indicator_shapley
-from assay.errors import AssayWarning, InvalidInputError
+from assay.errors import AssayWarning, InvalidInputError, ModelError
 
 D = 6
 # small budgets on purpose (exactness, efficiency, reproducibility); the warning about their
@@ -184,6 +184,18 @@ def test_warns_when_the_standard_errors_have_few_degrees_of_freedom(data: np.nda
     with pytest.warns(AssayWarning, match="n_permutations >= 32"):
         exp = explainer.explain(data[10:12], seed=0)
     assert exp.params["stderr_dof"] == 6
+
+
+def test_overflowing_values_raise_the_assay_error_not_the_proxys(data: np.ndarray) -> None:
+    """Outputs whose background means overflow reach the explanation's check (ModelError),
+    not a scikit-learn error from fitting the proxy on infinite targets."""
+
+    def huge(X: np.ndarray) -> np.ndarray:
+        return 1e307 * np.exp(np.abs(X[:, 0])) * np.sign(X[:, 1])
+
+    explainer = RegressionAdjustedShap(huge, background=data[:5], n_permutations=8)
+    with pytest.raises(ModelError, match="overflowed"):
+        explainer.explain(data[5:7], seed=0)
 
 
 def test_options_are_keyword_only(data: np.ndarray) -> None:

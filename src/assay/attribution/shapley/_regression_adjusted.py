@@ -245,7 +245,8 @@ def _regression_adjusted_batch(
         # the proxies' seeds come from the row's generator after its walks: same per seed
         seeds = tuple(int(s) for s in rngs[t].integers(0, 2**31 - 1, size=2))
         args = (orders[t], masks[t], v[t], v0, fx[t], seeds)
-        if proxy == "none":
+        finite = np.isfinite(v[t]).all() and np.isfinite(fx[t]).all() and np.isfinite(v0).all()
+        if proxy == "none" or not finite:  # overflowed values: the explanation reports them
             phi[t], se[t], _ = _row_estimate(*args, fit=False)
             continue
         fitted = _row_estimate(*args, fit=True)
