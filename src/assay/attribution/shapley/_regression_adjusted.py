@@ -245,8 +245,9 @@ def _regression_adjusted_batch(
         # the proxies' seeds come from the row's generator after its walks: same per seed
         seeds = tuple(int(s) for s in rngs[t].integers(0, 2**31 - 1, size=2))
         args = (orders[t], masks[t], v[t], v0, fx[t], seeds)
-        finite = np.isfinite(v[t]).all() and np.isfinite(fx[t]).all() and np.isfinite(v0).all()
-        if proxy == "none" or not finite:  # overflowed values: the explanation reports them
+        # values whose squares overflow (or NaN / inf) get no proxy: the explanation reports them
+        scale = max(np.abs(v[t]).max(), np.abs(fx[t]).max(), np.abs(v0).max())
+        if proxy == "none" or not scale < 1e150:
             phi[t], se[t], _ = _row_estimate(*args, fit=False)
             continue
         fitted = _row_estimate(*args, fit=True)
@@ -254,7 +255,7 @@ def _regression_adjusted_batch(
             plain = _row_estimate(*args, fit=False)
             # the proxy only where it lowers the variance by more than rounding (an additive
             # game's plain variance is 0 up to rounding)
-            tiny = (1e-12 * (np.abs(v[t]).max() + np.abs(fx[t]).max())) ** 2 * d * k
+            tiny = (1e-12 * scale) ** 2 * d * k
             if fitted[2].sum() >= plain[2].sum() - tiny:
                 phi[t], se[t] = plain[0], plain[1]
                 continue
