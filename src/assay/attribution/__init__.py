@@ -11,6 +11,7 @@ from assay.attribution.shapley import (
     ExactShapley,
     KernelShap,
     PermutationShap,
+    RegressionAdjustedShap,
     TreeShap,
 )
 
@@ -24,6 +25,7 @@ __all__ = [
     "LimeTabular",
     "LimeText",
     "PermutationShap",
+    "RegressionAdjustedShap",
     "TokenExplanation",
     "TreeShap",
     "read_explanation_parquet",

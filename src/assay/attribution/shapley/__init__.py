@@ -4,6 +4,7 @@ from assay.attribution.shapley._amortized import AmortizedShap, AmortizedValidat
 from assay.attribution.shapley._exact import ExactShapley
 from assay.attribution.shapley._kernel import KernelShap
 from assay.attribution.shapley._permutation import PermutationShap
+from assay.attribution.shapley._regression_adjusted import RegressionAdjustedShap
 from assay.attribution.shapley._tree import TreeShap
 
 __all__ = [
@@ -12,5 +13,6 @@ __all__ = [
     "ExactShapley",
     "KernelShap",
     "PermutationShap",
+    "RegressionAdjustedShap",
     "TreeShap",
 ]

@@ -81,23 +81,21 @@ def _pair_masks(rng: np.random.Generator, d: int, n_pairs: int) -> tuple[np.ndar
     return orders, masks
 
 
-def _pair_estimates(
+def _pair_coalition_values(
     game: Game,
     X: np.ndarray,
-    fx: np.ndarray,
-    v0: np.ndarray,
     rngs: list,
     n_pairs: int,
     games: np.ndarray,
     store: CoalitionStore | None = None,
     memo: list | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``n_pairs`` antithetic pair estimates per row, (r, n_pairs, d, k), drawn from ``rngs``,
-    and the model rows each row evaluated (r,): a coalition the walks revisit is evaluated once
-    (with a ``store``, also across rounds). ``games`` (r,) numbers the rows' games in the
-    batch."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Draw ``n_pairs`` antithetic pairs per row from ``rngs`` and evaluate their coalitions:
+    orders (r, n_pairs, d), coalitions (r, n_pairs, 2, d - 1, d) (forward prefixes, then the
+    reverse walk's: their complements), values (r, n_pairs, 2, d - 1, k) and the model rows
+    each row evaluated (r,): a coalition the walks revisit is evaluated once (with a ``store``,
+    also across rounds). ``games`` (r,) numbers the rows' games in the batch."""
     r, d = X.shape
-    k = fx.shape[1]
     orders = np.empty((r, n_pairs, d), dtype=np.int64)
     masks = np.empty((r, n_pairs, 2, d - 1, d), dtype=bool)
     for t, rng in enumerate(rngs):
@@ -115,11 +113,23 @@ def _pair_estimates(
         store,
         memo,
     )
-    v = v.reshape(r, n_pairs, 2, d - 1, k)
+    v = v.reshape(r, n_pairs, 2, d - 1, v.shape[-1])
     evaluated = np.bincount(row_of[done], minlength=r) * game.n_background
+    return orders, masks, v, evaluated
+
+
+def walk_pair_estimates(
+    orders: np.ndarray, v: np.ndarray, start: np.ndarray, end: np.ndarray
+) -> np.ndarray:
+    """Antithetic pair estimates (r, n_pairs, d, k) of a game from its values on the walks'
+    coalitions ``v`` (r, n_pairs, 2, d - 1, k) (as :func:`_pair_coalition_values` orders
+    them), its empty-coalition value ``start`` and its full-coalition value ``end``, each
+    broadcastable to (r, n_pairs, k). Each pair's estimates sum to ``end - start``."""
+    r, n_pairs, d = orders.shape
+    k = v.shape[-1]
+    start = np.broadcast_to(start, (r, n_pairs, k))[:, :, None]
+    end = np.broadcast_to(end, (r, n_pairs, k))[:, :, None]
     # forward chain: v(∅), v(prefix 1), ..., v(prefix d-1), f(x)
-    start = np.broadcast_to(v0, (r, n_pairs, k))[:, :, None]
-    end = np.broadcast_to(fx[:, None, None, :], (r, n_pairs, 1, k))
     fwd_chain = np.concatenate([start, v[:, :, 0], end], axis=2)  # (r, P, d + 1, k)
     # reverse walk adds features in order reversed(pi): its prefix of length L is the
     # complement of the forward prefix of length d - L, i.e. v[:, :, 1, d - L - 1]
@@ -130,7 +140,26 @@ def _pair_estimates(
     np.put_along_axis(est, orders[..., None], fwd_delta, axis=2)
     rev = np.zeros((r, n_pairs, d, k))
     np.put_along_axis(rev, orders[:, :, ::-1, None], rev_delta, axis=2)
-    return 0.5 * (est + rev), evaluated
+    return 0.5 * (est + rev)
+
+
+def _pair_estimates(
+    game: Game,
+    X: np.ndarray,
+    fx: np.ndarray,
+    v0: np.ndarray,
+    rngs: list,
+    n_pairs: int,
+    games: np.ndarray,
+    store: CoalitionStore | None = None,
+    memo: list | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n_pairs`` antithetic pair estimates per row, (r, n_pairs, d, k), drawn from ``rngs``,
+    and the model rows each row evaluated (r,): a coalition the walks revisit is evaluated once
+    (with a ``store``, also across rounds). ``games`` (r,) numbers the rows' games in the
+    batch."""
+    orders, _, v, evaluated = _pair_coalition_values(game, X, rngs, n_pairs, games, store, memo)
+    return walk_pair_estimates(orders, v, v0, fx[:, None, :]), evaluated
 
 
 def _mean_and_se(pair_est: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
