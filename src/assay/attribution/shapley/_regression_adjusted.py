@@ -354,9 +354,10 @@ def _kernel_adjusted_batch(
         vE = np.zeros((r, 0, k))
     step = min(plan.pairs_per_round, plan.max_pairs)
     rngs = [row_rng(entropy, int(i)) for i in idx]
-    Z = np.stack([_draw_pairs(rngs[t], plan, step) for t in range(r)])  # (r, 2 step, d)
-    flat, row_of = Z.reshape(-1, d), np.repeat(np.arange(r), 2 * step)
+    Z = np.zeros((r, 0, d), dtype=bool)  # every coalition enumerated: none drawn
     if step:
+        Z = np.stack([_draw_pairs(rngs[t], plan, step) for t in range(r)])  # (r, 2 step, d)
+        flat, row_of = Z.reshape(-1, d), np.repeat(np.arange(r), 2 * step)
         v, done = evaluate_once(  # a redrawn coalition is evaluated once
             row_of, flat, r, lambda i: coalition_values(game, X, flat[i], row_of[i])
         )
