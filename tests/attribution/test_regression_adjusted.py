@@ -353,3 +353,10 @@ def test_kernel_too_small_budget_raises(data: np.ndarray) -> None:
     explainer = RegressionAdjustedShap(order3, background=data[:4], sampler="kernel", budget=10)
     with pytest.raises(InvalidInputError, match="at least 16"):
         explainer.explain(data[10:12], seed=0)
+
+
+def test_kernel_warns_when_a_fold_has_few_pairs(data: np.ndarray) -> None:
+    explainer = RegressionAdjustedShap(order3, background=data[:4], sampler="kernel", budget=32)
+    with pytest.warns(AssayWarning, match="budget >= 44"):
+        exp = explainer.explain(data[10:12], seed=0)
+    assert exp.params["enumerated_sizes"] == [1, 5]
