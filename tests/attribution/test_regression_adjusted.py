@@ -171,17 +171,25 @@ def test_reproducible_and_independent_of_batching(data: np.ndarray) -> None:
     assert not np.array_equal(runs[0].values, different.values)
 
 
-def test_no_proxy_is_permutation_shap_on_the_same_draws(data: np.ndarray) -> None:
-    """proxy="none" reuses PermutationShap's shared walks: the same values (the mean of the
-    two folds' means is the mean of all pairs) and the same model evaluations."""
+@pytest.mark.parametrize("n_permutations", [32, 10])  # 10: 5 pairs, folds of 2 and 3
+def test_no_proxy_is_permutation_shap_on_the_same_draws(data: np.ndarray, n_permutations) -> None:
+    """proxy="none" reuses PermutationShap's shared walks: the same values, standard errors
+    and model evaluations; with the proxy, the folds are weighted by their pairs."""
     from assay.attribution import PermutationShap
 
     bg, X = data[:4], data[10:14]
-    ours = RegressionAdjustedShap(order3, background=bg, n_permutations=32, proxy="none")
-    theirs = PermutationShap(order3, background=bg, n_permutations=32, coalitions="shared")
+    opts = {"background": bg, "n_permutations": n_permutations}
+    ours = RegressionAdjustedShap(order3, proxy="none", **opts)
+    theirs = PermutationShap(order3, coalitions="shared", **opts)
     a, b = ours.explain(X, seed=3), theirs.explain(X, seed=3)
     np.testing.assert_allclose(a.values, b.values, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(a.stderr, b.stderr, rtol=1e-12, atol=1e-12)
     assert a.params["model_rows_evaluated"] == b.params["model_rows_evaluated"]
+    # a proxy that is exactly 0 would give the plain estimate: with unequal folds only if each
+    # fold counts by its pairs (the plain mean over all pairs)
+    fitted = RegressionAdjustedShap(order3, proxy="trees", **opts).explain(X, seed=3)
+    gap = fitted.values.sum(axis=1) + fitted.base_values - order3(X)[:, None]
+    assert np.abs(gap).max() < 1e-10
 
 
 @pytest.mark.parametrize(

@@ -11,16 +11,17 @@ residual game ``v - g`` is estimated by sampling, by the same antithetic pair es
 Antithetic pairs are already exact on games with interactions of order at most 2, so only the
 proxy's higher-order part changes the variance; the closer it is to the game's, the smaller
 the error. A forest fitted to the raw values turns main effects into spurious interactions
-(its steps): on the diabetes HGB / MLP games that made the error 5-12x larger (MSE) than plain
-sampling; fitted to the additive fit's residual it made it 0.6-0.85x
+(its steps): on the diabetes HGB / MLP games that made the MSE 5-12x larger than plain
+sampling's; fitted to the additive fit's residual the RMSE is 0.62-0.98x plain sampling's
 (``benchmarks/bench_regression_adjusted.py``).
 
 Cross-fitting keeps the estimate unbiased: the pairs are split into two folds; fold A's
 estimate is ``phi(g_B) + mean_A(pair estimates of v - g_B)`` with ``g_B`` fitted on fold B
 only (so independent of fold A's pairs), and the other way round. The value is the mean of
-the two folds, the standard error ``sqrt(var_A / n_A + var_B / n_B) / 2`` from the residual
-pair estimates. Efficiency holds exactly: ``phi(g)`` sums to ``g(N) - g(∅)`` and each
-residual pair to ``(f(x) - g(N)) - (v(∅) - g(∅))``.
+the two folds weighted by their pairs, ``(n_A est_A + n_B est_B) / n``, the standard error
+``sqrt(n_A var_A + n_B var_B) / n`` from the residual pair estimates (without a proxy, the
+walks' own: every pair pooled, as ``PermutationShap``). Efficiency holds exactly: ``phi(g)``
+sums to ``g(N) - g(∅)`` and each residual pair to ``(f(x) - g(N)) - (v(∅) - g(∅))``.
 
 ``sampler="kernel"``: the coalitions are KernelSHAP's (``KernelShap(coalitions="shared")``,
 leverage sampling): the plan's enumerated sizes (exact, fixed) plus complementary pairs drawn
@@ -223,6 +224,10 @@ def _row_estimate(
     squared error (the sum of the variances). ``fit`` False: the proxy is 0."""
     P, d = orders.shape
     k = v.shape[-1]
+    if not fit:  # every pair pooled: PermutationShap's estimate and standard error
+        est = walk_pair_estimates(orders[None], v[None], v0, fx)[0]
+        var = est.var(axis=0, ddof=1) / P
+        return est.mean(axis=0), np.sqrt(var), var
     half = P // 2
     folds = (np.arange(half), np.arange(half, P))
     phi, var = np.zeros((d, k)), np.zeros((d, k))
@@ -237,8 +242,9 @@ def _row_estimate(
             g0, g1 = proxy.predict(np.stack([np.zeros(d), np.ones(d)]))
             resid, start, end = v[own] - g, v0 - g0, fx - g1
         est = walk_pair_estimates(orders[None, own], resid[None], start, end)[0]
-        phi += 0.5 * (phi_g + est.mean(axis=0))
-        var += est.var(axis=0, ddof=1) / len(own) / 4.0
+        share = len(own) / P  # folds weighted by their pairs (unequal when P is odd)
+        phi += share * (phi_g + est.mean(axis=0))
+        var += share**2 * est.var(axis=0, ddof=1) / len(own)
     return phi, np.sqrt(var), var
 
 
@@ -273,7 +279,7 @@ def _regression_adjusted_batch(
     used = np.zeros(r, dtype=np.int64)  # 0: none, 1: trees
     if d == 1:
         phi = (fx - v0)[:, None, :]
-        return {"phi": phi, "se": np.zeros_like(phi), "proxy": used, "model_rows": used}
+        return {"phi": phi, "se": np.zeros_like(phi), "proxy": used, "model_rows": used.copy()}
     rngs = [row_rng(entropy, int(i)) for i in idx]
     orders, masks, v, model_rows = _pair_coalition_values(game, X, rngs, n_pairs, np.arange(r))
     phi, se = np.zeros((r, d, k)), np.zeros((r, d, k))
@@ -339,8 +345,9 @@ def _kernel_row_estimate(
         masks = np.concatenate([plan.enum_masks, Z[other]])
         proxy, phi_g = _proxy_game(masks, np.concatenate([vE, vZ[other]]), v0, fx, seeds[a])
         est, se = _kernel_fit(plan, vE, Z[own], vZ[own], v0, fx, proxy)
-        phi = phi + 0.5 * (phi_g + est)
-        var = var + se**2 / 4.0
+        share = len(own) / Z.shape[0]  # folds weighted by their pairs (unequal when odd)
+        phi = phi + share * (phi_g + est)
+        var = var + share**2 * se**2
     return phi, np.sqrt(var), var
 
 
@@ -358,7 +365,7 @@ def _kernel_adjusted_batch(
     used = np.zeros(r, dtype=np.int64)
     if d == 1:
         phi = (fx - v0)[:, None, :]
-        return {"phi": phi, "se": np.zeros_like(phi), "proxy": used, "model_rows": used}
+        return {"phi": phi, "se": np.zeros_like(phi), "proxy": used, "model_rows": used.copy()}
     E = plan.n_enum
     model_rows = np.full(r, E * game.n_background, dtype=np.int64)
     if E:
@@ -405,12 +412,15 @@ class RegressionAdjustedShap(SamplingExplainer):
     ``v - g`` is sampled. Two folds of pairs, each corrected with the proxy fitted on the
     other (cross-fitting), keep the estimate unbiased. It costs no extra model evaluations,
     only the proxies' fitting: two small forests per row, about 50-70 ms at d = 10 and 32
-    permutations, so it pays only where model evaluations are expensive.
+    permutations, growing with d (a review measured 145 ms at d = 10, 510 ms at d = 40 and
+    1.8 s at d = 100 on a loaded machine), so it pays only where model evaluations are
+    expensive.
 
     Measured at the same draws (``benchmarks/bench_regression_adjusted.py``): on games with
     strong interactions of order 3 or more, which a forest captures and antithetic pairs do
-    not, RMSE 0.43-0.75x that of no proxy (0.2x on an order-3 game with few background rows);
-    on the diabetes HGB and MLP 0.62-0.92x, improving with the budget. At 8 permutations it
+    not, RMSE 0.43-0.75x that of no proxy from 16 permutations (the test's order-3 game with
+    few background rows: MSE about 7x lower at 32); on the diabetes HGB and MLP 0.62-0.92x,
+    improving with the budget. At 8 permutations it
     barely helps (0.9-0.98x). ``PermutationShap(coalitions="per_background")`` (independent
     walks per background row) had a lower error than either at the same model evaluations on
     the diabetes models (0.3-0.4x no proxy), and cost far less time.
