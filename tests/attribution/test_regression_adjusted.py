@@ -185,6 +185,7 @@ def test_no_proxy_is_permutation_shap_on_the_same_draws(data: np.ndarray, n_perm
     np.testing.assert_allclose(a.values, b.values, rtol=0, atol=1e-12)
     np.testing.assert_allclose(a.stderr, b.stderr, rtol=1e-12, atol=1e-12)
     assert a.params["model_rows_evaluated"] == b.params["model_rows_evaluated"]
+    assert a.params["stderr_dof"] == b.params["stderr_dof"] == n_permutations // 2 - 1
     # a proxy that is exactly 0 would give the plain estimate: with unequal folds only if each
     # fold counts by its pairs (the plain mean over all pairs)
     fitted = RegressionAdjustedShap(order3, proxy="trees", **opts).explain(X, seed=3)

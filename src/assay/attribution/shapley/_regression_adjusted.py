@@ -453,8 +453,8 @@ class RegressionAdjustedShap(SamplingExplainer):
         Permutations per row, counting each forward and reverse walk (even, at least 8 so
         that each fold has 2 pairs). They cost at most ``(d - 1) n_permutations`` coalitions
         per row, each on every background row. The standard errors have
-        ``n_permutations / 2 - 2`` degrees of freedom (``params["stderr_dof"]``); below 14
-        (fewer than 32 permutations) explain warns.
+        ``n_permutations / 2 - 2`` degrees of freedom (``- 1`` with ``proxy="none"``;
+        ``params["stderr_dof"]``); below 14 (fewer than 32 permutations) explain warns.
     proxy : {"auto", "trees", "none"}, default "auto"
         ``"trees"``: the proxy is an additive fit plus a random forest (30 trees) on the
         coalition indicators.
@@ -599,11 +599,13 @@ class RegressionAdjustedShap(SamplingExplainer):
         n_pairs = self.n_permutations // 2
         per_row = n_pairs * 2 * max(1, d - 1)
         chunk = rows_per_chunk(n, per_row, game.n_background, d, self.max_memory)
-        dof = max(0, n_pairs - 2)
+        # two folds' variances, or every pair pooled without a proxy
+        dof = max(0, n_pairs - (1 if self.proxy == "none" else 2))
         if d > 1 and dof < MIN_STDERR_DOF:
+            folds = "" if self.proxy == "none" else " in 2 folds"
             warnings.warn(
                 f"RegressionAdjustedShap: the standard errors rest on {dof} degrees of freedom "
-                f"({n_pairs} forward/reverse pairs in 2 folds), so +-1.96 stderr covers less "
+                f"({n_pairs} forward/reverse pairs{folds}), so +-1.96 stderr covers less "
                 f"than 95% (0.67-0.88 measured at 8-16 permutations). Use n_permutations >= "
                 f"{2 * (MIN_STDERR_DOF + 2)} for {MIN_STDERR_DOF} or more.",
                 AssayWarning,
