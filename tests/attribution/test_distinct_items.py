@@ -162,3 +162,30 @@ def test_tolerance_rounds_look_up_what_earlier_rounds_evaluated(
     np.testing.assert_allclose(stored.stderr, each_round.stderr, rtol=0, atol=1e-12)
     assert stored.params[used] == each_round.params[used]
     assert stored.params["model_rows_evaluated"] == n_stored < 0.9 * n_each
+
+
+@pytest.mark.parametrize("tolerance", [None, 0.02])
+def test_kernel_per_background_evaluates_null_player_variants_once(monkeypatch, tolerance) -> None:
+    """Binary features: most are equal in the row and a background row (null players of
+    that game), so many drawn coalitions are the same model input; each is evaluated once,
+    with the same values as evaluating every draw."""
+    rng = np.random.default_rng(2)
+    X = rng.integers(0, 2, size=(60, 12)).astype(float)
+    X[:, 0] += rng.normal(size=60)
+    bg, rows = X[:10], X[20:40]
+
+    def run() -> tuple:
+        model = Counted()
+        exp = KernelShap(
+            model, background=bg, coalitions="per_background", budget=200, tolerance=tolerance
+        ).explain(rows, seed=4)
+        assert exp.params["model_rows_evaluated"] == model.rows
+        return exp, model.rows
+
+    deduplicated, n_dedup = run()
+    monkeypatch.setattr(_sampling, "DISTINCT_MAX_FEATURES", 0)  # every draw evaluated
+    monkeypatch.setattr(_sampling, "STORE_MAX_FEATURES", 0)
+    plain, n_plain = run()
+    np.testing.assert_allclose(deduplicated.values, plain.values, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(deduplicated.stderr, plain.stderr, rtol=0, atol=1e-12)
+    assert n_dedup < 0.6 * n_plain

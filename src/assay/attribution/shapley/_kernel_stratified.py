@@ -215,6 +215,9 @@ def kernel_batch_per_background(shared: tuple, batch: tuple[np.ndarray, np.ndarr
         phi, se = _combine(pu, su, w, B)
         return {"phi": phi, "se": se, **out}
     rngs = [row_rng(entropy, int(i)) for i in idx]
+    # a feature equal in the row and the background row (x_j == b_j) leaves the model input
+    # unchanged: coalitions that differ only by such null players are one model row
+    differ = X[:, None, :] != game.background[None, :, :]
     blocks = [np.arange(lo, min(B, lo + STRATA_PER_BLOCK)) for lo in range(0, B, STRATA_PER_BLOCK)]
     one_round = plan.tol is None and plan.tolerance is None
     # from the second round, a coalition drawn again is looked up (where the table is small:
@@ -232,7 +235,10 @@ def kernel_batch_per_background(shared: tuple, batch: tuple[np.ndarray, np.ndarr
                 units = (active[:, None] * B + strata[None, :]).ravel()
                 S = Zs[t].shape[1]
                 values = Ys[t] + fb[unit_bg[units]][:, None, :]
-                store.insert(np.repeat(units, S), Zs[t].reshape(-1, d), values.reshape(-1, k))
+                live = differ[np.repeat(units // B, S), np.repeat(units % B, S)]
+                store.insert(
+                    np.repeat(units, S), Zs[t].reshape(-1, d) & live, values.reshape(-1, k)
+                )
         n_pairs[active] += step
         p = np.zeros((active.size, d, k))
         var = np.zeros((active.size, d, k))
@@ -247,10 +253,11 @@ def kernel_batch_per_background(shared: tuple, batch: tuple[np.ndarray, np.ndarr
             flat = new.reshape(-1, d)
             row_of = np.repeat(active, nb * 2 * step)
             bg_of = np.repeat(unit_bg[units], 2 * step)
-            # a coalition redrawn for the same row and background row is evaluated once
+            # a coalition redrawn for the same row and background row (up to null players)
+            # is evaluated once
             v, done = evaluate_once(
                 row_of * B + bg_of,
-                flat,
+                flat & differ[row_of, bg_of],
                 r * B,
                 lambda i, z=flat, at=row_of, on=bg_of: single_background_values(
                     game, X, z[i], at[i], on[i]
