@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assay.attribution import ExactShapley, PermutationShap
-from assay.attribution.shapley._permutation_walks import BackgroundWalks
+from assay.attribution.shapley import _sampling
+from assay.attribution.shapley._permutation_walks import CODE_MAX_FEATURES, BackgroundWalks
 from assay.attribution.shapley._sampling import Game, rows_per_chunk
 from assay.parallel import row_rng
 
@@ -178,3 +179,8 @@ def test_a_model_row_only_where_the_input_changes(d) -> None:
     phi, _ = walks.read(np.arange(1))
     assert np.abs(np.delete(phi[0], live, axis=0)).max() == 0.0  # null players get exactly 0
     np.testing.assert_allclose(phi[0].sum(axis=0), two_outputs(X)[0] - two_outputs(bg)[0])
+
+
+def test_the_revisit_searches_fit_in_the_bit_codes() -> None:
+    """The walks key revisits on int64 bit codes: the searches' widths must fit in them."""
+    assert _sampling.STORE_MAX_FEATURES <= _sampling.DISTINCT_MAX_FEATURES <= CODE_MAX_FEATURES

@@ -43,10 +43,9 @@ EMPTY = -1  # the walk's coalition holds null players only: the background row's
 NO_DEDUPE, PER_CALL, ACROSS_ROUNDS = 0, 1, 2  # how revisited coalitions are found
 # an item's side: 0 a forward prefix, 1 its complement, SIDE_EXPLAINED the explained row itself
 SIDE_EXPLAINED = 2
-CODE_MAX_FEATURES = 62  # coalitions as int64 bit codes up to here (model rows built from them)
-# the searches for revisits key on the bit codes
-assert _sampling.DISTINCT_MAX_FEATURES <= CODE_MAX_FEATURES
-assert _sampling.STORE_MAX_FEATURES <= _sampling.DISTINCT_MAX_FEATURES
+# coalitions as int64 bit codes up to here (model rows built from them); the searches for
+# revisits key on the codes, so _sampling's DISTINCT_MAX_FEATURES must not exceed it (tested)
+CODE_MAX_FEATURES = 62
 
 
 @numba.njit(cache=True, nogil=True)
@@ -317,7 +316,10 @@ class BackgroundWalks:
 
     @property
     def fx(self) -> np.ndarray:
-        assert self._values is not None, "fx is known after the first round"
+        """The explained rows' outputs (r, k), evaluated with the first round's model rows."""
+        if self._values is None:
+            msg = "BackgroundWalks.fx is known after the first draw."
+            raise RuntimeError(msg)
         return self._values[: self.r]
 
     def draw(self, rows: np.ndarray, n_pairs: int) -> np.ndarray:
@@ -374,9 +376,9 @@ class BackgroundWalks:
 
     def _insert_first_round(self) -> None:
         """Give the table made at the second round the first round's model rows."""
-        assert self.first_round is not None and self.slots is not None
-        items, codes, base = self.first_round
-        _insert(self.slots, self.d, self.n_background, items, codes, base)
+        if self.first_round is not None and self.slots is not None:
+            items, codes, base = self.first_round
+            _insert(self.slots, self.d, self.n_background, items, codes, base)
         self.first_round = None
 
     def _merge(self, rows: np.ndarray, n_new: int, mean: np.ndarray, m2: np.ndarray) -> None:
