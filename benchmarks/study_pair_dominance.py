@@ -18,12 +18,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.datasets import load_diabetes
-from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.neural_network import MLPRegressor
 
 from assay.attribution import ExactShapley
 from assay.parallel import row_rng, seed_entropy
+from study_permutation_coverage import binary_game, diabetes_games  # same folder
 
 warnings.filterwarnings("ignore")
 
@@ -55,34 +53,8 @@ def pair_estimates(f, x: np.ndarray, bg: np.ndarray, rng, n_pairs: int) -> np.nd
 
 
 def games() -> list:
-    X, y = load_diabetes(return_X_y=True)
-    Xs = (X - X.mean(0)) / X.std(0)
-    idx = np.random.default_rng(0).permutation(len(X))
-    out = []
-    for name, data, model in (
-        ("HGB, diabetes standardized", Xs, HistGradientBoostingRegressor(random_state=0)),
-        (
-            "MLP, diabetes standardized",
-            Xs,
-            MLPRegressor(hidden_layer_sizes=(64, 32), max_iter=800, random_state=0),
-        ),
-        (
-            "MLP, diabetes unscaled",
-            X,
-            MLPRegressor(hidden_layer_sizes=(64, 32), max_iter=800, random_state=0),
-        ),
-    ):
-        model.fit(data, y)
-        out.append((name, model.predict, data[idx[:50]], data[idx[50:70]]))
-    rng = np.random.default_rng(13)
-    data = rng.integers(0, 2, size=(230, 6)).astype(float)
-    data[:, 0] += rng.normal(size=230)
-
-    def f(Z: np.ndarray) -> np.ndarray:
-        return Z[:, 0] * Z[:, 1] * Z[:, 2] + np.sin(Z[:, 3] * Z[:, 0] * Z[:, 5])
-
-    out.append(("binary features (d=6)", f, data[:20], data[30:50]))
-    return out
+    """The coverage study's games (the same models, rows and background rows)."""
+    return [*diabetes_games(), ("binary features (d=6)", *binary_game())]
 
 
 def main() -> None:

@@ -43,19 +43,24 @@ def test_proxy_shapley_values_match_enumeration() -> None:
     np.testing.assert_allclose(forest_indicator_shapley(forest, d), brute, atol=1e-12)
 
 
-@settings(max_examples=6, deadline=None, derandomize=True)
+@settings(max_examples=12, deadline=None, derandomize=True)
 @given(
     seed=st.integers(0, 2**31),
-    pairs=st.integers(4, 10),
+    size=st.integers(4, 10),
+    sampler=st.sampled_from(["permutation", "kernel"]),
     proxy=st.sampled_from(["trees", "auto", "none"]),
 )
-def test_efficiency_is_exact(seed: int, pairs: int, proxy: str) -> None:
+def test_efficiency_is_exact(seed: int, size: int, sampler: str, proxy: str) -> None:
+    """Both samplers: 8-20 permutations, or 16-58 of d=6's 62 coalitions."""
     data = np.random.default_rng(1).normal(size=(20, D))
+    kernel_budget = {"budget": 16 + 7 * (size - 4)}
+    budget = {"n_permutations": 2 * size} if sampler == "permutation" else kernel_budget
     exp = RegressionAdjustedShap(
-        order3, background=data[:4], n_permutations=2 * pairs, proxy=proxy
+        order3, background=data[:4], sampler=sampler, proxy=proxy, **budget
     ).explain(data[10:13], seed=seed)
     gap = exp.values.sum(axis=1) + exp.base_values - order3(data[10:13])[:, None]
     assert np.abs(gap).max() < 1e-10
+    assert exp.params["sampler"] == sampler
 
 
 def test_multi_output_models_get_one_proxy_for_all_outputs(data: np.ndarray) -> None:
@@ -236,22 +241,6 @@ def test_options_are_keyword_only(data: np.ndarray) -> None:
 
 # sampler="kernel": KernelSHAP's paired coalitions (shared scheme) and constrained regression
 # on the residual game. d = 6 has 2^6 - 2 = 62 coalitions; budgets below that are sampled.
-
-
-@settings(max_examples=6, deadline=None, derandomize=True)
-@given(
-    seed=st.integers(0, 2**31),
-    budget=st.integers(16, 60),
-    proxy=st.sampled_from(["trees", "auto", "none"]),
-)
-def test_kernel_efficiency_is_exact(seed: int, budget: int, proxy: str) -> None:
-    data = np.random.default_rng(1).normal(size=(20, D))
-    exp = RegressionAdjustedShap(
-        order3, background=data[:4], sampler="kernel", budget=budget, proxy=proxy
-    ).explain(data[10:13], seed=seed)
-    gap = exp.values.sum(axis=1) + exp.base_values - order3(data[10:13])[:, None]
-    assert np.abs(gap).max() < 1e-10
-    assert exp.params["sampler"] == "kernel"
 
 
 @pytest.mark.parametrize("proxy", ["none", "auto"])

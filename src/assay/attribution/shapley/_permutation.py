@@ -65,6 +65,19 @@ def stderr_degrees_of_freedom(n_pairs: int, weights: np.ndarray, per_background:
     return round(float((n_pairs - 1) * rows), 9)
 
 
+def check_n_permutations(value: Any, *, minimum: int) -> int:
+    """``n_permutations`` as an int: at least ``minimum`` and even (forward and reverse walks
+    come in pairs); else :class:`InvalidInputError` saying what to use."""
+    value = check_int(value, name="n_permutations", minimum=minimum, maximum=1_000_000)
+    if value % 2:
+        msg = (
+            f"n_permutations must be even (forward and reverse walks come in pairs); got "
+            f"{value}. Use {value + 1}."
+        )
+        raise InvalidInputError(msg)
+    return value
+
+
 def pilot_pairs_per_background(n_background: int) -> int:
     """Pairs per background row in the first round with ``tolerance``: at least 2, and enough
     that the strata's variances have ``PILOT_DEGREES_OF_FREEDOM`` degrees of freedom in all."""
@@ -364,16 +377,7 @@ class PermutationShap(SamplingExplainer):
             fast_trees=fast_trees,
             progress=progress,
         )
-        n_permutations = check_int(
-            n_permutations, name="n_permutations", minimum=4, maximum=1_000_000
-        )
-        if n_permutations % 2:
-            msg = (
-                f"n_permutations must be even (forward and reverse walks come in pairs); got "
-                f"{n_permutations}. Use {n_permutations + 1}."
-            )
-            raise InvalidInputError(msg)
-        self.n_permutations = n_permutations
+        self.n_permutations = check_n_permutations(n_permutations, minimum=4)
         if coalitions not in COALITIONS:
             msg = (
                 f"coalitions must be one of {COALITIONS} (the same permutations for every "

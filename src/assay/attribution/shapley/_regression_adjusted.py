@@ -61,15 +61,16 @@ from assay.attribution.shapley._kernel import MIN_PAIRS, _draw_pairs, _solve, ma
 from assay.attribution.shapley._permutation import (
     MIN_STDERR_DOF,
     _pair_coalition_values,
+    check_n_permutations,
     walk_pair_estimates,
 )
 from assay.attribution.shapley._sampling import (
     Game,
     SamplingExplainer,
+    base_value,
     coalition_values,
     evaluate_once,
     rows_per_chunk,
-    weighted_background_mean,
 )
 from assay.errors import AssayWarning, InvalidInputError
 from assay.parallel import row_rng, seed_entropy
@@ -534,16 +535,7 @@ class RegressionAdjustedShap(SamplingExplainer):
             fast_trees=fast_trees,
             progress=progress,
         )
-        n_permutations = check_int(
-            n_permutations, name="n_permutations", minimum=MIN_PERMUTATIONS, maximum=1_000_000
-        )
-        if n_permutations % 2:
-            msg = (
-                f"n_permutations must be even (forward and reverse walks come in pairs); got "
-                f"{n_permutations}. Use {n_permutations + 1}."
-            )
-            raise InvalidInputError(msg)
-        self.n_permutations = n_permutations
+        self.n_permutations = check_n_permutations(n_permutations, minimum=MIN_PERMUTATIONS)
         if not isinstance(proxy, str) or proxy not in PROXIES:
             msg = (
                 f"proxy must be one of {PROXIES} (a tree-ensemble proxy game, none, or per "
@@ -589,10 +581,7 @@ class RegressionAdjustedShap(SamplingExplainer):
         Xv, names, seed = self._prepare(X, seed)
         n, d = Xv.shape
         game, note = self._game(Xv, seed)
-        fb_all = game.predict(game.background)
-        v0 = weighted_background_mean(
-            np.ascontiguousarray(fb_all), game.weights, game.n_background
-        )[0]
+        v0 = base_value(game)
         entropy = seed_entropy(seed)
         if self.sampler == "kernel":
             return self._explain_kernel(Xv, names, seed, game, note, v0, entropy)
@@ -611,28 +600,45 @@ class RegressionAdjustedShap(SamplingExplainer):
                 AssayWarning,
                 stacklevel=2,
             )
-        shared = (game, v0, n_pairs, entropy, self.proxy)
+        run = (_regression_adjusted_batch, chunk, (game, v0, n_pairs, entropy, self.proxy))
+        params = {
+            "n_permutations": self.n_permutations,
+            "sampler": "permutation",
+            "n_coalitions": n_pairs * 2 * max(0, d - 1),
+            "stderr_dof": dof,
+        }
+        return self._finish(Xv, names, seed, entropy, game, note, v0, run, params)
+
+    def _finish(
+        self,
+        Xv: np.ndarray,
+        names: Any,
+        seed: int,
+        entropy: int,
+        game: Game,
+        note: Any,
+        v0: np.ndarray,
+        run: tuple,
+        params: dict,
+    ) -> Explanation:
+        """Run ``run`` = (batch function, rows per batch, shared arguments) over the rows and
+        wrap the values with both samplers' common ``params`` and the sampler's own."""
+        batch_fn, chunk, shared = run
         keys = ("phi", "se", "proxy", "model_rows")
-        res = self._map_rows(
-            _regression_adjusted_batch, Xv, chunk, shared, "regression-adjusted SHAP", keys
-        )
-        phi, se = res["phi"], res["se"]
-        k = phi.shape[2]
+        res = self._map_rows(batch_fn, Xv, chunk, shared, "regression-adjusted SHAP", keys)
+        n = Xv.shape[0]
         params = {
             **self._background_params(game, note),
             "seed": seed,
             "seed_entropy": entropy,
-            "n_permutations": self.n_permutations,
             "coalitions": "shared",
-            "sampler": "permutation",
             "proxy": self.proxy,
             "proxy_used": ["trees" if u else "none" for u in res["proxy"]],
-            "n_coalitions": n_pairs * 2 * max(0, d - 1),
-            "stderr_dof": dof,
+            **params,
             "model_rows_evaluated": int(res["model_rows"].sum() + n + game.n_background),
         }
-        base = np.broadcast_to(v0, (n, k)).copy()
-        return self._result(Xv, names, phi, base, stderr=se, params=params)
+        base = np.broadcast_to(v0, (n, res["phi"].shape[2])).copy()
+        return self._result(Xv, names, res["phi"], base, stderr=res["se"], params=params)
 
     def _explain_kernel(
         self,
@@ -668,26 +674,12 @@ class RegressionAdjustedShap(SamplingExplainer):
                 stacklevel=3,
             )
         chunk = rows_per_chunk(n, plan.n_enum + 2 * pairs, game.n_background, d, self.max_memory)
-        shared = (game, plan, v0, entropy, self.proxy)
-        keys = ("phi", "se", "proxy", "model_rows")
-        res = self._map_rows(
-            _kernel_adjusted_batch, Xv, chunk, shared, "regression-adjusted SHAP", keys
-        )
-        phi, se = res["phi"], res["se"]
-        k = phi.shape[2]
+        run = (_kernel_adjusted_batch, chunk, (game, plan, v0, entropy, self.proxy))
         params = {
-            **self._background_params(game, note),
-            "seed": seed,
-            "seed_entropy": entropy,
             "sampler": "kernel",
             "budget": budget,
             "sampling": "leverage",
-            "coalitions": "shared",
             "enumerated_sizes": sorted({int(s) for s in plan.enum_masks.sum(axis=1)}),
-            "proxy": self.proxy,
-            "proxy_used": ["trees" if u else "none" for u in res["proxy"]],
             "n_coalitions": plan.n_enum + 2 * pairs if d > 1 else 0,
-            "model_rows_evaluated": int(res["model_rows"].sum() + n + game.n_background),
         }
-        base = np.broadcast_to(v0, (n, k)).copy()
-        return self._result(Xv, names, phi, base, stderr=se, params=params)
+        return self._finish(Xv, names, seed, entropy, game, note, v0, run, params)
